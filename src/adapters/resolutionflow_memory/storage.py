@@ -1,0 +1,132 @@
+"""In-memory repository and unit of work, with the SQL adapter's concurrency behaviour.
+
+Real shipped code, not a test double: every unit of work works on its own copies, and a
+commit whose sessions were changed by someone else since they were loaded raises
+`StaleSession` and writes nothing, exactly as the SQLAlchemy adapter does.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSession
+from resolutionflow_core.events import DomainEvent
+from resolutionflow_core.listing import SessionPage, SessionQuery, SessionSummary, page_of
+from resolutionflow_core.session import Session
+
+
+def _copy(session: Session) -> Session:
+    """An independent copy (messages and steps are immutable, so lists are copied shallowly)."""
+    return dataclasses.replace(
+        session,
+        intake_content=copy.deepcopy(session.intake_content),
+        conversation_messages=list(session.conversation_messages),
+        steps=list(session.steps),
+        events=[],
+    )
+
+
+class InMemoryStorage:
+    """The "database": committed sessions and the outbox of their events."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[UUID, Session] = {}
+        self.outbox: list[DomainEvent] = []
+        self.commits = 0
+
+    def unit_of_work(self) -> InMemoryUnitOfWork:
+        """A fresh unit of work (pass this method as the services' ``uow`` factory)."""
+        return InMemoryUnitOfWork(self)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def committed(self, session_id: UUID) -> Session:
+        """A copy of the committed state of a session (for tests and tools)."""
+        try:
+            return _copy(self._sessions[session_id])
+        except KeyError:
+            raise SessionNotFound(session_id) from None
+
+    def _write(self, tracked: dict[UUID, tuple[Session, int | None]]) -> None:
+        """Check every tracked session's version, then write all of them, or nothing."""
+        changed: list[tuple[Session, int | None]] = []
+        for session, loaded_version in tracked.values():
+            current = self._sessions.get(session.id)
+            if loaded_version is None:
+                if current is not None:
+                    raise InvalidInput("id", f"a session {session.id} exists already")
+            elif current is None or current.version != loaded_version:
+                raise StaleSession(session.id, loaded_version)
+            if loaded_version is None or session.version != loaded_version:
+                changed.append((session, loaded_version))
+        for session, _ in changed:
+            self.outbox.extend(session.pull_events())
+            self._sessions[session.id] = _copy(session)
+        self.commits += 1
+
+
+class InMemorySessionRepository:
+    def __init__(self, storage: InMemoryStorage) -> None:
+        self._storage = storage
+        self.tracked: dict[UUID, tuple[Session, int | None]] = {}
+
+    async def add(self, session: Session) -> None:
+        self.tracked[session.id] = (session, None)
+
+    async def get(self, session_id: UUID, *, account_id: str) -> Session:
+        if session_id in self.tracked:
+            session = self.tracked[session_id][0]
+        else:
+            stored = self._storage._sessions.get(session_id)
+            if stored is None:
+                raise SessionNotFound(session_id)
+            session = _copy(stored)
+            self.tracked[session_id] = (session, session.version)
+        if session.account_id != account_id:
+            raise SessionNotFound(session_id)
+        return session
+
+    async def list(self, query: SessionQuery) -> SessionPage:
+        rows = [SessionSummary.of(s) for s in self._storage._sessions.values()]
+        rows = [row for row in rows if query.matches(row)]
+        rows.sort(key=lambda row: (row.last_activity_at, row.id), reverse=True)
+        return page_of(rows[: query.limit + 1], query.limit)
+
+
+class InMemoryUnitOfWork:
+    """One transaction over `InMemoryStorage`; leaving it without `commit` discards changes."""
+
+    sessions: InMemorySessionRepository
+
+    def __init__(self, storage: InMemoryStorage) -> None:
+        self._storage = storage
+        self.sessions = InMemorySessionRepository(storage)
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self.sessions = InMemorySessionRepository(self._storage)
+        self.committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+
+    async def commit(self) -> None:
+        self._storage._write(self.sessions.tracked)
+        self.sessions.tracked = {
+            session.id: (session, session.version) for session, _ in self.sessions.tracked.values()
+        }
+        self.committed = True
+
+    async def rollback(self) -> None:
+        self.sessions.tracked.clear()

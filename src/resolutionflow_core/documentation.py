@@ -1,0 +1,109 @@
+"""Documentation built from a session: the resolution note and the escalation package.
+
+Plain text that reads well in any PSA ticket (ConnectWise, HaloPSA and Autotask all take
+plain text notes). Built deterministically from the session, without the LLM, so a note is
+always available the moment the session is resolved or escalated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from resolutionflow_core.session import Session
+
+EXCERPT_CHARS = 300
+"""How much of one message or answer a note quotes."""
+
+MAX_LISTED = 12
+"""How many findings a note lists before it says how many it left out."""
+
+
+def resolution_note(session: Session) -> str:
+    """Problem / What we confirmed / Root cause / Resolution."""
+    sections = [
+        ("Problem", problem_statement(session)),
+        ("What we confirmed", _bullets(findings(session)) or "Nothing recorded."),
+        ("Root cause", session.root_cause or "Not determined."),
+        ("Resolution", session.resolution_summary or "Not recorded."),
+    ]
+    return _document("Resolution note", session, sections)
+
+
+def escalation_package(session: Session) -> str:
+    """Everything the next engineer needs to pick the session up without asking."""
+    sections = [
+        ("Problem", problem_statement(session)),
+        ("Why it is escalated", session.escalation_reason or "Not given."),
+        ("What was tried", _bullets(findings(session)) or "Nothing recorded yet."),
+        ("Where it stands", _standing(session)),
+    ]
+    if session.psa_link is not None:
+        snapshot = session.psa_link.snapshot
+        ticket = f"{session.psa_link.provider} ticket {session.psa_link.ticket_id}"
+        details = [ticket] + [
+            f"{label}: {snapshot[key]}"
+            for key, label in (("company", "Company"), ("contact", "Contact"), ("board", "Board"))
+            if snapshot.get(key)
+        ]
+        sections.append(("Ticket", "\n".join(details)))
+    return _document("Escalation package", session, sections)
+
+
+def problem_statement(session: Session) -> str:
+    """The best one-paragraph statement of the problem the session has."""
+    text = session.problem_summary or session.title or session.intake_text
+    return _excerpt(text, 1_000) if text else "Not described."
+
+
+def findings(session: Session) -> list[str]:
+    """What the session established: answered steps (guided) or what the engineer said (chat)."""
+    if session.steps:
+        items = [
+            f"{step.content} → {step.response}"
+            for step in session.steps
+            if step.response is not None
+        ]
+    else:
+        items = [
+            message.content for message in session.conversation_messages if message.role == "user"
+        ]
+    items = [_excerpt(item, EXCERPT_CHARS) for item in items]
+    if len(items) > MAX_LISTED:
+        left_out = len(items) - MAX_LISTED
+        items = [*items[: MAX_LISTED // 2], f"(… {left_out} more …)", *items[-MAX_LISTED // 2 :]]
+    return items
+
+
+def _standing(session: Session) -> str:
+    lines = []
+    if session.problem_domain is not None:
+        lines.append(f"Domain: {session.problem_domain}")
+    if session.confidence_score is not None:
+        lines.append(f"Confidence: {session.confidence_score:.0%} ({session.confidence_tier})")
+    pending = session.pending_step
+    if pending is not None:
+        content = _excerpt(pending.content, 500)
+        lines.append(f"Open step {pending.number} ({pending.kind}): {content}")
+    elif session.conversation_messages:
+        last = session.conversation_messages[-1]
+        lines.append(f"Last {last.role} message: {_excerpt(last.content, 500)}")
+    lines.append(f"{session.step_count} {'steps' if session.steps else 'messages'} so far.")
+    return "\n".join(lines)
+
+
+def _document(heading: str, session: Session, sections: list[tuple[str, str]]) -> str:
+    kind = "Guided session" if session.session_type == "guided" else "Chat session"
+    lines = [f"{heading} — {kind} {session.id}", ""]
+    for title, body in sections:
+        lines += [f"{title}:", body, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _bullets(items: list[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
+
+
+def _excerpt(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

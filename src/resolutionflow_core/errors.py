@@ -1,0 +1,214 @@
+"""Domain errors: each says what was tried and why it was refused.
+
+Entrypoints map them once, at the edge (HTTP problem details, CLI messages).
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+class DomainError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    """A command carries a value the domain refuses (empty summary, unknown option...)."""
+
+    code = "invalid_input"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class ContentTooLarge(InvalidInput):
+    """A message or text is longer than the domain accepts."""
+
+    code = "content_too_large"
+
+    def __init__(self, field: str, length: int, limit: int) -> None:
+        super().__init__(field, f"is {length} characters long, the limit is {limit}")
+        self.length = length
+        self.limit = limit
+
+
+class InvalidTransition(DomainError):
+    """The lifecycle table has no transition for this action from this status."""
+
+    code = "invalid_transition"
+
+    def __init__(self, status: str, action: str, reason: str | None = None) -> None:
+        why = reason or f"the lifecycle has no '{action}' transition from '{status}'"
+        super().__init__(f"cannot {action} a session that is {status}: {why}")
+        self.status = status
+        self.action = action
+
+
+class WrongSessionType(DomainError):
+    """An operation of one kind of session was tried on the other kind."""
+
+    code = "wrong_session_type"
+
+    def __init__(self, operation: str, session_type: str, expected: str) -> None:
+        super().__init__(
+            f"cannot {operation} on a {session_type} session: only {expected} sessions allow it"
+        )
+        self.operation = operation
+        self.session_type = session_type
+        self.expected = expected
+
+
+class NoPendingStep(DomainError):
+    """A guided step was answered while no step waits for an answer."""
+
+    code = "no_pending_step"
+
+    def __init__(self, session_id: UUID) -> None:
+        super().__init__(f"session {session_id} has no step waiting for an answer")
+        self.session_id = session_id
+
+
+class StepAlreadyPending(DomainError):
+    """A new guided step was proposed while the previous one is still unanswered."""
+
+    code = "step_already_pending"
+
+    def __init__(self, session_id: UUID, number: int) -> None:
+        super().__init__(f"session {session_id} still waits for an answer to step {number}")
+        self.session_id = session_id
+        self.number = number
+
+
+class SessionNotFound(DomainError):
+    """No session with this id exists for the actor (another account's is never visible)."""
+
+    code = "session_not_found"
+
+    def __init__(self, session_id: UUID | str) -> None:
+        super().__init__(f"session {session_id} not found")
+        self.session_id = session_id
+
+
+class StaleSession(DomainError):
+    """Somebody else changed the session since it was loaded: the write is refused."""
+
+    code = "stale_session"
+
+    def __init__(self, session_id: UUID, expected_version: int) -> None:
+        super().__init__(
+            f"session {session_id} was changed by someone else "
+            f"(expected version {expected_version}); reload and try again"
+        )
+        self.session_id = session_id
+        self.expected_version = expected_version
+
+
+class PermissionDenied(DomainError):
+    """The actor's role or relation to the session does not allow the operation."""
+
+    code = "permission_denied"
+
+    def __init__(self, operation: str, reason: str) -> None:
+        super().__init__(f"not allowed to {operation}: {reason}")
+        self.operation = operation
+        self.reason = reason
+
+
+class InvalidCursor(InvalidInput):
+    """A pagination cursor that this library did not issue."""
+
+    code = "invalid_cursor"
+
+    def __init__(self) -> None:
+        super().__init__("cursor", "is not a cursor returned by a previous page")
+
+
+class LLMError(DomainError):
+    """The LLM port failed.
+
+    When a service raises it, whatever the engineer sent is already stored, in the session
+    ``session_id`` names.
+    """
+
+    code = "llm_error"
+
+    def __init__(self, message: str, *, session_id: UUID | None = None) -> None:
+        super().__init__(message)
+        self.session_id = session_id
+
+    def saved_in(self, session_id: UUID) -> LLMError:
+        """The same error, saying the engineer's input is stored in ``session_id``."""
+        # A new instance with the same attributes, whatever the subclass's constructor takes.
+        error = type(self).__new__(type(self))
+        error.__dict__.update(self.__dict__)
+        error.session_id = session_id
+        error.message = f"{self.message}; your input is saved in session {session_id}"
+        error.args = (error.message,)
+        return error
+
+
+class LLMUnavailable(LLMError):
+    """The LLM could not answer now (overload, rate limit, network); trying later may work."""
+
+    code = "llm_unavailable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        session_id: UUID | None = None,
+    ) -> None:
+        super().__init__(message, session_id=session_id)
+        self.retry_after = retry_after
+
+
+class LLMResponseInvalid(LLMError):
+    """The LLM answered with something the domain cannot use (e.g. a malformed step)."""
+
+    code = "llm_response_invalid"
+
+
+class PSAError(DomainError):
+    """The PSA port failed."""
+
+    code = "psa_error"
+
+
+class NothingToAnswer(DomainError):
+    """A reply was asked for while the chat's last message already has one."""
+
+    code = "nothing_to_answer"
+
+    def __init__(self, session_id: UUID) -> None:
+        super().__init__(f"the last message of session {session_id} already has a reply")
+        self.session_id = session_id
+
+
+class PSANotConfigured(PSAError):
+    """The account has no PSA connection."""
+
+    code = "psa_not_configured"
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} has no PSA connection")
+        self.account_id = account_id
+
+
+class TicketNotFound(PSAError):
+    """The PSA has no such ticket (or the credentials cannot see it)."""
+
+    code = "ticket_not_found"
+
+    def __init__(self, provider: str, ticket_id: str) -> None:
+        super().__init__(f"{provider} ticket {ticket_id} not found")
+        self.provider = provider
+        self.ticket_id = ticket_id

@@ -1,0 +1,377 @@
+"""Assistant markers: structured questions, actions and forks inside an AI chat reply.
+
+A reply may carry blocks: a newline (or the start of the text), the tag `[QUESTIONS]`,
+`[ACTIONS]` or `[FORK]`, JSON (optionally in a ```json fence), then the closing tag. Blocks are
+parsed into items and taken out of the shown text. A block whose JSON does not parse, or whose
+shape is unusable, stays in the text verbatim: parsing never raises.
+
+How tags pair up, so that parsing the shown text again finds nothing more: an opening tag counts
+only at the start of a line; a closing tag closes the most recent pending opening tag if it is
+of the same kind. If that block is unusable it stays as text, and so does every opening tag still
+pending before it (their JSON would have to span a stray tag line, which JSON cannot). A
+closing tag of another kind is plain text inside the pending block, and a usable block nested in
+another is taken out before the outer one is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Final, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
+
+_Kind = Literal["QUESTIONS", "ACTIONS", "FORK"]
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question the assistant asks the engineer."""
+
+    text: str
+    why: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A step the assistant suggests; `risk` is kept as the model gave it ("low", "high"...)."""
+
+    title: str
+    detail: str | None = None
+    command: str | None = None
+    risk: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForkOption:
+    """One way forward at a fork."""
+
+    label: str
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fork:
+    """A choice between ways forward; `question` may be empty."""
+
+    question: str
+    options: tuple[ForkOption, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReply:
+    """A reply split into the text to show and the structure it carried."""
+
+    text: str
+    questions: tuple[Question, ...] = ()
+    actions: tuple[Action, ...] = ()
+    forks: tuple[Fork, ...] = ()
+
+    @property
+    def has_structure(self) -> bool:
+        return bool(self.questions or self.actions or self.forks)
+
+
+def parse_markers(text: str) -> ParsedReply:
+    """Take the well-formed marker blocks out of `text`; never raises."""
+    reader = _Reader()
+    position = 0
+    for match in _TAG.finditer(text):
+        reader.add_text(text[position : match.start()])
+        kind = _KINDS[match.group(2)]
+        if match.group(1):
+            reader.add_closing_tag(kind, match.group(0))
+        else:
+            reader.add_opening_tag(kind, match.group(0))
+        position = match.end()
+    reader.add_text(text[position:])
+    return reader.reply()
+
+
+def render_markers(reply: ParsedReply) -> str:
+    """The reply as the model would write it: the text, then one canonical block per kind."""
+    blocks = []
+    if reply.questions:
+        blocks.append(_render_block("QUESTIONS", [_question_json(q) for q in reply.questions]))
+    if reply.actions:
+        blocks.append(_render_block("ACTIONS", [_action_json(a) for a in reply.actions]))
+    if reply.forks:
+        blocks.append(_render_block("FORK", [_fork_json(f) for f in reply.forks]))
+    return "\n\n".join([reply.text, *blocks] if reply.text else blocks)
+
+
+# --- Reading the text ---------------------------------------------------------------------
+
+# Literal alternatives only: one linear pass, no backtracking whatever the input.
+_TAG: Final = re.compile(r"\[(/?)(QUESTIONS|ACTIONS|FORK)\]")
+_KINDS: Final[dict[str, _Kind]] = {"QUESTIONS": "QUESTIONS", "ACTIONS": "ACTIONS", "FORK": "FORK"}
+_FENCE_LANGUAGE: Final = re.compile(r"[\w+.-]*")
+
+
+@dataclass(slots=True)
+class _Reader:
+    """Builds the shown text left to right, taking a block out when its closing tag arrives.
+
+    Each piece of shown text is joined into a block's JSON at most once, so reading is linear.
+    """
+
+    shown: list[str] = field(default_factory=list)
+    # Opening tags at the start of a line still waiting for their closing tag: kind, index.
+    pending: list[tuple[_Kind, int]] = field(default_factory=list)
+    # Whether the current line of shown text holds only whitespace so far.
+    line_blank: bool = True
+    # While the whitespace around a removed block is being read: the newlines it holds.
+    gap_newlines: int | None = None
+    gap_indent: str = ""
+    questions: list[Question] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    forks: list[Fork] = field(default_factory=list)
+
+    def add_text(self, chunk: str) -> None:
+        if self.gap_newlines is not None:
+            rest = chunk.lstrip()
+            self._widen_gap(chunk[: len(chunk) - len(rest)])
+            if not rest:
+                return
+            self._close_gap()
+            chunk = rest
+        self._show(chunk)
+
+    def add_opening_tag(self, kind: _Kind, tag: str) -> None:
+        self._close_gap()
+        if self.line_blank:
+            self.pending.append((kind, len(self.shown)))
+        self._show(tag)
+
+    def add_closing_tag(self, kind: _Kind, tag: str) -> None:
+        self._close_gap()
+        if self.pending and self.pending[-1][0] == kind:
+            _, start = self.pending.pop()
+            found = _read_block(kind, "".join(self.shown[start + 1 :]))
+            if found is not None:
+                del self.shown[start:]
+                self.questions.extend(found.questions)
+                self.actions.extend(found.actions)
+                self.forks.extend(found.forks)
+                self._open_gap()
+                return
+            # The unusable block stays as text, and its tag line sits inside the JSON of every
+            # opening tag pending before it: none of them can close any more.
+            self.pending.clear()
+        self._show(tag)
+
+    def reply(self) -> ParsedReply:
+        return ParsedReply(
+            text="".join(self.shown).strip(),
+            questions=tuple(self.questions),
+            actions=tuple(self.actions),
+            forks=tuple(self.forks),
+        )
+
+    def _show(self, piece: str) -> None:
+        self.shown.append(piece)
+        newline = piece.rfind("\n")
+        if newline >= 0:
+            self.line_blank = not piece[newline + 1 :].strip()
+        else:
+            self.line_blank = self.line_blank and not piece.strip()
+
+    def _open_gap(self) -> None:
+        """Drop the whitespace before a removed block, counting its newlines."""
+        newlines = 0
+        # Look at the last character first: rstrip would copy a long piece on every removal.
+        while self.shown and (not self.shown[-1] or self.shown[-1][-1].isspace()):
+            last = self.shown.pop()
+            kept = last.rstrip()
+            newlines += last.count("\n", len(kept))
+            if kept:
+                self.shown.append(kept)
+                break
+        self.gap_newlines = newlines
+        self.gap_indent = ""
+        self.line_blank = not self.shown
+
+    def _widen_gap(self, whitespace: str) -> None:
+        self.gap_newlines = (self.gap_newlines or 0) + whitespace.count("\n")
+        newline = whitespace.rfind("\n")
+        if newline >= 0:
+            self.gap_indent = whitespace[newline + 1 :]
+
+    def _close_gap(self) -> None:
+        """Join the text around a removed block: one line break, or a paragraph break if any."""
+        if self.gap_newlines is None:
+            return
+        # The block's own lines account for one newline: "a\n[BLOCK]\nb" becomes "a\nb".
+        breaks = min(max(self.gap_newlines - 1, 1), 2)
+        self.gap_newlines = None
+        if self.shown:
+            self._show("\n" * breaks + self.gap_indent)
+
+
+def _read_block(kind: _Kind, content: str) -> ParsedReply | None:
+    """The items of one block, or None if it must stay as text."""
+    payload = _unfence(content.strip())
+    if payload is None:
+        return None
+    try:
+        return _READERS[kind](json.loads(payload))
+    except (ValueError, RecursionError):  # bad JSON, deep nesting, or an unusable shape
+        return None
+
+
+def _unfence(content: str) -> str | None:
+    """The JSON inside an optional ``` fence (```json ... ```), or None for a broken fence."""
+    if not content.startswith("```"):
+        return content
+    newline = content.find("\n")
+    if newline < 0 or not content.endswith("```"):
+        return None
+    if not _FENCE_LANGUAGE.fullmatch(content[3:newline].strip()):
+        return None
+    return content[newline + 1 : -3]
+
+
+# --- Accepted JSON shapes (lenient, like a real model's output) ---------------------------
+
+
+class _Lenient(BaseModel):
+    # Strict types: a number where text is expected makes the shape unusable, not a string.
+    # Built on first use, not at import: `import resolutionflow_core` stays cheap.
+    model_config = ConfigDict(strict=True, defer_build=True)
+
+
+class _QuestionIn(_Lenient):
+    text: str = Field(validation_alias=AliasChoices("text", "question"))
+    why: str | None = Field(default=None, validation_alias=AliasChoices("why", "reason"))
+
+
+class _QuestionsIn(_Lenient):
+    questions: list[str | _QuestionIn]
+
+
+class _ActionIn(_Lenient):
+    title: str = Field(validation_alias=AliasChoices("title", "action", "label"))
+    detail: str | None = Field(default=None, validation_alias=AliasChoices("detail", "description"))
+    command: str | None = None
+    risk: str | None = None
+
+
+class _ActionsIn(_Lenient):
+    actions: list[str | _ActionIn]
+
+
+class _ForkOptionIn(_Lenient):
+    label: str
+    description: str | None = None
+
+
+class _ForkIn(_Lenient):
+    question: str = ""
+    options: list[str | _ForkOptionIn]
+
+
+class _ForksIn(_Lenient):
+    forks: list[_ForkIn]
+
+
+_QuestionsShape = list[str | _QuestionIn] | _QuestionsIn
+_ActionsShape = list[str | _ActionIn] | _ActionsIn
+_ForksShape = _ForkIn | _ForksIn | list[_ForkIn] | list[str | _ForkOptionIn]
+_DEFERRED: Final = ConfigDict(defer_build=True)
+_QUESTIONS: Final = TypeAdapter[_QuestionsShape](_QuestionsShape, config=_DEFERRED)
+_ACTIONS: Final = TypeAdapter[_ActionsShape](_ActionsShape, config=_DEFERRED)
+# Tried left to right: a list of fork objects before a bare list of options.
+_FORKS: Final = TypeAdapter[_ForksShape](
+    Annotated[_ForksShape, Field(union_mode="left_to_right")], config=_DEFERRED
+)
+
+
+def _read_questions(data: object) -> ParsedReply:
+    parsed = _QUESTIONS.validate_python(data)
+    items = parsed.questions if isinstance(parsed, _QuestionsIn) else parsed
+    questions = (_question(item) for item in items)
+    return ParsedReply("", questions=tuple(q for q in questions if q.text))
+
+
+def _read_actions(data: object) -> ParsedReply:
+    parsed = _ACTIONS.validate_python(data)
+    items = parsed.actions if isinstance(parsed, _ActionsIn) else parsed
+    actions = (_action(item) for item in items)
+    return ParsedReply("", actions=tuple(a for a in actions if a.title))
+
+
+def _read_forks(data: object) -> ParsedReply:
+    parsed = _FORKS.validate_python(data)
+    if isinstance(parsed, _ForkIn):
+        forks = [_fork(parsed.question, parsed.options)]
+    elif isinstance(parsed, _ForksIn):
+        forks = [_fork(item.question, item.options) for item in parsed.forks]
+    else:
+        fork_items = [item for item in parsed if isinstance(item, _ForkIn)]
+        options = [item for item in parsed if not isinstance(item, _ForkIn)]
+        forks = [_fork(item.question, item.options) for item in fork_items]
+        if options:
+            forks.append(_fork("", options))
+    # A fork with no option left offers no choice: it is a blank item.
+    return ParsedReply("", forks=tuple(f for f in forks if f.options))
+
+
+def _question(item: str | _QuestionIn) -> Question:
+    if isinstance(item, str):
+        return Question(item.strip())
+    return Question(item.text.strip(), _clean(item.why))
+
+
+def _action(item: str | _ActionIn) -> Action:
+    if isinstance(item, str):
+        return Action(item.strip())
+    detail, command, risk = _clean(item.detail), _clean(item.command), _clean(item.risk)
+    return Action(item.title.strip(), detail, command, risk)
+
+
+def _fork(question: str, items: list[str | _ForkOptionIn]) -> Fork:
+    options = (
+        ForkOption(item.strip())
+        if isinstance(item, str)
+        else ForkOption(item.label.strip(), _clean(item.description))
+        for item in items
+    )
+    return Fork(question.strip(), tuple(o for o in options if o.label))
+
+
+def _clean(value: str | None) -> str | None:
+    """Trimmed text, with blank text read as absent."""
+    stripped = value.strip() if value is not None else ""
+    return stripped or None
+
+
+_READERS: Final = {"QUESTIONS": _read_questions, "ACTIONS": _read_actions, "FORK": _read_forks}
+
+
+# --- Writing blocks -----------------------------------------------------------------------
+
+
+def _render_block(tag: str, payload: list[dict[str, object]]) -> str:
+    # "[/" only occurs inside JSON strings; "[\/" reads back the same and can never close a tag.
+    body = json.dumps(payload, ensure_ascii=False, indent=2).replace("[/", "[\\/")
+    return f"[{tag}]\n{body}\n[/{tag}]"
+
+
+def _fields(**values: str | None) -> dict[str, object]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _question_json(question: Question) -> dict[str, object]:
+    return _fields(text=question.text, why=question.why)
+
+
+def _action_json(action: Action) -> dict[str, object]:
+    return _fields(
+        title=action.title, detail=action.detail, command=action.command, risk=action.risk
+    )
+
+
+def _fork_json(fork: Fork) -> dict[str, object]:
+    options = [_fields(label=o.label, description=o.description) for o in fork.options]
+    return {"question": fork.question, "options": options}

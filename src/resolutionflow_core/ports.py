@@ -1,0 +1,194 @@
+"""The ports: what the core needs from the outside world, as `typing.Protocol`s.
+
+Adapters implement them with domain types in and out; no ORM row, SDK object or HTTP
+response ever crosses a port. Errors cross as the domain's own (`StaleSession`,
+`SessionNotFound`, `LLMUnavailable`, `PSAError`...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from resolutionflow_core.guided import ProposedStep
+from resolutionflow_core.listing import SessionPage, SessionQuery
+from resolutionflow_core.session import ProblemDomain, Session, SessionType
+from resolutionflow_core.tickets import PSANote, Ticket
+from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
+from resolutionflow_core.usage import TokenUsage
+
+# -- storage ----------------------------------------------------------------------------
+
+
+class SessionRepository(Protocol):
+    """Sessions of the unit of work's transaction. Loaded sessions are tracked for commit."""
+
+    async def add(self, session: Session) -> None:
+        """Track a new session; it is inserted on commit."""
+
+    async def get(self, session_id: UUID, *, account_id: str) -> Session:
+        """The session with its messages or steps; `SessionNotFound` if not in this account."""
+
+    async def list(self, query: SessionQuery) -> SessionPage:
+        """One page of summaries, newest activity first."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``async with uow:`` opens it; leaving without `commit` rolls back.
+
+    `commit` writes every tracked session whose state changed, refusing with
+    `StaleSession` (and writing nothing) if any was changed by someone else since it was
+    loaded, and hands the sessions' recorded events to the outbox in the same transaction.
+    """
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes a fresh unit of work per operation (and per retry)."""
+
+    def __call__(self) -> UnitOfWork: ...
+
+
+# -- LLM --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantReply:
+    """A complete chat reply, raw text with any assistant markers in it."""
+
+    text: str
+    model: str | None = None
+    usage: TokenUsage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of a streamed reply, in order."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyCompleted:
+    """The last event of a stream: the whole reply (whose text the deltas add up to)."""
+
+    reply: AssistantReply
+
+
+ReplyEvent = TextDelta | ReplyCompleted
+
+
+@dataclass(frozen=True, slots=True)
+class StepProposal:
+    """The next guided step, with what it cost."""
+
+    step: ProposedStep
+    usage: TokenUsage | None = None
+
+
+class SessionDescription(BaseModel):
+    """The AI's short description of a session's problem."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    summary: str = Field(min_length=1, max_length=2_000)
+    domain: ProblemDomain
+    title: str | None = Field(default=None, max_length=255)
+
+
+class LLM(Protocol):
+    """The language model. Failures raise `LLMUnavailable` (retryable) or `LLMResponseInvalid`.
+
+    A stream that fails part-way raises after the deltas it yielded; the service then stores
+    nothing of that reply.
+    """
+
+    def system_prompt(self, session_type: SessionType) -> str:
+        """The system prompt used for this kind of session (snapshotted on the session)."""
+        ...
+
+    async def chat_reply(self, session: Session) -> AssistantReply:
+        """The assistant's reply to the chat history (which ends with the user's message)."""
+        ...
+
+    def stream_chat_reply(self, session: Session) -> AsyncIterator[ReplyEvent]:
+        """The same reply as `TextDelta`s, then one `ReplyCompleted`."""
+        ...
+
+    async def next_step(self, session: Session) -> StepProposal:
+        """The next guided step, from the intake and the answered steps."""
+        ...
+
+    async def describe(self, session: Session) -> SessionDescription:
+        """Summary, domain and title from the first messages or steps."""
+        ...
+
+    async def draft_status_update(
+        self, session: Session, audience: Audience, length: UpdateLength
+    ) -> StatusUpdateDraft:
+        """An update on the session for ``audience`` at ``length``."""
+        ...
+
+
+# -- PSA --------------------------------------------------------------------------------
+
+
+class PSAClient(Protocol):
+    """One PSA connection (ConnectWise, HaloPSA, Autotask...). Failures raise `PSAError`s."""
+
+    @property
+    def provider(self) -> str: ...
+
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        """The ticket now; `TicketNotFound` if the PSA has none."""
+        ...
+
+    async def post_note(self, ticket_id: str, note: PSANote) -> str:
+        """Post a note of ``note.kind``; returns the PSA's id for it."""
+        ...
+
+    async def change_status(self, ticket_id: str, status: str) -> None:
+        """Set the ticket's status, verified by reading it back."""
+        ...
+
+
+class PSAConnections(Protocol):
+    """The PSA connection of each account."""
+
+    async def client_for(self, account_id: str) -> PSAClient:
+        """The account's PSA client; `PSANotConfigured` if it has none."""
+        ...
+
+
+# -- time and ids -----------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class IdSource(Protocol):
+    def new_session_id(self) -> UUID: ...

@@ -1,0 +1,54 @@
+"""Shared test set-up: hypothesis profiles, a clock and ids that tests control."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=300,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("dev", max_examples=60, stateful_step_count=30, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+class StepClock:
+    """A clock that moves one second forward every time it is read."""
+
+    def __init__(self, start: datetime | None = None, step: timedelta = timedelta(seconds=1)):
+        self.current = start or datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+        self.step = step
+
+    def now(self) -> datetime:
+        self.current += self.step
+        return self.current
+
+
+class SequentialIds:
+    """Session ids 00000000-...-000000000001, ...002, in order."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def new_session_id(self) -> uuid.UUID:
+        self.count += 1
+        return uuid.UUID(int=self.count)
+
+
+@pytest.fixture
+def clock() -> StepClock:
+    return StepClock()
+
+
+@pytest.fixture
+def ids() -> SequentialIds:
+    return SequentialIds()

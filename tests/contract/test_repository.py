@@ -1,0 +1,275 @@
+"""Repository and unit of work: what every storage adapter promises."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from resolutionflow_core.chat import MessageRole
+from resolutionflow_core.errors import SessionNotFound, StaleSession
+from resolutionflow_core.guided import ProposedStep, StepKind, StepOption
+from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.listing import SessionQuery, SessionSummary
+from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
+from resolutionflow_core.tickets import PSALink
+from resolutionflow_core.usage import TokenUsage
+from tests.contract.conftest import StorageHarness
+
+T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def new_chat(n: int = 1, account: str = "acme", user: str = "alice", when: int = 0) -> Session:
+    return Session.start_chat(
+        session_id=uuid.UUID(int=n),
+        account_id=account,
+        user_id=user,
+        first_message=f"Chat number {n}: VPN drops",
+        now=at(when),
+        system_prompt="offline prompt",
+    )
+
+
+def new_guided(n: int, account: str = "acme", user: str = "alice", when: int = 0) -> Session:
+    return Session.start_guided(
+        session_id=uuid.UUID(int=n),
+        account_id=account,
+        user_id=user,
+        intake_type=IntakeType.LOG_PASTE,
+        intake_content={"text": f"log {n}", "source": "event viewer"},
+        now=at(when),
+    )
+
+
+async def insert(storage: StorageHarness, *sessions: Session) -> None:
+    async with storage.uow() as uow:
+        for session in sessions:
+            await uow.sessions.add(session)
+        await uow.commit()
+
+
+async def load(storage: StorageHarness, session_id: uuid.UUID, account: str = "acme") -> Session:
+    async with storage.uow() as uow:
+        return await uow.sessions.get(session_id, account_id=account)
+
+
+def comparable(session: Session) -> dict[str, object]:
+    fields = dict(vars(session))
+    fields.pop("events")
+    return fields
+
+
+async def test_a_chat_session_comes_back_exactly_as_it_was_stored(
+    storage: StorageHarness,
+) -> None:
+    session = new_chat()
+    session.add_message(
+        MessageRole.ASSISTANT,
+        "Check the tunnel [ACTIONS]\n[]\n[/ACTIONS] ünïcode ✓",
+        now=at(1),
+        by=None,
+        model="offline",
+        usage=TokenUsage(10, 20, 3, 4),
+    )
+    session.describe("VPN drops every 10 minutes", ProblemDomain.NETWORK, now=at(2))
+    session.link_ticket(
+        PSALink("connectwise", "4711", {"summary": "VPN", "company": "Contoso"}, at(3)),
+        by="alice",
+    )
+    session.escalate("Needs the firewall admin", now=at(4), by="alice")
+    session.pull_events()
+    await insert(storage, session)
+    assert comparable(await load(storage, session.id)) == comparable(session)
+
+
+async def test_a_guided_session_comes_back_with_its_steps_and_confidence(
+    storage: StorageHarness,
+) -> None:
+    session = new_guided(2)
+    session.add_step(
+        ProposedStep(
+            kind=StepKind.FORK,
+            content="Which client?",
+            options=(StepOption(label="Windows", description="Built-in"), StepOption(label="Mac")),
+            reasoning="Splits the causes",
+            confidence=0.35,
+            matched_flow_id="vpn-flow",
+            match_score=0.7,
+        ),
+        now=at(1),
+        usage=TokenUsage(5, 6),
+    )
+    session.answer_step("Windows", now=at(2), by="alice")
+    session.add_step(
+        ProposedStep(kind=StepKind.RESOLUTION_SUGGESTION, content="Renew", confidence=0.9),
+        now=at(3),
+    )
+    session.pause(now=at(4), by="alice")
+    session.resolve("Renewed the certificate", now=at(5), by="alice", root_cause="Expired cert")
+    session.pull_events()
+    await insert(storage, session)
+    stored = await load(storage, session.id)
+    assert comparable(stored) == comparable(session)
+    assert stored.confidence_tier == session.confidence_tier
+    assert stored.step_count == 2
+
+
+async def test_another_accounts_session_does_not_exist(storage: StorageHarness) -> None:
+    session = new_chat()
+    await insert(storage, session)
+    with pytest.raises(SessionNotFound):
+        await load(storage, session.id, account="globex")
+    with pytest.raises(SessionNotFound):
+        await load(storage, uuid.UUID(int=999))
+
+
+async def test_leaving_a_unit_of_work_without_commit_writes_nothing(
+    storage: StorageHarness,
+) -> None:
+    session = new_chat()
+    await insert(storage, session)
+    async with storage.uow() as uow:
+        loaded = await uow.sessions.get(session.id, account_id="acme")
+        loaded.add_message(MessageRole.ASSISTANT, "reply", now=at(1), by=None)
+    async with storage.uow() as uow:
+        await uow.sessions.add(new_chat(2))
+    assert (await load(storage, session.id)).step_count == 1
+    with pytest.raises(SessionNotFound):
+        await load(storage, uuid.UUID(int=2))
+
+
+async def test_a_stale_write_raises_and_writes_nothing(storage: StorageHarness) -> None:
+    session = new_chat()
+    await insert(storage, session)
+    async with storage.uow() as first, storage.uow() as second:
+        mine = await first.sessions.get(session.id, account_id="acme")
+        theirs = await second.sessions.get(session.id, account_id="acme")
+        theirs.add_message(MessageRole.ASSISTANT, "theirs", now=at(1), by=None)
+        await second.commit()
+        mine.add_message(MessageRole.ASSISTANT, "mine", now=at(2), by=None)
+        with pytest.raises(StaleSession):
+            await first.commit()
+    stored = await load(storage, session.id)
+    assert [m.content for m in stored.conversation_messages][1:] == ["theirs"]
+    assert stored.version == session.version + 1
+
+
+async def test_commits_put_each_event_in_the_outbox_once_in_version_order(
+    storage: StorageHarness,
+) -> None:
+    session = new_chat()
+    await insert(storage, session)
+    async with storage.uow() as uow:
+        loaded = await uow.sessions.get(session.id, account_id="acme")
+        loaded.add_message(MessageRole.ASSISTANT, "reply", now=at(1), by=None)
+        loaded.resolve("Fixed", now=at(2), by="alice")
+        await uow.commit()
+    rows = [row for row in storage.outbox() if row[0] == str(session.id)]
+    assert rows == [
+        (str(session.id), 1, "session.started"),
+        (str(session.id), 2, "session.message_added"),
+        (str(session.id), 3, "session.message_added"),
+        (str(session.id), 4, "session.resolved"),
+    ]
+
+
+async def test_a_failed_commit_puts_nothing_in_the_outbox(storage: StorageHarness) -> None:
+    session = new_chat()
+    await insert(storage, session)
+    before = len(storage.outbox())
+    async with storage.uow() as first, storage.uow() as second:
+        mine = await first.sessions.get(session.id, account_id="acme")
+        theirs = await second.sessions.get(session.id, account_id="acme")
+        theirs.pause(now=at(1), by="alice")
+        await second.commit()
+        mine.resolve("Fixed", now=at(2), by="alice")
+        with pytest.raises(StaleSession):
+            await first.commit()
+    names = [row[2] for row in storage.outbox()[before:]]
+    assert names == ["session.paused"]
+
+
+async def test_the_list_is_newest_activity_first_and_pages_without_gaps_or_repeats(
+    storage: StorageHarness,
+) -> None:
+    sessions = [new_chat(n, when=n % 7) for n in range(1, 24)]
+    await insert(storage, *sessions)
+    seen: list[SessionSummary] = []
+    async with storage.uow() as uow:
+        page = await uow.sessions.list(SessionQuery(account_id="acme", limit=5))
+        seen += page.items
+        while page.next_cursor is not None:
+            query = SessionQuery(account_id="acme", limit=5, cursor=page.next_cursor)
+            page = await uow.sessions.list(query)
+            seen += page.items
+    expected = sorted(sessions, key=lambda s: (s.last_activity_at, s.id), reverse=True)
+    assert [row.id for row in seen] == [s.id for s in expected]
+
+
+async def test_the_list_filters_by_type_status_owner_dates_and_visibility(
+    storage: StorageHarness,
+) -> None:
+    mine_chat = new_chat(1, when=1)
+    mine_guided = new_guided(2, when=2)
+    bobs_escalated = new_chat(3, user="bob", when=3)
+    bobs_escalated.escalate("Needs admin", now=at(4), by="bob")
+    bobs_open = new_guided(4, user="bob", when=5)
+    other_account = new_chat(5, account="globex", when=6)
+    await insert(storage, mine_chat, mine_guided, bobs_escalated, bobs_open, other_account)
+
+    async def ids(**filters: object) -> set[int]:
+        async with storage.uow() as uow:
+            page = await uow.sessions.list(SessionQuery(account_id="acme", **filters))  # type: ignore[arg-type]
+        return {row.id.int for row in page.items}
+
+    assert await ids() == {1, 2, 3, 4}
+    assert await ids(session_types=frozenset({SessionType.CHAT})) == {1, 3}
+    assert await ids(statuses=frozenset({SessionStatus.ESCALATED})) == {3}
+    assert await ids(owner_id="bob") == {3, 4}
+    assert await ids(visible_to_user="alice") == {1, 2, 3}
+    assert await ids(created_from=at(2), created_to=at(3)) == {2, 3}
+    async with storage.uow() as uow:
+        page = await uow.sessions.list(SessionQuery(account_id="acme", owner_id="bob"))
+    row = next(r for r in page.items if r.id.int == 3)
+    assert (row.status, row.title, row.step_count, row.session_type) == (
+        SessionStatus.ESCALATED,
+        "Chat number 3: VPN drops",
+        1,
+        SessionType.CHAT,
+    )
+
+
+async def test_concurrent_chat_turns_all_land_in_order_none_twice(
+    storage: StorageHarness,
+) -> None:
+    """Twenty writers append to one session at once; retries on a fresh copy resolve races."""
+    session = new_chat()
+    await insert(storage, session)
+
+    async def append(n: int) -> int:
+        for attempt in range(1, 101):
+            async with storage.uow() as uow:
+                loaded = await uow.sessions.get(session.id, account_id="acme")
+                loaded.add_message(MessageRole.USER, f"turn {n}", now=at(n), by="alice")
+                await asyncio.sleep(0)  # let the other writers load the same version
+                try:
+                    await uow.commit()
+                except StaleSession:
+                    await asyncio.sleep(0.001 * (n % 5))
+                    continue
+                return attempt
+        raise AssertionError(f"turn {n} never landed")
+
+    attempts = await asyncio.gather(*(append(n) for n in range(20)))
+    assert sum(attempts) > 20, "the writers never collided: the test proves nothing"
+    stored = await load(storage, session.id)
+    contents = [m.content for m in stored.conversation_messages[1:]]
+    assert sorted(contents) == sorted(f"turn {n}" for n in range(20))
+    assert stored.step_count == 21
+    assert stored.version == session.version + 20

@@ -1,0 +1,31 @@
+"""Importing the core loads only pydantic and the standard library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ("sqlalchemy", "alembic", "litestar", "anthropic", "httpx", "typer", "rich", "asyncpg")
+
+
+def test_importing_the_core_loads_no_adapter_framework_or_client_library() -> None:
+    probe = (
+        "import json, sys, resolutionflow_core;"
+        "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(result.stdout))
+    assert "resolutionflow_core" in loaded
+    assert "pydantic" in loaded
+    assert loaded.isdisjoint(HEAVY), sorted(loaded.intersection(HEAVY))
+    assert not any(
+        name.startswith("resolutionflow_") and name != "resolutionflow_core" for name in loaded
+    )
+
+
+def test_the_heavy_libraries_are_installed_so_the_check_above_means_something() -> None:
+    probe = "import sqlalchemy, litestar, anthropic, httpx, typer"
+    subprocess.run([sys.executable, "-c", probe], check=True)

@@ -1,0 +1,99 @@
+"""Titles, confidence tiers, cursors and the other small values of the domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from resolutionflow_core.chat import TITLE_MAX_CHARS, clean_message, make_title
+from resolutionflow_core.errors import ContentTooLarge, InvalidCursor, InvalidInput
+from resolutionflow_core.guided import ConfidenceTier, ProposedStep, StepKind, tier_for
+from resolutionflow_core.listing import Cursor, SessionQuery
+
+
+def test_a_short_first_message_is_the_title_on_one_line() -> None:
+    assert make_title("  Outlook keeps\nasking for   the password ") == (
+        "Outlook keeps asking for the password"
+    )
+
+
+def test_a_long_first_message_is_cut_at_a_word_boundary_with_an_ellipsis() -> None:
+    text = "The VPN client disconnects every ten minutes for all remote users of the finance team"
+    title = make_title(text)
+    assert title == "The VPN client disconnects every ten minutes for all remote users of the…"
+    assert len(title) <= TITLE_MAX_CHARS
+
+
+def test_a_single_huge_word_is_cut_hard() -> None:
+    title = make_title("x" * 500)
+    assert title == "x" * (TITLE_MAX_CHARS - 1) + "…"
+
+
+@given(st.text(min_size=1, max_size=600).filter(lambda t: t.strip()))
+def test_titles_are_one_line_within_the_limit_and_start_like_the_message(text: str) -> None:
+    title = make_title(text)
+    assert len(title) <= TITLE_MAX_CHARS
+    assert "\n" not in title
+    words = " ".join(text.split())
+    assert words.startswith(title.removesuffix("…").rstrip(" .,;:-"))
+
+
+@pytest.mark.parametrize(
+    ("score", "tier"),
+    [
+        (0.0, ConfidenceTier.DISCOVERY),
+        (0.399, ConfidenceTier.DISCOVERY),
+        (0.4, ConfidenceTier.EXPLORING),
+        (0.799, ConfidenceTier.EXPLORING),
+        (0.8, ConfidenceTier.GUIDED),
+        (1.0, ConfidenceTier.GUIDED),
+    ],
+)
+def test_confidence_tiers_follow_the_product_thresholds(score: float, tier: ConfidenceTier) -> None:
+    assert tier_for(score) is tier
+
+
+def test_empty_and_oversized_messages_are_refused_with_the_field_named() -> None:
+    with pytest.raises(InvalidInput, match="content: must not be empty"):
+        clean_message("   \n ")
+    with pytest.raises(ContentTooLarge) as too_large:
+        clean_message("a" * 40_000)
+    assert too_large.value.length == 40_000
+    assert too_large.value.field == "content"
+
+
+def test_a_proposed_step_outside_the_confidence_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="confidence"):
+        ProposedStep(kind=StepKind.QUESTION, content="Which VPN client?", confidence=1.5)
+    with pytest.raises(ValueError, match="content"):
+        ProposedStep(kind=StepKind.QUESTION, content="   ", confidence=0.5)
+
+
+@given(
+    st.datetimes(timezones=st.just(UTC), min_value=datetime(2000, 1, 1)),
+    st.uuids(),
+)
+def test_a_cursor_survives_its_encoding(when: datetime, session_id: uuid.UUID) -> None:
+    cursor = Cursor(when, session_id)
+    assert Cursor.decode(cursor.encode()) == cursor
+
+
+@pytest.mark.parametrize("token", ["", "nonsense", "W10", "WyJ4IiwgInkiXQ", "!!!!"])
+def test_a_cursor_the_library_did_not_issue_is_refused(token: str) -> None:
+    with pytest.raises(InvalidCursor):
+        Cursor.decode(token)
+
+
+def test_a_query_refuses_an_impossible_page_size_or_date_range() -> None:
+    with pytest.raises(InvalidInput, match="limit"):
+        SessionQuery(account_id="a", limit=0)
+    with pytest.raises(InvalidInput, match="created_from"):
+        SessionQuery(
+            account_id="a",
+            created_from=datetime(2026, 2, 1, tzinfo=UTC),
+            created_to=datetime(2026, 1, 1, tzinfo=UTC),
+        )
