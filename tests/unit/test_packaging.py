@@ -1,0 +1,31 @@
+"""The wheel installs only uniquely named packages, each with its py.typed marker."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not on PATH")
+def test_the_wheel_has_no_generic_top_level_package(tmp_path: Path) -> None:
+    subprocess.run(
+        ["uv", "build", "--wheel", "--out-dir", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {
+        name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")
+    }
+    assert top_level == {"resolutionflow_core", "resolutionflow_memory"}
+    for package in top_level:
+        assert f"{package}/py.typed" in names
+    assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
