@@ -35,9 +35,8 @@ from resolutionflow_memory.llm import (
     MAX_CONFIDENCE,
     MODEL,
     OfflineLLM,
-    detect_domain,
-    says_it_worked,
 )
+from resolutionflow_memory.playbooks import detect_domain, says_it_worked
 from resolutionflow_memory.storage import InMemoryStorage
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
