@@ -25,7 +25,11 @@ def test_the_wheel_has_no_generic_top_level_package(tmp_path: Path) -> None:
     top_level = {
         name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")
     }
-    assert top_level == {"resolutionflow_core", "resolutionflow_memory"}
+    assert top_level == {
+        "resolutionflow_core",
+        "resolutionflow_memory",
+        "resolutionflow_sqlalchemy",
+    }
     for package in top_level:
         assert f"{package}/py.typed" in names
     assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
