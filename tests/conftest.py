@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.databases import PostgresServer, drop_postgres, start_postgres
 
 settings.register_profile(
     "ci",
@@ -42,6 +45,16 @@ class SequentialIds:
     def new_session_id(self) -> uuid.UUID:
         self.count += 1
         return uuid.UUID(int=self.count)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A database of this test run on the PostgreSQL server, dropped at the end."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        drop_postgres(server)
 
 
 @pytest.fixture

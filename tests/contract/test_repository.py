@@ -170,7 +170,7 @@ async def test_commits_put_each_event_in_the_outbox_once_in_version_order(
         loaded.add_message(MessageRole.ASSISTANT, "reply", now=at(1), by=None)
         loaded.resolve("Fixed", now=at(2), by="alice")
         await uow.commit()
-    rows = [row for row in storage.outbox() if row[0] == str(session.id)]
+    rows = [row for row in await storage.outbox() if row[0] == str(session.id)]
     assert rows == [
         (str(session.id), 1, "session.started"),
         (str(session.id), 2, "session.message_added"),
@@ -182,7 +182,7 @@ async def test_commits_put_each_event_in_the_outbox_once_in_version_order(
 async def test_a_failed_commit_puts_nothing_in_the_outbox(storage: StorageHarness) -> None:
     session = new_chat()
     await insert(storage, session)
-    before = len(storage.outbox())
+    before = len(await storage.outbox())
     async with storage.uow() as first, storage.uow() as second:
         mine = await first.sessions.get(session.id, account_id="acme")
         theirs = await second.sessions.get(session.id, account_id="acme")
@@ -191,7 +191,7 @@ async def test_a_failed_commit_puts_nothing_in_the_outbox(storage: StorageHarnes
         mine.resolve("Fixed", now=at(2), by="alice")
         with pytest.raises(StaleSession):
             await first.commit()
-    names = [row[2] for row in storage.outbox()[before:]]
+    names = [row[2] for row in (await storage.outbox())[before:]]
     assert names == ["session.paused"]
 
 

@@ -1,0 +1,16 @@
+"""SQLAlchemy storage for resolutionflow_core: SQLite (the embedded default) or PostgreSQL.
+
+`SqlStorage(create_engine(url))` gives the unit of work the services need; the schema
+is managed by the Alembic migrations shipped in this package (`migrations.upgrade`).
+"""
+
+from resolutionflow_sqlalchemy.engine import async_url, create_engine
+from resolutionflow_sqlalchemy.storage import SqlSessionRepository, SqlStorage, SqlUnitOfWork
+
+__all__ = [
+    "SqlSessionRepository",
+    "SqlStorage",
+    "SqlUnitOfWork",
+    "async_url",
+    "create_engine",
+]

@@ -1,0 +1,203 @@
+"""The schema, as SQLAlchemy Core tables. Rows never leave the adapter (see `mapping`).
+
+- ``ai_sessions``: one row per session, both kinds. ``conversation_messages`` (JSONB on
+  PostgreSQL, JSON on SQLite) is the source of truth of a chat's history: other services
+  read that column. ``step_count`` is kept equal to the number of messages or steps.
+- ``ai_session_steps``: the steps of guided sessions.
+- ``assistant_chats``: the legacy store of free-form chats, kept for the migration.
+- ``session_outbox``: the domain events, written in the transaction that made them.
+
+Alembic migrations (``migrations/versions``) create exactly this; a test compares them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+from resolutionflow_core.guided import ConfidenceTier, StepKind
+from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.session import IntakeType, ProblemDomain, SessionType
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them without a zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the domain only uses aware ones")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONDocument = sa.JSON().with_variant(JSONB(), "postgresql")
+"""JSONB on PostgreSQL, JSON (text) on SQLite."""
+
+ID = sa.Uuid(as_uuid=True)
+ACTOR_ID = sa.String(128)
+
+
+def one_of(column: str, values: Any, name: str) -> sa.CheckConstraint:
+    """A CHECK that ``column`` holds one of the enumeration's values (or NULL)."""
+    listed = ", ".join(f"'{v.value}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+ai_sessions = sa.Table(
+    "ai_sessions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_id", ACTOR_ID, nullable=False),
+    sa.Column("user_id", ACTOR_ID, nullable=False),
+    sa.Column("session_type", sa.String(10), nullable=False, server_default="guided"),
+    sa.Column("title", sa.String(255)),
+    sa.Column("intake_type", sa.String(20), nullable=False),
+    sa.Column("intake_content", JSONDocument, nullable=False),
+    sa.Column("conversation_messages", JSONDocument, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("problem_summary", sa.Text),
+    sa.Column("problem_domain", sa.String(20)),
+    sa.Column("step_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("confidence_score", sa.Float),
+    sa.Column("confidence_tier", sa.String(16)),
+    sa.Column("matched_flow_id", sa.String(128)),
+    sa.Column("match_score", sa.Float),
+    sa.Column("system_prompt_snapshot", sa.Text),
+    sa.Column("resolution_summary", sa.Text),
+    sa.Column("root_cause", sa.Text),
+    sa.Column("escalation_reason", sa.Text),
+    sa.Column("escalated_by", ACTOR_ID),
+    sa.Column("psa_provider", sa.String(32)),
+    sa.Column("psa_ticket_id", sa.String(64)),
+    sa.Column("psa_ticket_snapshot", JSONDocument),
+    sa.Column("psa_linked_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("last_activity_at", UTCDateTime, nullable=False),
+    sa.Column("paused_at", UTCDateTime),
+    sa.Column("resolved_at", UTCDateTime),
+    sa.Column("escalated_at", UTCDateTime),
+    sa.Column("abandoned_at", UTCDateTime),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    one_of("session_type", SessionType, "session_type"),
+    one_of("status", SessionStatus, "status"),
+    one_of("intake_type", IntakeType, "intake_type"),
+    one_of("problem_domain", ProblemDomain, "problem_domain"),
+    one_of("confidence_tier", ConfidenceTier, "confidence_tier"),
+    sa.CheckConstraint("step_count >= 0", name="step_count_not_negative"),
+    sa.CheckConstraint(
+        "confidence_score IS NULL OR (confidence_score >= 0 AND confidence_score <= 1)",
+        name="confidence_score_range",
+    ),
+    sa.CheckConstraint("version >= 0", name="version_not_negative"),
+)
+
+# The history and dashboard read newest activity first within an account, optionally
+# narrowed by owner, status or type: each index ends with the keyset (last_activity_at, id).
+sa.Index(
+    "ix_ai_sessions_account_activity",
+    ai_sessions.c.account_id,
+    ai_sessions.c.last_activity_at,
+    ai_sessions.c.id,
+)
+sa.Index(
+    "ix_ai_sessions_account_owner_activity",
+    ai_sessions.c.account_id,
+    ai_sessions.c.user_id,
+    ai_sessions.c.last_activity_at,
+    ai_sessions.c.id,
+)
+sa.Index(
+    "ix_ai_sessions_account_status_activity",
+    ai_sessions.c.account_id,
+    ai_sessions.c.status,
+    ai_sessions.c.last_activity_at,
+    ai_sessions.c.id,
+)
+sa.Index(
+    "ix_ai_sessions_account_type_status_activity",
+    ai_sessions.c.account_id,
+    ai_sessions.c.session_type,
+    ai_sessions.c.status,
+    ai_sessions.c.last_activity_at,
+    ai_sessions.c.id,
+)
+
+ai_session_steps = sa.Table(
+    "ai_session_steps",
+    metadata,
+    sa.Column(
+        "session_id",
+        ID,
+        sa.ForeignKey("ai_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("options", JSONDocument, nullable=False),
+    sa.Column("reasoning", sa.Text),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("response", sa.Text),
+    sa.Column("usage", JSONDocument),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("responded_at", UTCDateTime),
+    one_of("kind", StepKind, "kind"),
+    sa.CheckConstraint("number >= 1", name="number_positive"),
+    sa.CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+)
+
+assistant_chats = sa.Table(
+    "assistant_chats",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_id", ACTOR_ID, nullable=False),
+    sa.Column("user_id", ACTOR_ID, nullable=False),
+    sa.Column("title", sa.String(255)),
+    sa.Column("messages", JSONDocument, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_assistant_chats_account_user", assistant_chats.c.account_id, assistant_chats.c.user_id)
+
+session_outbox = sa.Table(
+    "session_outbox",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("session_id", ID, nullable=False),
+    sa.Column("account_id", ACTOR_ID, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("event_name", sa.String(64), nullable=False),
+    sa.Column("payload", JSONDocument, nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("session_id", "version", name="uq_session_outbox_session_version"),
+)
