@@ -6,7 +6,7 @@ plug in adapters (``resolutionflow_memory``, ``resolutionflow_sqlalchemy``, ...)
 """
 
 from resolutionflow_core.access import Actor, Role
-from resolutionflow_core.chat import ConversationMessage, MessageRole
+from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
 from resolutionflow_core.errors import (
     ContentTooLarge,
     DomainError,
@@ -70,6 +70,7 @@ __all__ = [
     "LLMResponseInvalid",
     "LLMUnavailable",
     "LifecycleAction",
+    "MessageHistory",
     "MessageRole",
     "NoPendingStep",
     "NoteKind",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, overload
 
 from resolutionflow_core.errors import ContentTooLarge, InvalidInput
 from resolutionflow_core.usage import TokenUsage
@@ -33,6 +35,83 @@ class ConversationMessage:
     created_at: datetime
     model: str | None = None
     usage: TokenUsage | None = None
+
+
+class MessageHistory(Sequence[ConversationMessage]):
+    """A chat's history: append-only, so a message once stored never changes or moves.
+
+    Storage adapters may hand over the stored form and a decoder: a message is decoded
+    the first time it is read, so a chat turn that only appends never decodes (or
+    re-validates) the whole history.
+    """
+
+    __slots__ = ("_decode", "_items", "_stored")
+
+    def __init__(self, messages: Iterable[ConversationMessage] = ()) -> None:
+        self._items: list[ConversationMessage | None] = list(messages)
+        self._stored: Sequence[Any] = ()
+        self._decode: Callable[[Any], ConversationMessage] | None = None
+
+    @classmethod
+    def decoded_lazily(
+        cls, stored: Sequence[Any], decode: Callable[[Any], ConversationMessage]
+    ) -> MessageHistory:
+        """A history of ``stored`` messages, each decoded with ``decode`` when first read."""
+        history = cls()
+        history._items = [None] * len(stored)
+        history._stored = stored
+        history._decode = decode
+        return history
+
+    def append(self, message: ConversationMessage) -> None:
+        self._items.append(message)
+
+    def copy(self) -> MessageHistory:
+        """An independent history sharing the (immutable) messages decoded so far."""
+        history = MessageHistory()
+        history._items = list(self._items)
+        history._stored = self._stored
+        history._decode = self._decode
+        return history
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> ConversationMessage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ConversationMessage]: ...
+
+    def __getitem__(self, index: int | slice) -> ConversationMessage | list[ConversationMessage]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self._items)))]
+        if index < 0:
+            index += len(self._items)
+        if not 0 <= index < len(self._items):
+            raise IndexError("message index out of range")
+        return self._at(index)
+
+    def __iter__(self) -> Iterator[ConversationMessage]:
+        for index in range(len(self._items)):
+            yield self._at(index)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"MessageHistory({len(self)} messages)"
+
+    def _at(self, index: int) -> ConversationMessage:
+        item = self._items[index]
+        if item is None:
+            assert self._decode is not None  # only stored messages are missing
+            item = self._items[index] = self._decode(self._stored[index])
+        return item
 
 
 def clean_message(content: str, *, field: str = "content", limit: int = MAX_MESSAGE_CHARS) -> str:

@@ -17,6 +17,7 @@ from resolutionflow_core import documentation
 from resolutionflow_core.chat import (
     MAX_REPLY_CHARS,
     ConversationMessage,
+    MessageHistory,
     MessageRole,
     clean_message,
     make_title,
@@ -106,7 +107,7 @@ class Session:
     last_activity_at: datetime
     status: SessionStatus = SessionStatus.ACTIVE
     title: str | None = None
-    conversation_messages: list[ConversationMessage] = field(default_factory=list)
+    conversation_messages: MessageHistory = field(default_factory=MessageHistory)
     steps: list[GuidedStep] = field(default_factory=list)
     problem_summary: str | None = None
     problem_domain: ProblemDomain | None = None

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from resolutionflow_core.ports import UnitOfWork
 from resolutionflow_memory import InMemoryStorage
-from resolutionflow_sqlalchemy import SqlStorage, create_engine
+from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.tables import metadata, session_outbox
 from tests.databases import PostgresServer
 
@@ -37,17 +37,20 @@ def memory_harness() -> StorageHarness:
 
 
 async def sql_harness(name: str, url: str) -> tuple[StorageHarness, SqlStorage]:
-    storage = SqlStorage(create_engine(url))
-    async with storage.engine.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
-        await conn.run_sync(metadata.create_all)
+    storage = SqlStorage.from_url(url)
+
+    def reset(conn: sa.Connection) -> None:
+        metadata.drop_all(conn)
+        metadata.create_all(conn)
+
+    await storage.database.write(reset)
+    query = sa.select(
+        session_outbox.c.session_id, session_outbox.c.version, session_outbox.c.event_name
+    ).order_by(session_outbox.c.id)
 
     async def outbox() -> list[tuple[str, int, str]]:
-        query = sa.select(
-            session_outbox.c.session_id, session_outbox.c.version, session_outbox.c.event_name
-        ).order_by(session_outbox.c.id)
-        async with storage.engine.connect() as conn:
-            return [(str(r[0]), r[1], r[2]) for r in await conn.execute(query)]
+        rows = await storage.database.read(lambda conn: conn.execute(query).all())
+        return [(str(r[0]), r[1], r[2]) for r in rows]
 
     return StorageHarness(name, storage.unit_of_work, outbox), storage
 

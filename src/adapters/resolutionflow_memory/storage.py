@@ -24,7 +24,7 @@ def _copy(session: Session) -> Session:
     return dataclasses.replace(
         session,
         intake_content=copy.deepcopy(session.intake_content),
-        conversation_messages=list(session.conversation_messages),
+        conversation_messages=session.conversation_messages.copy(),
         steps=list(session.steps),
         events=[],
     )

@@ -1,10 +1,10 @@
 """SQLAlchemy storage for resolutionflow_core: SQLite (the embedded default) or PostgreSQL.
 
-`SqlStorage(create_engine(url))` gives the unit of work the services need; the schema
-is managed by the Alembic migrations shipped in this package (`migrations.upgrade`).
+`SqlStorage.from_url(url)` gives the unit of work the services need; the schema is
+managed by the Alembic migrations shipped in this package.
 """
 
-from resolutionflow_sqlalchemy.engine import async_url, create_engine
+from resolutionflow_sqlalchemy.engine import async_url, create_engine, open_database
 from resolutionflow_sqlalchemy.storage import SqlSessionRepository, SqlStorage, SqlUnitOfWork
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "SqlUnitOfWork",
     "async_url",
     "create_engine",
+    "open_database",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from resolutionflow_core.chat import ConversationMessage, MessageRole
+from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
 from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind, StepOption
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionSummary
@@ -70,15 +70,28 @@ def message_to_json(message: ConversationMessage) -> dict[str, Any]:
     return data
 
 
+_ROLES = {role.value: role for role in MessageRole}
+
+
 def message_from_json(data: dict[str, Any], default_time: datetime) -> ConversationMessage:
     """Tolerates what other writers of the column store (e.g. no ``created_at``)."""
     stamp = data.get("created_at")
+    usage = data.get("usage")
     return ConversationMessage(
-        MessageRole(data["role"]),
+        _ROLES.get(data["role"]) or MessageRole(data["role"]),
         data["content"],
         datetime.fromisoformat(stamp) if stamp else default_time,
         data.get("model"),
-        usage_from_json(data.get("usage")),
+        None if usage is None else usage_from_json(usage),
+    )
+
+
+def history_from_json(
+    stored: list[dict[str, Any]] | None, default_time: datetime
+) -> MessageHistory:
+    """The history as stored; each message is decoded when first read."""
+    return MessageHistory.decoded_lazily(
+        stored or [], lambda data: message_from_json(data, default_time)
     )
 
 
@@ -174,9 +187,7 @@ def session_from_row(row: Any, steps: list[GuidedStep]) -> Session:
         last_activity_at=row.last_activity_at,
         status=SessionStatus(row.status),
         title=row.title,
-        conversation_messages=[
-            message_from_json(data, created_at) for data in row.conversation_messages or ()
-        ],
+        conversation_messages=history_from_json(row.conversation_messages, created_at),
         steps=steps,
         problem_summary=row.problem_summary,
         problem_domain=ProblemDomain(row.problem_domain) if row.problem_domain else None,
