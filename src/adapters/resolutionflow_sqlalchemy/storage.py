@@ -18,6 +18,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolutionflow_core.chat import MessageHistory
 from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSession
@@ -25,7 +26,7 @@ from resolutionflow_core.guided import GuidedStep
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionPage, SessionQuery, SessionSummary, page_of
 from resolutionflow_core.session import Session, SessionType
-from resolutionflow_sqlalchemy.engine import Database, open_database
+from resolutionflow_sqlalchemy.engine import AsyncDatabase, Database, open_database
 from resolutionflow_sqlalchemy.mapping import (
     SUMMARY_COLUMNS,
     message_to_json,
@@ -146,7 +147,9 @@ class SqlUnitOfWork:
 class SqlStorage:
     """Sessions in SQLite or PostgreSQL; hand `unit_of_work` to the services."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database | AsyncEngine) -> None:
+        if isinstance(database, AsyncEngine):
+            database = AsyncDatabase(database)
         self.database = database
 
     @classmethod
