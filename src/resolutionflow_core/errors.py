@@ -18,7 +18,7 @@ class DomainError(Exception):
         self.message = message
 
 
-class InvalidInput(DomainError):
+class InvalidInput(DomainError, ValueError):
     """A command carries a value the domain refuses (empty summary, unknown option...)."""
 
     code = "invalid_input"

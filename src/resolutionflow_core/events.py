@@ -13,8 +13,6 @@ from enum import Enum
 from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DomainEvent:
@@ -58,8 +56,8 @@ def _json_safe(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json_safe(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple | list):
         return [_json_safe(v) for v in value]
     if isinstance(value, dict):

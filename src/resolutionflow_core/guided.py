@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
+from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.usage import TokenUsage
 
 DISCOVERY_BELOW = 0.4
@@ -39,34 +38,75 @@ def tier_for(score: float) -> ConfidenceTier:
     return ConfidenceTier.GUIDED
 
 
-class StepOption(BaseModel):
+MAX_STEP_CHARS = 8_000
+MAX_OPTIONS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class StepOption:
     """A choice offered with a step (a fork's branches, a question's likely answers)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    label: str
+    description: str | None = None
 
-    label: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2_000)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", _text("options.label", self.label, 200))
+        if self.description is not None:
+            description = self.description.strip() or None
+            if description is not None:
+                description = _text("options.description", description, 2_000)
+            object.__setattr__(self, "description", description)
 
 
-class ProposedStep(BaseModel):
-    """The next step as the LLM proposes it: validated before it reaches the aggregate."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposedStep:
+    """The next step as the LLM proposes it, checked before it reaches the aggregate.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    Invalid values raise `InvalidInput` (also a `ValueError`, so validators such as
+    pydantic's report it as a validation error).
+    """
 
     kind: StepKind
-    content: str = Field(min_length=1, max_length=8_000)
+    content: str
     options: tuple[StepOption, ...] = ()
-    reasoning: str | None = Field(default=None, max_length=8_000)
-    confidence: float = Field(ge=0.0, le=1.0)
+    reasoning: str | None = None
+    confidence: float
     matched_flow_id: str | None = None
-    match_score: float | None = Field(default=None, ge=0.0, le=1.0)
+    match_score: float | None = None
 
-    @field_validator("content")
-    @classmethod
-    def _content_not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", StepKind(self.kind))
+        except ValueError:
+            raise InvalidInput("kind", f"must be one of {[k.value for k in StepKind]}") from None
+        object.__setattr__(self, "content", _text("content", self.content, MAX_STEP_CHARS))
+        if self.reasoning is not None:
+            object.__setattr__(
+                self, "reasoning", _text("reasoning", self.reasoning, MAX_STEP_CHARS, blank=True)
+            )
+        object.__setattr__(self, "options", tuple(self.options))
+        if len(self.options) > MAX_OPTIONS:
+            raise InvalidInput("options", f"at most {MAX_OPTIONS} options, got {len(self.options)}")
+        object.__setattr__(self, "confidence", _fraction("confidence", self.confidence))
+        if self.match_score is not None:
+            object.__setattr__(self, "match_score", _fraction("match_score", self.match_score))
+
+
+def _text(field: str, value: str, limit: int, *, blank: bool = False) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be text")
+    text = value.strip()
+    if not text and not blank:
+        raise InvalidInput(field, "must not be blank")
+    if len(text) > limit:
+        raise InvalidInput(field, f"is {len(text)} characters long, the limit is {limit}")
+    return text
+
+
+def _fraction(field: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidInput(field, f"must be a number from 0 to 1, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True, slots=True)

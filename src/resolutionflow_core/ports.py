@@ -14,8 +14,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.guided import ProposedStep
 from resolutionflow_core.listing import SessionPage, SessionQuery
 from resolutionflow_core.session import ProblemDomain, Session, SessionType
@@ -107,14 +106,18 @@ class StepProposal:
     usage: TokenUsage | None = None
 
 
-class SessionDescription(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionDescription:
     """The AI's short description of a session's problem."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    summary: str = Field(min_length=1, max_length=2_000)
+    summary: str
     domain: ProblemDomain
-    title: str | None = Field(default=None, max_length=255)
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "domain", ProblemDomain(self.domain))
+        if not isinstance(self.summary, str) or not self.summary.strip():
+            raise InvalidInput("summary", "must not be blank")
 
 
 class LLM(Protocol):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from resolutionflow_core.errors import InvalidInput
 
 
 class Audience(StrEnum):
@@ -21,12 +22,17 @@ class UpdateLength(StrEnum):
     DETAILED = "detailed"
 
 
-class StatusUpdateDraft(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusUpdateDraft:
     """An update drafted by the LLM; ``subject`` is set for emails."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     audience: Audience
     length: UpdateLength
-    body: str = Field(min_length=1)
+    body: str
     subject: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "audience", Audience(self.audience))
+        object.__setattr__(self, "length", UpdateLength(self.length))
+        if not isinstance(self.body, str) or not self.body.strip():
+            raise InvalidInput("body", "must not be blank")

@@ -140,7 +140,12 @@ def step_values(session: Session, step: GuidedStep) -> dict[str, Any]:
         "number": step.number,
         "kind": step.kind.value,
         "content": step.content,
-        "options": [option.model_dump(exclude_none=True) for option in step.options],
+        "options": [
+            {"label": o.label}
+            if o.description is None
+            else {"label": o.label, "description": o.description}
+            for o in step.options
+        ],
         "reasoning": step.reasoning,
         "confidence": step.confidence,
         "response": step.response,
@@ -150,12 +155,18 @@ def step_values(session: Session, step: GuidedStep) -> dict[str, Any]:
     }
 
 
+def _option_json(option: StepOption) -> dict[str, str]:
+    if option.description is None:
+        return {"label": option.label}
+    return {"label": option.label, "description": option.description}
+
+
 def step_from_row(row: Any) -> GuidedStep:
     return GuidedStep(
         number=row.number,
         kind=StepKind(row.kind),
         content=row.content,
-        options=tuple(StepOption.model_validate(option) for option in row.options),
+        options=tuple(StepOption(o["label"], o.get("description")) for o in row.options),
         reasoning=row.reasoning,
         confidence=row.confidence,
         created_at=row.created_at,
