@@ -22,7 +22,6 @@ from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.errors import (
     LLMError,
     LLMResponseInvalid,
-    NothingToAnswer,
     PSANotConfigured,
     StaleSession,
 )
@@ -167,11 +166,9 @@ class SessionService:
         """Ask the assistant again to answer the last message (after an LLM failure)."""
         session = await self.get(actor, session_id)
         access.ensure_can_work(actor, session, "ask for a reply")
-        messages = session.conversation_messages
-        if not messages or messages[-1].role is not MessageRole.USER:
-            raise NothingToAnswer(session.id)
+        session.check_awaits_reply()
         reply = await self._llm_call(session.id, self._llm.chat_reply(session))
-        return await self._store_reply(actor, session, messages[-1], reply)
+        return await self._store_reply(actor, session, session.conversation_messages[-1], reply)
 
     # -- guided ---------------------------------------------------------------------------
 
@@ -189,8 +186,9 @@ class SessionService:
         """Ask the AI for a step when none is pending (after an LLM failure)."""
         session = await self.get(actor, session_id)
         access.ensure_can_work(actor, session, "ask for the next step")
-        if session.pending_step is not None:
+        if session.session_type is SessionType.GUIDED and session.pending_step is not None:
             return session
+        session.check_can_add_step()
         return await self._propose_step(actor, session)
 
     # -- lifecycle ------------------------------------------------------------------------

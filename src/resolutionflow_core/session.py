@@ -27,6 +27,7 @@ from resolutionflow_core.errors import (
     InvalidInput,
     InvalidTransition,
     NoPendingStep,
+    NothingToAnswer,
     StepAlreadyPending,
     WrongSessionType,
 )
@@ -262,18 +263,23 @@ class Session:
         self._record(MessageAdded, now, by=by, role=role, index=index)
         return message
 
+    def check_awaits_reply(self) -> None:
+        """Raise unless the chat's last message is the engineer's, still without a reply."""
+        operation = "reply"
+        self._require_type(SessionType.CHAT, operation)
+        self._require_active(operation)
+        if not self.conversation_messages or (
+            self.conversation_messages[-1].role is not MessageRole.USER
+        ):
+            raise NothingToAnswer(self.id)
+
     # -- guided ---------------------------------------------------------------------------
 
     def add_step(
         self, proposed: ProposedStep, *, now: datetime, usage: TokenUsage | None = None
     ) -> GuidedStep:
         """Add the AI's next step; the previous one must have been answered."""
-        operation = "add a step"
-        self._require_type(SessionType.GUIDED, operation)
-        self._require_active(operation)
-        pending = self.pending_step
-        if pending is not None:
-            raise StepAlreadyPending(self.id, pending.number)
+        self.check_can_add_step()
         step = GuidedStep(
             number=len(self.steps) + 1,
             kind=proposed.kind,
@@ -294,6 +300,15 @@ class Session:
             StepAdded, now, by=None, number=step.number, kind=step.kind, confidence=step.confidence
         )
         return step
+
+    def check_can_add_step(self) -> None:
+        """Raise unless the AI may propose a step now (asked before paying for an LLM call)."""
+        operation = "add a step"
+        self._require_type(SessionType.GUIDED, operation)
+        self._require_active(operation)
+        pending = self.pending_step
+        if pending is not None:
+            raise StepAlreadyPending(self.id, pending.number)
 
     def answer_step(self, response: str, *, now: datetime, by: str) -> GuidedStep:
         """Record the engineer's answer to the pending step."""

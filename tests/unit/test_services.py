@@ -433,3 +433,17 @@ async def test_the_dashboard_shows_open_escalated_and_recent_sessions(world: Wor
     assert [row.id for row in board.active] == [open_chat]
     assert [row.id for row in board.escalated] == [escalated]
     assert [row.id for row in board.recent] == [resolved]
+
+
+async def test_requests_the_session_refuses_never_reach_the_llm(world: World) -> None:
+    turn = await world.service.start_chat(ALICE, VPN)
+    session_id = await guided_session(world)
+    calls = len(world.llm.calls)
+    with pytest.raises(WrongSessionType):
+        await world.service.request_next_step(ALICE, turn.session.id)
+    with pytest.raises(WrongSessionType):
+        await world.service.answer_again(ALICE, session_id)
+    await world.service.pause(ALICE, turn.session.id)
+    with pytest.raises(InvalidTransition):
+        await world.service.answer_again(ALICE, turn.session.id)
+    assert len(world.llm.calls) == calls
