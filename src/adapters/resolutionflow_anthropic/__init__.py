@@ -1,0 +1,1 @@
+"""The LLM port on the official anthropic SDK (being built)."""
