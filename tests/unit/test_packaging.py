@@ -29,6 +29,7 @@ def test_the_wheel_has_no_generic_top_level_package(tmp_path: Path) -> None:
         "resolutionflow_core",
         "resolutionflow_memory",
         "resolutionflow_sqlalchemy",
+        "resolutionflow_anthropic",
     }
     for package in top_level:
         assert f"{package}/py.typed" in names
