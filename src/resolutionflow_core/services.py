@@ -41,6 +41,7 @@ from resolutionflow_core.ports import (
     IdSource,
     PSAConnections,
     ReplyCompleted,
+    SessionDescription,
     TextDelta,
     UnitOfWorkFactory,
 )
@@ -353,12 +354,7 @@ class SessionService:
         reply: AssistantReply,
     ) -> ChatTurn:
         """Append the reply; the first time, also let the AI describe the problem."""
-        description = None
-        if session.problem_summary is None:
-            try:
-                description = await self._llm.describe(session)
-            except LLMError:
-                description = None  # a summary is a nicety: the next turn tries again
+        description = await self._description_if_missing(session)
 
         def store(s: Session, now: datetime) -> ConversationMessage:
             stored = s.add_message(
@@ -378,12 +374,7 @@ class SessionService:
 
     async def _propose_step(self, actor: Actor, session: Session) -> Session:
         proposal = await self._llm_call(session.id, self._llm.next_step(session))
-        description = None
-        if session.problem_summary is None:
-            try:
-                description = await self._llm.describe(session)
-            except LLMError:
-                description = None  # a summary is a nicety: the next step tries again
+        description = await self._description_if_missing(session)
 
         def store(s: Session, now: datetime) -> None:
             s.add_step(proposal.step, now=now, usage=proposal.usage)
@@ -392,6 +383,15 @@ class SessionService:
 
         fresh, _ = await self._change(actor, session.id, "add a step", store)
         return fresh
+
+    async def _description_if_missing(self, session: Session) -> SessionDescription | None:
+        """The AI's summary and domain, while the session has none yet."""
+        if session.problem_summary is not None:
+            return None
+        try:
+            return await self._llm.describe(session)
+        except LLMError:
+            return None  # a summary is a nicety: the next turn or step tries again
 
     async def _llm_call(self, session_id: UUID | None, call: Awaitable[T]) -> T:
         try:

@@ -365,9 +365,7 @@ class Session:
         """Close the session as solved; the summary is required."""
         target = next_status(self.status, _A.RESOLVE)
         text = clean_message(summary, field="resolution_summary", limit=MAX_SUMMARY_CHARS)
-        cause = None
-        if root_cause is not None and root_cause.strip():
-            cause = clean_message(root_cause, field="root_cause", limit=MAX_SUMMARY_CHARS)
+        cause = _optional_text(root_cause, "root_cause")
         self.status = target
         self.resolution_summary = text
         self.root_cause = cause
@@ -409,9 +407,7 @@ class Session:
     def abandon(self, *, now: datetime, by: str, reason: str | None = None) -> None:
         """Close the session without a solution."""
         target = next_status(self.status, _A.ABANDON)
-        why = None
-        if reason is not None and reason.strip():
-            why = clean_message(reason, field="reason", limit=MAX_SUMMARY_CHARS)
+        why = _optional_text(reason, "reason")
         self.status = target
         self.paused_at = None
         self.abandoned_at = now
@@ -465,6 +461,13 @@ class Session:
                 **fields,
             )
         )
+
+
+def _optional_text(value: str | None, field: str) -> str | None:
+    """Blank means absent; anything else is checked like a summary."""
+    if value is None or not value.strip():
+        return None
+    return clean_message(value, field=field, limit=MAX_SUMMARY_CHARS)
 
 
 def _checked_intake(intake_type: IntakeType, content: dict[str, Any]) -> dict[str, Any]:
