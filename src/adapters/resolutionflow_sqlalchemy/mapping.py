@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
+from resolutionflow_core.events import DomainEvent
 from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind, StepOption
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionSummary
@@ -93,6 +94,18 @@ def history_from_json(
     return MessageHistory.decoded_lazily(
         stored or [], lambda data: message_from_json(data, default_time)
     )
+
+
+def outbox_values(event: DomainEvent) -> dict[str, Any]:
+    """The ``session_outbox`` row of a domain event."""
+    return {
+        "session_id": event.session_id,
+        "account_id": event.account_id,
+        "version": event.version,
+        "event_name": event.name,
+        "payload": event.payload(),
+        "occurred_at": event.occurred_at,
+    }
 
 
 def session_values(session: Session) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from resolutionflow_sqlalchemy.engine import AsyncDatabase, Database, open_datab
 from resolutionflow_sqlalchemy.mapping import (
     SUMMARY_COLUMNS,
     message_to_json,
+    outbox_values,
     session_from_row,
     session_values,
     step_from_row,
@@ -221,18 +222,7 @@ def _write(conn: sa.Connection, changed: list[tuple[Session, _Loaded | None]]) -
             _insert(conn, session)
         else:
             _update(conn, session, loaded)
-    events = [
-        {
-            "session_id": event.session_id,
-            "account_id": event.account_id,
-            "version": event.version,
-            "event_name": event.name,
-            "payload": event.payload(),
-            "occurred_at": event.occurred_at,
-        }
-        for session, _ in changed
-        for event in session.events
-    ]
+    events = [outbox_values(event) for session, _ in changed for event in session.events]
     if events:
         conn.execute(sa.insert(session_outbox), events)
 
