@@ -50,6 +50,7 @@ _STEPS_OF = (
     .order_by(ai_session_steps.c.number)
 )
 _SCALARS = [c.name for c in ai_sessions.c if c.name not in ("id", "conversation_messages")]
+_INSERT_OUTBOX = sa.insert(session_outbox)
 _STEP_COLUMNS = [c.name for c in ai_session_steps.c if c.name not in ("session_id", "number")]
 _UPDATE_STEP = (
     sa.update(ai_session_steps)
@@ -224,7 +225,7 @@ def _write(conn: sa.Connection, changed: list[tuple[Session, _Loaded | None]]) -
             _update(conn, session, loaded)
     events = [outbox_values(event) for session, _ in changed for event in session.events]
     if events:
-        conn.execute(sa.insert(session_outbox), events)
+        conn.execute(_INSERT_OUTBOX, events)
 
 
 def _insert(conn: sa.Connection, session: Session) -> None:

@@ -6,6 +6,8 @@
 - ``ai_session_steps``: the steps of guided sessions.
 - ``assistant_chats``: the legacy store of free-form chats, kept for the migration.
 - ``session_outbox``: the domain events, written in the transaction that made them.
+- ``api_keys``: hashed bearer keys, each bound to an account, a user and a role.
+- ``idempotency_keys``: the first response of each request sent with an Idempotency-Key.
 
 Alembic migrations (``migrations/versions``) create exactly this; a test compares them.
 """
@@ -19,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
+from resolutionflow_core.access import Role
 from resolutionflow_core.guided import ConfidenceTier, StepKind
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.session import IntakeType, ProblemDomain, SessionType
@@ -54,8 +57,8 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-JSONDocument = sa.JSON().with_variant(JSONB(), "postgresql")
-"""JSONB on PostgreSQL, JSON (text) on SQLite."""
+JSONDocument = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""JSONB on PostgreSQL, JSON (text) on SQLite; Python ``None`` is SQL NULL, not JSON null."""
 
 ID = sa.Uuid(as_uuid=True)
 ACTOR_ID = sa.String(128)
@@ -201,3 +204,31 @@ session_outbox = sa.Table(
     sa.Column("occurred_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("session_id", "version", name="uq_session_outbox_session_version"),
 )
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("prefix", sa.String(12), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("account_id", ACTOR_ID, nullable=False),
+    sa.Column("user_id", ACTOR_ID, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    one_of("role", Role, "role"),
+)
+sa.Index("ix_api_keys_account", api_keys.c.account_id)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(300), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response_body", JSONDocument),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
