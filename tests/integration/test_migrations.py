@@ -38,9 +38,21 @@ T = TypeVar("T")
 
 STORAGE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "storage.md"
 
-REVISIONS = ("0001_baseline", "0002_session_type_and_title", "0003_version_outbox_indexes")
+REVISIONS = (
+    "0001_baseline",
+    "0002_session_type_and_title",
+    "0003_version_outbox_indexes",
+    "0004_api_keys_idempotency",
+)
 HEAD = REVISIONS[-1]
-TABLES = {"ai_sessions", "ai_session_steps", "assistant_chats", "session_outbox"}
+TABLES = {
+    "ai_sessions",
+    "ai_session_steps",
+    "assistant_chats",
+    "session_outbox",
+    "api_keys",
+    "idempotency_keys",
+}
 
 NewDatabase = Callable[[], str]
 

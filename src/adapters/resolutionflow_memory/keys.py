@@ -1,0 +1,87 @@
+"""API keys and idempotency keys in memory: the `KeyStore` and `IdempotencyStore` ports."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+from resolutionflow_core.access import Actor
+from resolutionflow_core.idempotency import Claim, ClaimOutcome, StoredResponse
+from resolutionflow_core.keys import (
+    ApiKey,
+    NewKey,
+    hash_secret,
+    new_secret,
+    prefix_of,
+    secret_matches,
+)
+
+
+class InMemoryKeyStore:
+    def __init__(self) -> None:
+        self._keys: dict[str, tuple[ApiKey, str]] = {}
+
+    async def create(self, actor: Actor, label: str, *, now: datetime) -> NewKey:
+        prefix, secret = new_secret()
+        key = ApiKey(uuid.uuid4(), prefix, actor, label.strip()[:200], now)
+        self._keys[prefix] = (key, hash_secret(secret))
+        return NewKey(key, secret)
+
+    async def authenticate(self, secret: str) -> Actor | None:
+        prefix = prefix_of(secret)
+        found = self._keys.get(prefix) if prefix else None
+        if found is None or not found[0].is_active or not secret_matches(secret, found[1]):
+            return None
+        return found[0].actor
+
+    async def list(self, account_id: str | None = None) -> list[ApiKey]:
+        keys = [key for key, _ in self._keys.values()]
+        if account_id is not None:
+            keys = [key for key in keys if key.actor.account_id == account_id]
+        return sorted(keys, key=lambda key: (key.created_at, key.id))
+
+    async def revoke(
+        self, key_id: UUID, *, now: datetime, account_id: str | None = None
+    ) -> ApiKey | None:
+        for prefix, (key, hashed) in self._keys.items():
+            if key.id == key_id and account_id in (None, key.actor.account_id):
+                if key.revoked_at is None:
+                    key = replace(key, revoked_at=now)
+                    self._keys[prefix] = (key, hashed)
+                return key
+        return None
+
+    async def count_active(self) -> int:
+        return sum(1 for key, _ in self._keys.values() if key.is_active)
+
+
+@dataclass
+class _Entry:
+    fingerprint: str
+    response: StoredResponse | None = None
+
+
+class InMemoryIdempotencyStore:
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], _Entry] = {}
+
+    async def claim(self, scope: str, key: str, fingerprint: str, *, now: datetime) -> Claim:
+        entry = self._entries.get((scope, key))
+        if entry is None:
+            self._entries[(scope, key)] = _Entry(fingerprint)
+            return Claim(ClaimOutcome.NEW)
+        if entry.fingerprint != fingerprint:
+            return Claim(ClaimOutcome.MISMATCH)
+        if entry.response is None:
+            return Claim(ClaimOutcome.IN_PROGRESS)
+        return Claim(ClaimOutcome.REPLAY, entry.response)
+
+    async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        entry = self._entries.get((scope, key))
+        if entry is not None:
+            entry.response = response
+
+    async def release(self, scope: str, key: str) -> None:
+        self._entries.pop((scope, key), None)

@@ -1,0 +1,119 @@
+"""API keys and idempotency keys: what every store promises (memory, SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse
+from resolutionflow_core.keys import KeyStore
+from resolutionflow_memory.keys import InMemoryIdempotencyStore, InMemoryKeyStore
+from resolutionflow_sqlalchemy import SqlStorage
+from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
+from resolutionflow_sqlalchemy.keys import SqlKeyStore
+from resolutionflow_sqlalchemy.tables import metadata
+from tests.databases import PostgresServer
+
+NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+ALICE = Actor("acme", "alice", Role.ENGINEER)
+GLOBEX_ADMIN = Actor("globex", "gina", Role.ADMIN)
+
+
+@dataclass
+class Stores:
+    keys: KeyStore
+    idempotency: IdempotencyStore
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
+    if request.param == "memory":
+        yield Stores(InMemoryKeyStore(), InMemoryIdempotencyStore())
+        return
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'keys.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.database_url
+    storage = SqlStorage.from_url(url)
+
+    def reset(conn: sa.Connection) -> None:
+        metadata.drop_all(conn)
+        metadata.create_all(conn)
+
+    await storage.database.write(reset)
+    try:
+        yield Stores(SqlKeyStore(storage.database), SqlIdempotencyStore(storage.database))
+    finally:
+        await storage.dispose()
+
+
+async def test_a_created_key_authenticates_as_its_actor_and_nothing_else_does(
+    stores: Stores,
+) -> None:
+    created = await stores.keys.create(ALICE, "laptop", now=NOW)
+    assert created.secret.startswith(f"rf_{created.key.prefix}_")
+    assert await stores.keys.authenticate(created.secret) == ALICE
+    tampered = created.secret[:-1] + ("A" if created.secret[-1] != "A" else "B")
+    for wrong in (tampered, "", "rf_x", "Bearer " + created.secret, created.secret + "x"):
+        assert await stores.keys.authenticate(wrong) is None
+
+
+async def test_a_revoked_key_stops_working_and_stays_listed(stores: Stores) -> None:
+    first = await stores.keys.create(ALICE, "old", now=NOW)
+    second = await stores.keys.create(ALICE, "new", now=NOW + timedelta(seconds=1))
+    revoked = await stores.keys.revoke(first.key.id, now=NOW + timedelta(minutes=1))
+    assert revoked is not None
+    assert revoked.revoked_at == NOW + timedelta(minutes=1)
+    assert await stores.keys.authenticate(first.secret) is None
+    assert await stores.keys.authenticate(second.secret) == ALICE
+    assert [k.label for k in await stores.keys.list()] == ["old", "new"]
+    assert await stores.keys.count_active() == 1
+
+
+async def test_keys_are_listed_and_revoked_only_within_their_account(stores: Stores) -> None:
+    mine = await stores.keys.create(ALICE, "mine", now=NOW)
+    theirs = await stores.keys.create(GLOBEX_ADMIN, "theirs", now=NOW)
+    assert [k.id for k in await stores.keys.list("acme")] == [mine.key.id]
+    assert await stores.keys.revoke(theirs.key.id, now=NOW, account_id="acme") is None
+    assert await stores.keys.authenticate(theirs.secret) == GLOBEX_ADMIN
+
+
+async def test_the_first_claim_runs_and_a_retry_replays_its_response(stores: Stores) -> None:
+    store = stores.idempotency
+    first = await store.claim("acme:alice:create", "key-1", "f1", now=NOW)
+    assert first.outcome is ClaimOutcome.NEW
+    assert (await store.claim("acme:alice:create", "key-1", "f1", now=NOW)).outcome is (
+        ClaimOutcome.IN_PROGRESS
+    )
+    await store.complete("acme:alice:create", "key-1", StoredResponse(201, {"id": "s-1"}))
+    replay = await store.claim("acme:alice:create", "key-1", "f1", now=NOW)
+    assert replay.outcome is ClaimOutcome.REPLAY
+    assert replay.response == StoredResponse(201, {"id": "s-1"})
+    other = await store.claim("acme:alice:create", "key-1", "f2", now=NOW)
+    assert other.outcome is ClaimOutcome.MISMATCH
+    elsewhere = await store.claim("acme:bob:create", "key-1", "f2", now=NOW)
+    assert elsewhere.outcome is ClaimOutcome.NEW
+
+
+async def test_a_released_claim_can_be_claimed_again(stores: Stores) -> None:
+    store = stores.idempotency
+    await store.claim("s", "k", "f", now=NOW)
+    await store.release("s", "k")
+    assert (await store.claim("s", "k", "f", now=NOW)).outcome is ClaimOutcome.NEW
+
+
+async def test_of_racing_claims_exactly_one_is_new(stores: Stores) -> None:
+    outcomes = await asyncio.gather(
+        *(stores.idempotency.claim("s", "race", "f", now=NOW) for _ in range(10))
+    )
+    assert sorted(o.outcome for o in outcomes) == sorted(
+        [ClaimOutcome.NEW] + [ClaimOutcome.IN_PROGRESS] * 9
+    )
