@@ -30,7 +30,13 @@ def test_the_wheel_has_no_generic_top_level_package(tmp_path: Path) -> None:
         "resolutionflow_memory",
         "resolutionflow_sqlalchemy",
         "resolutionflow_anthropic",
+        "resolutionflow_app",
+        "resolutionflow_api",
+        "resolutionflow_cli",
     }
     for package in top_level:
         assert f"{package}/py.typed" in names
     assert not any("__pycache__" in name or name.startswith("tests/") for name in names)
+    migrations = "resolutionflow_sqlalchemy/migrations"
+    assert f"{migrations}/script.py.mako" in names
+    assert f"{migrations}/versions/0001_baseline.py" in names

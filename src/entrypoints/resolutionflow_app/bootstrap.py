@@ -1,0 +1,81 @@
+"""The composition root: settings → adapters → services. Nothing is built at import time.
+
+Entrypoints (the HTTP API, the CLI) call `open_application` and get every service they
+need; `Application.close` releases the database and the LLM client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from resolutionflow_app.settings import Settings
+from resolutionflow_core.idempotency import IdempotencyStore
+from resolutionflow_core.keys import KeyStore
+from resolutionflow_core.ports import LLM, Clock, PSAConnections
+from resolutionflow_core.services import SessionService
+from resolutionflow_core.system import SystemClock
+from resolutionflow_memory import InMemoryPSAConnections, OfflineLLM
+from resolutionflow_sqlalchemy import SqlStorage, migrations
+from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
+from resolutionflow_sqlalchemy.keys import SqlKeyStore
+
+
+class StartupError(Exception):
+    """The service cannot start as configured; the message says what to change."""
+
+
+@dataclass
+class Application:
+    """Everything an entrypoint needs, built from one `Settings`."""
+
+    settings: Settings
+    storage: SqlStorage
+    llm: LLM
+    psa: PSAConnections
+    keys: KeyStore
+    idempotency: IdempotencyStore
+    sessions: SessionService
+    clock: Clock = field(default_factory=SystemClock)
+
+    async def close(self) -> None:
+        close_llm = getattr(self.llm, "aclose", None)
+        if close_llm is not None:
+            await close_llm()
+        await self.storage.dispose()
+
+
+def build_llm(settings: Settings) -> LLM:
+    """The Anthropic adapter when chosen (a missing key is a `StartupError`), else offline."""
+    if settings.chosen_llm() == "offline":
+        return OfflineLLM()
+    from resolutionflow_anthropic import AnthropicLLM
+    from resolutionflow_anthropic.settings import AnthropicConfigurationError, AnthropicSettings
+
+    try:
+        return AnthropicLLM.from_settings(AnthropicSettings.from_env())
+    except AnthropicConfigurationError as error:
+        raise StartupError(f"RESOLUTIONFLOW_LLM=anthropic, but {error}") from error
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Bring the schema to the newest revision (safe to run from several workers at once)."""
+    await migrations.upgrade(settings.database_url)
+
+
+def open_application(settings: Settings | None = None) -> Application:
+    """Build the adapters and services for ``settings`` (or the environment's)."""
+    settings = settings or Settings()
+    llm = build_llm(settings)
+    storage = SqlStorage.from_url(settings.database_url)
+    clock = SystemClock()
+    psa = InMemoryPSAConnections()
+    return Application(
+        settings=settings,
+        storage=storage,
+        llm=llm,
+        psa=psa,
+        keys=SqlKeyStore(storage.database),
+        idempotency=SqlIdempotencyStore(storage.database),
+        sessions=SessionService(uow=storage.unit_of_work, llm=llm, psa=psa, clock=clock),
+        clock=clock,
+    )

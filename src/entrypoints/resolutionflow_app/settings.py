@@ -1,0 +1,42 @@
+"""Settings, from ``RESOLUTIONFLOW_*`` environment variables (and nothing else by default).
+
+The defaults run the whole service on one machine with no set-up: an embedded SQLite file
+in the current directory and the offline LLM (the Anthropic one once a key is configured).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///resolutionflow.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RESOLUTIONFLOW_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="sqlite:///path/file.sqlite3 (the default, in the current directory) "
+        "or postgresql://user:password@host:5432/database",
+    )
+    llm: Literal["offline", "anthropic"] | None = Field(
+        None,
+        description="Which LLM answers: 'anthropic' (needs ANTHROPIC_API_KEY) or 'offline'; "
+        "by default Anthropic when ANTHROPIC_API_KEY is set, else offline",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    max_request_bytes: int = Field(
+        1_048_576, ge=1024, description="Larger request bodies are refused with 413"
+    )
+    migrate_on_start: bool = Field(True, description="Apply database migrations on serve")
+
+    def chosen_llm(self) -> Literal["offline", "anthropic"]:
+        if self.llm is not None:
+            return self.llm
+        return "anthropic" if os.environ.get("ANTHROPIC_API_KEY") else "offline"

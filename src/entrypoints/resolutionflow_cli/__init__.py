@@ -1,0 +1,1 @@
+"""The resolutionflow command line."""
