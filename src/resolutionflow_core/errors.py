@@ -171,6 +171,13 @@ class LLMUnavailable(LLMError):
         self.retry_after = retry_after
 
 
+class LLMRejected(LLMError):
+    """The LLM service refused the request itself (bad key, unknown model, bad request):
+    retrying will not help until the operator fixes the configuration."""
+
+    code = "llm_rejected"
+
+
 class LLMResponseInvalid(LLMError):
     """The LLM answered with something the domain cannot use (e.g. a malformed step)."""
 
