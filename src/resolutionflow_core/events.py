@@ -111,11 +111,13 @@ class SessionResumed(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionResolved(DomainEvent):
-    """Carries the resolution note as built at resolve time: it is due on the ticket."""
+    """Carries the resolution note as built at resolve time: due on the linked ticket."""
 
     name: ClassVar[str] = "session.resolved"
     resolution_summary: str
     resolution_note: str
+    ticket_provider: str | None = None
+    ticket_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,6 +127,8 @@ class SessionEscalated(DomainEvent):
     name: ClassVar[str] = "session.escalated"
     reason: str
     escalation_package: str
+    ticket_provider: str | None = None
+    ticket_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,3 +157,5 @@ class StatusUpdateShared(DomainEvent):
     length: str
     subject: str | None
     body: str
+    ticket_provider: str | None = None
+    ticket_id: str | None = None

@@ -175,12 +175,21 @@ class PSAClient(Protocol):
         """Set the ticket's status, verified by reading it back."""
         ...
 
+    async def find_note(self, ticket_id: str, marker: str) -> str | None:
+        """The id of the ticket's note carrying ``marker``, if there is one."""
+        ...
+
 
 class PSAConnections(Protocol):
     """The PSA connection of each account."""
 
     async def client_for(self, account_id: str) -> PSAClient:
         """The account's PSA client; `PSANotConfigured` if it has none."""
+        ...
+
+    async def status_after(self, account_id: str, change: str) -> str | None:
+        """The ticket status the account wants after a session is ``change``d ("resolved",
+        "escalated"), if any."""
         ...
 
 

@@ -373,7 +373,14 @@ class Session:
         self.resolved_at = now
         self.last_activity_at = now
         note = documentation.resolution_note(self)
-        self._record(SessionResolved, now, by=by, resolution_summary=text, resolution_note=note)
+        self._record(
+            SessionResolved,
+            now,
+            by=by,
+            resolution_summary=text,
+            resolution_note=note,
+            **self._ticket_fields(),
+        )
 
     def escalate(self, reason: str, *, now: datetime, by: str) -> None:
         """Hand the session to a senior engineer; the reason is required."""
@@ -386,7 +393,14 @@ class Session:
         self.escalated_at = now
         self.last_activity_at = now
         package = documentation.escalation_package(self)
-        self._record(SessionEscalated, now, by=by, reason=text, escalation_package=package)
+        self._record(
+            SessionEscalated,
+            now,
+            by=by,
+            reason=text,
+            escalation_package=package,
+            **self._ticket_fields(),
+        )
 
     def claim(self, *, now: datetime, by: str) -> None:
         """Another engineer takes over an escalated session and becomes its owner."""
@@ -433,9 +447,18 @@ class Session:
             length=draft.length,
             subject=draft.subject,
             body=draft.body,
+            **self._ticket_fields(),
         )
 
     # -- internals ------------------------------------------------------------------------
+
+    def _ticket_fields(self) -> dict[str, str | None]:
+        """The linked ticket, for events whose documentation is due on it."""
+        link = self.psa_link
+        return {
+            "ticket_provider": link.provider if link else None,
+            "ticket_id": link.ticket_id if link else None,
+        }
 
     def _require_type(self, expected: SessionType, operation: str) -> None:
         if self.session_type is not expected:

@@ -43,6 +43,7 @@ REVISIONS = (
     "0002_session_type_and_title",
     "0003_version_outbox_indexes",
     "0004_api_keys_idempotency",
+    "0005_psa_deliveries",
 )
 HEAD = REVISIONS[-1]
 TABLES = {
@@ -52,6 +53,7 @@ TABLES = {
     "session_outbox",
     "api_keys",
     "idempotency_keys",
+    "psa_deliveries",
 }
 
 NewDatabase = Callable[[], str]

@@ -115,6 +115,14 @@ class InMemoryPSA:
             raise failure
         return note_id
 
+    async def find_note(self, ticket_id: str, marker: str) -> str | None:
+        self._fail_now()
+        self._ticket(ticket_id)
+        for posted in self._notes:
+            if posted.ticket_id == ticket_id and posted.note.marker == marker:
+                return posted.note_id
+        return None
+
     async def change_status(self, ticket_id: str, status: str) -> None:
         failure = self._failure_before_write()
         ticket = self._ticket(ticket_id)
@@ -158,13 +166,23 @@ class InMemoryPSAConnections:
 
     def __init__(self, clients: Mapping[str, PSAClient] | None = None) -> None:
         self._clients: dict[str, PSAClient] = dict(clients or {})
+        self._statuses: dict[tuple[str, str], str] = {}
 
-    def connect(self, account_id: str, client: PSAClient) -> None:
-        """Give ``account_id`` this PSA connection (replacing any earlier one)."""
+    def connect(
+        self, account_id: str, client: PSAClient, *, statuses: Mapping[str, str] | None = None
+    ) -> None:
+        """Give ``account_id`` this PSA connection (replacing any earlier one), optionally
+        with the ticket status to set after a session is resolved or escalated."""
         self._clients[account_id] = client
+        for change, status in (statuses or {}).items():
+            self._statuses[(account_id, change)] = status
 
     def disconnect(self, account_id: str) -> None:
         self._clients.pop(account_id, None)
+        self._statuses = {k: v for k, v in self._statuses.items() if k[0] != account_id}
+
+    async def status_after(self, account_id: str, change: str) -> str | None:
+        return self._statuses.get((account_id, change))
 
     async def client_for(self, account_id: str) -> PSAClient:
         try:

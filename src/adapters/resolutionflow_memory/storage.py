@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from dataclasses import replace
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from uuid import UUID
 
+from resolutionflow_core.delivery import Delivery, DeliveryState, note_due
 from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSession
 from resolutionflow_core.events import DomainEvent
 from resolutionflow_core.listing import SessionPage, SessionQuery, SessionSummary, page_of
@@ -36,6 +39,7 @@ class InMemoryStorage:
     def __init__(self) -> None:
         self._sessions: dict[UUID, Session] = {}
         self.outbox: list[DomainEvent] = []
+        self.deliveries = InMemoryDeliveryQueue()
         self.commits = 0
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
@@ -65,9 +69,66 @@ class InMemoryStorage:
             if loaded_version is None or session.version != loaded_version:
                 changed.append((session, loaded_version))
         for session, _ in changed:
-            self.outbox.extend(session.pull_events())
+            events = session.pull_events()
+            self.outbox.extend(events)
+            self.deliveries.add_due(events)
             self._sessions[session.id] = _copy(session)
         self.commits += 1
+
+
+class InMemoryDeliveryQueue:
+    """Due notes in memory: the `DeliveryQueue` port, filled by `InMemoryStorage` commits."""
+
+    def __init__(self) -> None:
+        self._deliveries: dict[int, Delivery] = {}
+        self._leases: dict[int, datetime] = {}
+
+    def add_due(self, events: list[DomainEvent]) -> None:
+        for event in events:
+            due = note_due(event)
+            if due is not None:
+                number = len(self._deliveries) + 1
+                self._deliveries[number] = Delivery(
+                    number, due, DeliveryState.PENDING, 0, next_attempt_at=event.occurred_at
+                )
+
+    def all(self) -> list[Delivery]:
+        return list(self._deliveries.values())
+
+    async def claim(self, *, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
+        claimed: list[Delivery] = []
+        for number, delivery in self._deliveries.items():
+            if len(claimed) == limit:
+                break
+            leased_until = self._leases.get(number)
+            if (
+                delivery.state is DeliveryState.PENDING
+                and (delivery.next_attempt_at is None or delivery.next_attempt_at <= now)
+                and (leased_until is None or leased_until <= now)
+            ):
+                delivery = replace(delivery, attempts=delivery.attempts + 1)
+                self._deliveries[number] = delivery
+                self._leases[number] = now + lease
+                claimed.append(delivery)
+        return claimed
+
+    async def delivered(self, delivery_id: int, *, psa_note_id: str, now: datetime) -> None:
+        self._settle(
+            delivery_id, state=DeliveryState.DELIVERED, psa_note_id=psa_note_id, delivered_at=now
+        )
+
+    async def retry_later(self, delivery_id: int, *, error: str, at: datetime) -> None:
+        self._settle(delivery_id, last_error=error, next_attempt_at=at)
+
+    async def failed(self, delivery_id: int, *, error: str) -> None:
+        self._settle(delivery_id, state=DeliveryState.FAILED, last_error=error)
+
+    async def for_session(self, session_id: UUID) -> list[Delivery]:
+        return [d for d in self._deliveries.values() if d.due.session_id == session_id]
+
+    def _settle(self, delivery_id: int, **changes: Any) -> None:
+        self._leases.pop(delivery_id, None)
+        self._deliveries[delivery_id] = replace(self._deliveries[delivery_id], **changes)
 
 
 class InMemorySessionRepository:

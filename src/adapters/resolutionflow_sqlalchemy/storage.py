@@ -21,11 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolutionflow_core.chat import MessageHistory
+from resolutionflow_core.delivery import note_due
 from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSession
 from resolutionflow_core.guided import GuidedStep
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionPage, SessionQuery, SessionSummary, page_of
 from resolutionflow_core.session import Session, SessionType
+from resolutionflow_sqlalchemy.delivery import due_values
 from resolutionflow_sqlalchemy.engine import AsyncDatabase, Database, open_database
 from resolutionflow_sqlalchemy.mapping import (
     SUMMARY_COLUMNS,
@@ -37,7 +39,12 @@ from resolutionflow_sqlalchemy.mapping import (
     step_values,
     summary_from_row,
 )
-from resolutionflow_sqlalchemy.tables import ai_session_steps, ai_sessions, session_outbox
+from resolutionflow_sqlalchemy.tables import (
+    ai_session_steps,
+    ai_sessions,
+    psa_deliveries,
+    session_outbox,
+)
 
 _C = ai_sessions.c
 _SUMMARY = [_C[name] for name in SUMMARY_COLUMNS]
@@ -51,6 +58,7 @@ _STEPS_OF = (
 )
 _SCALARS = [c.name for c in ai_sessions.c if c.name not in ("id", "conversation_messages")]
 _INSERT_OUTBOX = sa.insert(session_outbox)
+_INSERT_DELIVERY = sa.insert(psa_deliveries)
 _STEP_COLUMNS = [c.name for c in ai_session_steps.c if c.name not in ("session_id", "number")]
 _UPDATE_STEP = (
     sa.update(ai_session_steps)
@@ -223,9 +231,13 @@ def _write(conn: sa.Connection, changed: list[tuple[Session, _Loaded | None]]) -
             _insert(conn, session)
         else:
             _update(conn, session, loaded)
-    events = [outbox_values(event) for session, _ in changed for event in session.events]
+    events = [event for session, _ in changed for event in session.events]
     if events:
-        conn.execute(_INSERT_OUTBOX, events)
+        conn.execute(_INSERT_OUTBOX, [outbox_values(event) for event in events])
+    due = [note for note in map(note_due, events) if note is not None]
+    if due:  # due on the ticket from this commit on: same transaction as the change
+        now = max(event.occurred_at for event in events)
+        conn.execute(_INSERT_DELIVERY, [due_values(note, now) for note in due])
 
 
 def _insert(conn: sa.Connection, session: Session) -> None:

@@ -8,6 +8,8 @@
 - ``session_outbox``: the domain events, written in the transaction that made them.
 - ``api_keys``: hashed bearer keys, each bound to an account, a user and a role.
 - ``idempotency_keys``: the first response of each request sent with an Idempotency-Key.
+- ``psa_deliveries``: notes due on PSA tickets, written with the change that made them due,
+  and how their delivery stands.
 
 Alembic migrations (``migrations/versions``) create exactly this; a test compares them.
 """
@@ -22,9 +24,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 
 from resolutionflow_core.access import Role
+from resolutionflow_core.delivery import DeliveryState, TicketChange
 from resolutionflow_core.guided import ConfidenceTier, StepKind
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.session import IntakeType, ProblemDomain, SessionType
+from resolutionflow_core.tickets import NoteKind
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -61,6 +65,8 @@ JSONDocument = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True),
 """JSONB on PostgreSQL, JSON (text) on SQLite; Python ``None`` is SQL NULL, not JSON null."""
 
 ID = sa.Uuid(as_uuid=True)
+SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""BIGINT on PostgreSQL; INTEGER on SQLite, where only that auto-increments (the rowid)."""
 ACTOR_ID = sa.String(128)
 
 
@@ -232,3 +238,36 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 sa.Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
+
+psa_deliveries = sa.Table(
+    "psa_deliveries",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("session_id", ID, nullable=False),
+    sa.Column("account_id", ACTOR_ID, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("ticket_provider", sa.String(32), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("note_kind", sa.String(16), nullable=False),
+    sa.Column("note_text", sa.Text, nullable=False),
+    sa.Column("marker", sa.String(100), nullable=False, unique=True),
+    sa.Column("ticket_change", sa.String(16)),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("leased_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("psa_note_id", sa.String(64)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    one_of("note_kind", NoteKind, "note_kind"),
+    one_of("ticket_change", TicketChange, "ticket_change"),
+    one_of("state", DeliveryState, "state"),
+)
+sa.Index("ix_psa_deliveries_due", psa_deliveries.c.state, psa_deliveries.c.next_attempt_at)
+sa.Index("ix_psa_deliveries_session", psa_deliveries.c.session_id)
