@@ -12,10 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.connections import PSAConnectionRecord, PSAConnectionStore
 from resolutionflow_core.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse
 from resolutionflow_core.keys import KeyStore
-from resolutionflow_memory.keys import InMemoryIdempotencyStore, InMemoryKeyStore
+from resolutionflow_memory.keys import (
+    InMemoryIdempotencyStore,
+    InMemoryKeyStore,
+    InMemoryPSAConnectionStore,
+)
 from resolutionflow_sqlalchemy import SqlStorage
+from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from resolutionflow_sqlalchemy.tables import metadata
@@ -30,12 +36,13 @@ GLOBEX_ADMIN = Actor("globex", "gina", Role.ADMIN)
 class Stores:
     keys: KeyStore
     idempotency: IdempotencyStore
+    connections: PSAConnectionStore
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
     if request.param == "memory":
-        yield Stores(InMemoryKeyStore(), InMemoryIdempotencyStore())
+        yield Stores(InMemoryKeyStore(), InMemoryIdempotencyStore(), InMemoryPSAConnectionStore())
         return
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'keys.db'}"
@@ -50,7 +57,11 @@ async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
     await storage.database.write(reset)
     try:
-        yield Stores(SqlKeyStore(storage.database), SqlIdempotencyStore(storage.database))
+        yield Stores(
+            SqlKeyStore(storage.database),
+            SqlIdempotencyStore(storage.database),
+            SqlPSAConnectionStore(storage.database),
+        )
     finally:
         await storage.dispose()
 
@@ -117,3 +128,29 @@ async def test_of_racing_claims_exactly_one_is_new(stores: Stores) -> None:
     assert sorted(o.outcome for o in outcomes) == sorted(
         [ClaimOutcome.NEW] + [ClaimOutcome.IN_PROGRESS] * 9
     )
+
+
+async def test_a_connection_is_saved_replaced_read_back_and_deleted(stores: Stores) -> None:
+    store = stores.connections
+    first = PSAConnectionRecord(
+        account_id="acme",
+        provider="connectwise",
+        settings={"site": "na.myconnectwise.net", "statuses": {"resolved": "Completed"}},
+        sealed_credentials="sealed-1",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    await store.save(first)
+    assert await store.get("acme") == first
+    later = NOW + timedelta(days=1)
+    await store.save(
+        PSAConnectionRecord("acme", "halopsa", {"base_url": "x"}, "sealed-2", later, later)
+    )
+    replaced = await store.get("acme")
+    assert replaced is not None
+    assert (replaced.provider, replaced.sealed_credentials) == ("halopsa", "sealed-2")
+    assert (replaced.created_at, replaced.updated_at) == (NOW, later)
+    assert await store.get("globex") is None
+    assert await store.delete("acme") is True
+    assert await store.delete("acme") is False
+    assert await store.get("acme") is None

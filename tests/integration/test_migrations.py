@@ -44,6 +44,7 @@ REVISIONS = (
     "0003_version_outbox_indexes",
     "0004_api_keys_idempotency",
     "0005_psa_deliveries",
+    "0006_psa_connections",
 )
 HEAD = REVISIONS[-1]
 TABLES = {
@@ -54,6 +55,7 @@ TABLES = {
     "api_keys",
     "idempotency_keys",
     "psa_deliveries",
+    "psa_connections",
 }
 
 NewDatabase = Callable[[], str]

@@ -1,4 +1,4 @@
-"""API keys and idempotency keys in memory: the `KeyStore` and `IdempotencyStore` ports."""
+"""API keys, idempotency keys and PSA connection records in memory (their stores' ports)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 from uuid import UUID
 
 from resolutionflow_core.access import Actor
+from resolutionflow_core.connections import PSAConnectionRecord
 from resolutionflow_core.idempotency import Claim, ClaimOutcome, StoredResponse
 from resolutionflow_core.keys import (
     ApiKey,
@@ -85,3 +86,22 @@ class InMemoryIdempotencyStore:
 
     async def release(self, scope: str, key: str) -> None:
         self._entries.pop((scope, key), None)
+
+
+class InMemoryPSAConnectionStore:
+    """PSA connection records in memory: the `PSAConnectionStore` port."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, PSAConnectionRecord] = {}
+
+    async def save(self, record: PSAConnectionRecord) -> None:
+        existing = self._records.get(record.account_id)
+        if existing is not None:
+            record = replace(record, created_at=existing.created_at)
+        self._records[record.account_id] = record
+
+    async def get(self, account_id: str) -> PSAConnectionRecord | None:
+        return self._records.get(account_id)
+
+    async def delete(self, account_id: str) -> bool:
+        return self._records.pop(account_id, None) is not None

@@ -10,6 +10,7 @@
 - ``idempotency_keys``: the first response of each request sent with an Idempotency-Key.
 - ``psa_deliveries``: notes due on PSA tickets, written with the change that made them due,
   and how their delivery stands.
+- ``psa_connections``: each account's PSA connection; credentials only sealed (encrypted).
 
 Alembic migrations (``migrations/versions``) create exactly this; a test compares them.
 """
@@ -271,3 +272,14 @@ psa_deliveries = sa.Table(
 )
 sa.Index("ix_psa_deliveries_due", psa_deliveries.c.state, psa_deliveries.c.next_attempt_at)
 sa.Index("ix_psa_deliveries_session", psa_deliveries.c.session_id)
+
+psa_connections = sa.Table(
+    "psa_connections",
+    metadata,
+    sa.Column("account_id", ACTOR_ID, primary_key=True),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("settings", JSONDocument, nullable=False),
+    sa.Column("sealed_credentials", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,62 @@
+"""PSA connections in the database: the `PSAConnectionStore` port."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from resolutionflow_core.connections import PSAConnectionRecord
+from resolutionflow_sqlalchemy.engine import Database
+from resolutionflow_sqlalchemy.tables import psa_connections
+
+_P = psa_connections.c
+
+
+def _record(row: Any) -> PSAConnectionRecord:
+    return PSAConnectionRecord(
+        account_id=row.account_id,
+        provider=row.provider,
+        settings=row.settings,
+        sealed_credentials=row.sealed_credentials,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class SqlPSAConnectionStore:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def save(self, record: PSAConnectionRecord) -> None:
+        def save(conn: sa.Connection) -> None:
+            existing = conn.execute(
+                sa.select(_P.created_at).where(_P.account_id == record.account_id)
+            ).first()
+            values = {
+                "provider": record.provider,
+                "settings": record.settings,
+                "sealed_credentials": record.sealed_credentials,
+                "updated_at": record.updated_at,
+            }
+            if existing is None:
+                values |= {"account_id": record.account_id, "created_at": record.created_at}
+                conn.execute(sa.insert(psa_connections), values)
+            else:
+                conn.execute(
+                    sa.update(psa_connections)
+                    .where(_P.account_id == record.account_id)
+                    .values(values)
+                )
+
+        await self._database.write(save)
+
+    async def get(self, account_id: str) -> PSAConnectionRecord | None:
+        query = sa.select(psa_connections).where(_P.account_id == account_id)
+        row = await self._database.read(lambda conn: conn.execute(query).first())
+        return None if row is None else _record(row)
+
+    async def delete(self, account_id: str) -> bool:
+        statement = sa.delete(psa_connections).where(_P.account_id == account_id)
+        deleted = await self._database.write(lambda conn: conn.execute(statement).rowcount)
+        return bool(deleted)

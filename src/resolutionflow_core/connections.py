@@ -1,0 +1,35 @@
+"""Per-account PSA connections, as stored: provider, settings, and sealed credentials.
+
+The store keeps credentials only as an opaque sealed blob (the composition root encrypts
+them before they reach it); nothing that reads a connection back for display ever sees
+them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class PSAConnectionRecord:
+    account_id: str
+    provider: str
+    settings: dict[str, Any]
+    """Non-secret settings: site or base URL, ids, the ticket statuses to set."""
+    sealed_credentials: str = field(repr=False)
+    created_at: datetime
+    updated_at: datetime
+
+
+class PSAConnectionStore(Protocol):
+    async def save(self, record: PSAConnectionRecord) -> None:
+        """Create or replace the account's connection."""
+        ...
+
+    async def get(self, account_id: str) -> PSAConnectionRecord | None: ...
+
+    async def delete(self, account_id: str) -> bool:
+        """Remove the account's connection; False if it had none."""
+        ...
