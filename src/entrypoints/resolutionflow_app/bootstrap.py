@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_app.settings import Settings
+from resolutionflow_core.delivery import DeliveryRelay
 from resolutionflow_core.idempotency import IdempotencyStore
 from resolutionflow_core.keys import KeyStore
 from resolutionflow_core.ports import LLM, Clock, PSAConnections
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.system import SystemClock
-from resolutionflow_memory import InMemoryPSAConnections, OfflineLLM
+from resolutionflow_memory import OfflineLLM
 from resolutionflow_sqlalchemy import SqlStorage, migrations
+from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
+from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
 from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 
@@ -35,12 +39,19 @@ class Application:
     keys: KeyStore
     idempotency: IdempotencyStore
     sessions: SessionService
+    connections: ConfiguredPSAConnections
+    deliveries: SqlDeliveryQueue
     clock: Clock = field(default_factory=SystemClock)
+
+    def relay(self) -> DeliveryRelay:
+        """A relay delivering this application's due PSA notes."""
+        return DeliveryRelay(self.deliveries, self.connections, self.clock)
 
     async def close(self) -> None:
         close_llm = getattr(self.llm, "aclose", None)
         if close_llm is not None:
             await close_llm()
+        await self.connections.aclose()
         await self.storage.dispose()
 
 
@@ -68,14 +79,18 @@ def open_application(settings: Settings | None = None) -> Application:
     llm = build_llm(settings)
     storage = SqlStorage.from_url(settings.database_url)
     clock = SystemClock()
-    psa = InMemoryPSAConnections()
+    connections = ConfiguredPSAConnections(
+        SqlPSAConnectionStore(storage.database), Sealer(settings.secret_key)
+    )
     return Application(
         settings=settings,
         storage=storage,
         llm=llm,
-        psa=psa,
+        psa=connections,
         keys=SqlKeyStore(storage.database),
         idempotency=SqlIdempotencyStore(storage.database),
-        sessions=SessionService(uow=storage.unit_of_work, llm=llm, psa=psa, clock=clock),
+        sessions=SessionService(uow=storage.unit_of_work, llm=llm, psa=connections, clock=clock),
+        connections=connections,
+        deliveries=SqlDeliveryQueue(storage.database),
         clock=clock,
     )

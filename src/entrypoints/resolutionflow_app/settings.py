@@ -35,6 +35,15 @@ class Settings(BaseSettings):
         1_048_576, ge=1024, description="Larger request bodies are refused with 413"
     )
     migrate_on_start: bool = Field(True, description="Apply database migrations on serve")
+    secret_key: str | None = Field(
+        None,
+        repr=False,
+        description="Fernet key sealing PSA credentials at rest (`resolutionflow secret-key` "
+        "makes one); without it no PSA connection can be saved or used",
+    )
+    relay_in_process: bool = Field(
+        True, description="Deliver due PSA notes from inside the API process"
+    )
 
     def chosen_llm(self) -> Literal["offline", "anthropic"]:
         if self.llm is not None:

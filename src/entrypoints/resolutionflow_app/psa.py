@@ -1,0 +1,299 @@
+"""Per-account PSA connections: configured by owners and admins, credentials sealed at rest.
+
+`ConfiguredPSAConnections` is the `PSAConnections` port the services and the delivery relay
+use: it reads the account's connection record, opens its sealed credentials with the
+operator's key (Fernet, ``RESOLUTIONFLOW_SECRET_KEY``) and builds the provider's adapter,
+guarded to the public https host the operator configured.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from resolutionflow_core.connections import PSAConnectionRecord, PSAConnectionStore
+from resolutionflow_core.errors import InvalidInput, PSAError, PSANotConfigured
+from resolutionflow_core.ports import PSAClient
+from resolutionflow_core.tickets import Ticket
+
+SECRET_KEY_HELP = (
+    "set RESOLUTIONFLOW_SECRET_KEY to a key made with `resolutionflow secret-key` "
+    "(keep it: stored PSA credentials can only be opened with the same key)"
+)
+
+
+class CredentialsLocked(PSAError):
+    """Stored credentials cannot be opened (no key configured, or a different key)."""
+
+    code = "psa_credentials_locked"
+
+
+class Sealer:
+    """Seals and opens credentials with a Fernet key."""
+
+    def __init__(self, key: str | None) -> None:
+        self._key = key
+
+    @staticmethod
+    def new_key() -> str:
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()
+
+    def seal(self, credentials: dict[str, str]) -> str:
+        token: bytes = self._fernet().encrypt(json.dumps(credentials).encode())
+        return token.decode()
+
+    def open(self, sealed: str) -> dict[str, str]:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            opened: dict[str, str] = json.loads(self._fernet().decrypt(sealed.encode()))
+        except InvalidToken:
+            raise CredentialsLocked(
+                "the stored PSA credentials were sealed with another key: restore the "
+                "RESOLUTIONFLOW_SECRET_KEY they were saved with, or connect again"
+            ) from None
+        return opened
+
+    def _fernet(self) -> Any:
+        from cryptography.fernet import Fernet
+
+        if not self._key:
+            raise CredentialsLocked(f"PSA credentials need a secret key: {SECRET_KEY_HELP}")
+        try:
+            return Fernet(self._key.encode())
+        except ValueError:
+            raise CredentialsLocked(
+                f"RESOLUTIONFLOW_SECRET_KEY is not a valid key: {SECRET_KEY_HELP}"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """What a provider needs: its settings, which of them are secret, how to build a client."""
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    secret: tuple[str, ...]
+    build: Callable[[dict[str, Any], Any], PSAClient]
+
+
+def _connectwise(values: dict[str, Any], guard: Any) -> PSAClient:
+    from resolutionflow_psa import ConnectWisePSA, ConnectWiseSettings
+
+    fields = {k: values[k] for k in ("company", "public_key", "private_key", "client_id")}
+    if values.get("api_version"):
+        fields["api_version"] = values["api_version"]
+    if values.get("base_url"):
+        settings = ConnectWiseSettings(base_url=values["base_url"], **fields)
+    else:
+        settings = ConnectWiseSettings.for_site(values["site"], **fields)
+    return ConnectWisePSA(settings, guard=guard)
+
+
+def _halopsa(values: dict[str, Any], guard: Any) -> PSAClient:
+    from resolutionflow_psa import HaloPSA, HaloPSASettings
+
+    optional = {k: values[k] for k in ("auth_url", "tenant") if values.get(k)}
+    settings = HaloPSASettings(
+        base_url=values["base_url"],
+        client_id=values["client_id"],
+        client_secret=values["client_secret"],
+        **optional,
+    )
+    return HaloPSA(settings, guard=guard)
+
+
+def _autotask(values: dict[str, Any], guard: Any) -> PSAClient:
+    from resolutionflow_psa import AutotaskPSA, AutotaskSettings
+
+    settings = AutotaskSettings(
+        base_url=values["base_url"],
+        integration_code=values["integration_code"],
+        username=values["username"],
+        secret=values["secret"],
+    )
+    return AutotaskPSA(settings, guard=guard)
+
+
+PROVIDERS: dict[str, Provider] = {
+    "connectwise": Provider(
+        "connectwise",
+        required=("company", "public_key", "client_id"),
+        optional=("site", "base_url", "api_version"),
+        secret=("private_key",),
+        build=_connectwise,
+    ),
+    "halopsa": Provider(
+        "halopsa",
+        required=("base_url", "client_id"),
+        optional=("auth_url", "tenant"),
+        secret=("client_secret",),
+        build=_halopsa,
+    ),
+    "autotask": Provider(
+        "autotask",
+        required=("base_url", "username"),
+        optional=(),
+        secret=("integration_code", "secret"),
+        build=_autotask,
+    ),
+}
+
+TICKET_CHANGES = ("resolved", "escalated")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionView:
+    """A connection as shown to people: never its credentials."""
+
+    account_id: str
+    provider: str
+    settings: dict[str, Any]
+    credentials_set: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConfiguredPSAConnections:
+    """The `PSAConnections` port over stored, sealed connections; plus their management."""
+
+    def __init__(
+        self, store: PSAConnectionStore, sealer: Sealer, *, allow_loopback: bool = False
+    ) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._allow_loopback = allow_loopback
+        self._clients: dict[str, tuple[datetime, PSAClient]] = {}
+
+    # -- the port ---------------------------------------------------------------------------
+
+    async def client_for(self, account_id: str) -> PSAClient:
+        record = await self._store.get(account_id)
+        if record is None:
+            raise PSANotConfigured(account_id)
+        cached = self._clients.get(account_id)
+        if cached is not None and cached[0] == record.updated_at:
+            return cached[1]
+        client = self._build(
+            record.provider, record.settings, self._sealer.open(record.sealed_credentials)
+        )
+        if cached is not None:
+            await _close(cached[1])
+        self._clients[account_id] = (record.updated_at, client)
+        return client
+
+    async def status_after(self, account_id: str, change: str) -> str | None:
+        record = await self._store.get(account_id)
+        if record is None:
+            return None
+        status = record.settings.get("statuses", {}).get(change)
+        return status if isinstance(status, str) and status.strip() else None
+
+    # -- management -------------------------------------------------------------------------
+
+    async def connect(
+        self,
+        account_id: str,
+        provider: str,
+        settings: dict[str, Any],
+        credentials: dict[str, str],
+        *,
+        now: datetime,
+    ) -> ConnectionView:
+        """Create or replace the account's connection (checked, not yet contacted)."""
+        spec = PROVIDERS.get(provider)
+        if spec is None:
+            raise InvalidInput("provider", f"must be one of {sorted(PROVIDERS)}")
+        public = _checked_settings(spec, settings)
+        secret = _checked_credentials(spec, credentials)
+        client = self._build(provider, public, secret)  # refuses bad hosts and values now
+        await _close(client)
+        record = PSAConnectionRecord(
+            account_id, provider, public, self._sealer.seal(secret), now, now
+        )
+        await self._store.save(record)
+        saved = await self._store.get(account_id)
+        assert saved is not None
+        return _view(saved, spec)
+
+    async def show(self, account_id: str) -> ConnectionView | None:
+        record = await self._store.get(account_id)
+        return None if record is None else _view(record, PROVIDERS.get(record.provider))
+
+    async def test(self, account_id: str, ticket_id: str) -> Ticket:
+        """Read a ticket through the connection: proves the host, the credentials, the rights."""
+        client = await self.client_for(account_id)
+        return await client.get_ticket(ticket_id)
+
+    async def disconnect(self, account_id: str) -> bool:
+        cached = self._clients.pop(account_id, None)
+        if cached is not None:
+            await _close(cached[1])
+        return await self._store.delete(account_id)
+
+    async def aclose(self) -> None:
+        for _, client in self._clients.values():
+            await _close(client)
+        self._clients.clear()
+
+    def _build(
+        self, provider: str, settings: dict[str, Any], credentials: dict[str, str]
+    ) -> PSAClient:
+        from resolutionflow_psa import HostGuard, PSAConfigurationError
+
+        spec = PROVIDERS[provider]
+        try:
+            return spec.build(
+                {**settings, **credentials}, HostGuard(allow_loopback=self._allow_loopback)
+            )
+        except PSAConfigurationError as error:
+            raise InvalidInput(provider, str(error)) from error
+
+
+def _checked_settings(spec: Provider, settings: dict[str, Any]) -> dict[str, Any]:
+    allowed = {*spec.required, *spec.optional, "statuses"}
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise InvalidInput("settings", f"unknown for {spec.name}: {', '.join(unknown)}")
+    missing = [name for name in spec.required if not str(settings.get(name) or "").strip()]
+    if spec.name == "connectwise" and not (settings.get("site") or settings.get("base_url")):
+        missing.append("site or base_url")
+    if missing:
+        raise InvalidInput("settings", f"{spec.name} needs {', '.join(missing)}")
+    statuses = settings.get("statuses") or {}
+    if not isinstance(statuses, dict) or set(statuses) - set(TICKET_CHANGES):
+        raise InvalidInput("settings.statuses", f"may name a status for {list(TICKET_CHANGES)}")
+    return {**{k: v for k, v in settings.items() if k != "statuses"}, "statuses": dict(statuses)}
+
+
+def _checked_credentials(spec: Provider, credentials: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(credentials) - set(spec.secret))
+    if unknown:
+        raise InvalidInput("credentials", f"unknown for {spec.name}: {', '.join(unknown)}")
+    missing = [name for name in spec.secret if not str(credentials.get(name) or "").strip()]
+    if missing:
+        raise InvalidInput("credentials", f"{spec.name} needs {', '.join(missing)}")
+    return {name: str(credentials[name]) for name in spec.secret}
+
+
+def _view(record: PSAConnectionRecord, spec: Provider | None) -> ConnectionView:
+    return ConnectionView(
+        account_id=record.account_id,
+        provider=record.provider,
+        settings=record.settings,
+        credentials_set=spec.secret if spec else (),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+async def _close(client: PSAClient) -> None:
+    close = getattr(client, "aclose", None)
+    if close is not None:
+        await close()
