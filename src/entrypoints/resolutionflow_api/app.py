@@ -1,0 +1,139 @@
+"""The app factory: a Litestar app over one `Application` (the composition root's services)."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+
+from resolutionflow_api.auth import SECURITY_SCHEME, bearer_authentication, provide_actor
+from resolutionflow_api.controllers.conversation import ConversationController
+from resolutionflow_api.controllers.dashboard import DashboardController
+from resolutionflow_api.controllers.health import HealthProbe, health
+from resolutionflow_api.controllers.keys import KeyController, KeyManagement
+from resolutionflow_api.controllers.legacy import LegacyAssistantController, deprecation_headers
+from resolutionflow_api.controllers.lifecycle import LifecycleController
+from resolutionflow_api.controllers.sessions import SessionController
+from resolutionflow_api.idempotency import IdempotencyGate
+from resolutionflow_api.problems import problem_details_plugin
+from resolutionflow_api.relay import InProcessRelay
+from resolutionflow_api.streaming import ReplyStreams
+from resolutionflow_app import Application
+
+API_PREFIX = "/api/v1"
+SCHEMA_PATH = "/schema"
+STREAM_GRACE_SECONDS = 30.0
+"""On shutdown, how long replies still streaming get to be completed and stored."""
+RELAY_GRACE_SECONDS = 10.0
+"""On shutdown, how long the PSA relay gets to finish the delivery in hand."""
+
+
+def create_app(application: Application, *, close_application: bool = False) -> Litestar:
+    """The HTTP API over ``application``.
+
+    With ``close_application`` the app closes it on shutdown (when the app owns it, as the
+    server's does); otherwise the caller does. With ``settings.relay_in_process`` the PSA
+    delivery relay runs while the app serves.
+    """
+    streams = ReplyStreams()
+    gate = IdempotencyGate(application.idempotency, application.clock)
+    key_management = KeyManagement(application.keys, application.clock)
+    probe = HealthProbe(application.storage.database, application.settings.chosen_llm())
+
+    relay = InProcessRelay(application.relay()) if application.settings.relay_in_process else None
+
+    async def on_startup() -> None:
+        if relay is not None:
+            await relay.start()
+
+    async def on_shutdown() -> None:
+        await streams.wait(STREAM_GRACE_SECONDS)
+        if relay is not None:
+            await relay.stop(RELAY_GRACE_SECONDS)
+        if close_application:
+            await application.close()
+
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[
+            SessionController,
+            ConversationController,
+            LifecycleController,
+            DashboardController,
+            LegacyAssistantController,
+            KeyController,
+        ],
+    )
+    return Litestar(
+        route_handlers=[api, health],
+        dependencies={
+            "actor": Provide(provide_actor, sync_to_thread=False),
+            "sessions": Provide(lambda: application.sessions, sync_to_thread=False),
+            "key_management": Provide(lambda: key_management, sync_to_thread=False),
+            "idempotency": Provide(lambda: gate, sync_to_thread=False),
+            "streams": Provide(lambda: streams, sync_to_thread=False),
+            "health_probe": Provide(lambda: probe, sync_to_thread=False),
+        },
+        middleware=[bearer_authentication(application.keys, exclude=[f"^{SCHEMA_PATH}"])],
+        plugins=[problem_details_plugin()],
+        request_max_body_size=application.settings.max_request_bytes,
+        openapi_config=_openapi(),
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        before_send=[deprecation_headers],
+    )
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="ResolutionFlow API",
+        version=_version(),
+        description=(
+            "Guided and chat troubleshooting sessions for MSP engineers: one lifecycle, "
+            "documentation into the PSA ticket. Every route but `/health` and this schema "
+            "needs `Authorization: Bearer <key>`. Errors are RFC 9457 problem details."
+        ),
+        path=SCHEMA_PATH,
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                SECURITY_SCHEME: SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An API key: `rf_<prefix>_<secret>`.",
+                )
+            }
+        ),
+        security=[{SECURITY_SCHEME: []}],
+        tags=[
+            Tag(name="Sessions", description="Start, list and read sessions of both kinds."),
+            Tag(name="Conversation", description="Chat messages and guided steps."),
+            Tag(name="Lifecycle", description="Pause, resume, resolve, escalate, claim, abandon."),
+            Tag(
+                name="Legacy assistant (deprecated)",
+                description="The old assistant-chat endpoints, served from chat sessions.",
+            ),
+            Tag(name="API keys", description="Owners and admins manage the account's keys."),
+            Tag(name="Health", description="For load balancers; no key needed."),
+        ],
+        use_handler_docstrings=False,
+        operation_id_creator=_operation_id,
+    )
+
+
+def _operation_id(handler: HTTPRouteHandler, _method: object, _path: object) -> str:
+    """``createSession``, ``listSessions``...: the handler's name (each is unique)."""
+    first, *rest = handler.handler_name.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+def _version() -> str:
+    try:
+        return version("resolutionflow")
+    except PackageNotFoundError:  # running from a source tree
+        return "0.0.0"

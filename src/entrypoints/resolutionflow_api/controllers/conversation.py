@@ -1,0 +1,160 @@
+"""Working a session: chat messages (also streamed) and answers to guided steps."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
+from litestar.response import Response, ServerSentEvent
+
+from resolutionflow_api.controllers.sessions import SessionId
+from resolutionflow_api.idempotency import IdempotencyGate, IdempotencyKey, IdempotentRequest
+from resolutionflow_api.problems import problems
+from resolutionflow_api.requests import ChatMessage, StepResponse
+from resolutionflow_api.responses import (
+    ChatTurnRead,
+    GuidedTurnRead,
+    chat_turn_read,
+    guided_turn_read,
+)
+from resolutionflow_api.streaming import ReplyStreams
+from resolutionflow_core.access import Actor
+from resolutionflow_core.services import SessionService
+
+_TURN_ERRORS = problems(403, 404, 409, 413, 422, 502, 503)
+
+
+class ConversationController(Controller):
+    path = "/ai-sessions/{session_id:uuid}"
+    tags = ("Conversation",)
+
+    @post(
+        "/chat",
+        status_code=200,
+        summary="Send a chat message",
+        description="Chat sessions only. The message is stored before the assistant is "
+        "asked, so a 503 loses nothing: retry with the same `Idempotency-Key` (the turn is "
+        "completed, the message not sent twice) or ask for the reply again (`/chat/retry`).",
+        responses=_TURN_ERRORS,
+    )
+    async def chat(
+        self,
+        request: Request[Actor, None, Any],
+        session_id: SessionId,
+        data: JSONBody[ChatMessage],
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+        idempotency: NamedDependency[IdempotencyGate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[ChatTurnRead]:
+        async def run() -> ChatTurnRead:
+            return chat_turn_read(await sessions.send_message(actor, session_id, data.content))
+
+        async def finish(saved_in: UUID) -> ChatTurnRead:
+            return chat_turn_read(await sessions.answer_again(actor, saved_in))
+
+        return await idempotency.respond(
+            actor,
+            idempotency_key,
+            IdempotentRequest(
+                "POST /ai-sessions/{session_id}/chat", request.url.path, data, 200, run, finish
+            ),
+        )
+
+    @post(
+        "/chat/stream",
+        status_code=200,
+        summary="Send a chat message, the reply streamed (server-sent events)",
+        description='Events: `delta` (`{"text": …}`, in order), then `message` (the stored '
+        "turn, as `/chat` returns it) or `error` (problem details). Refusals before the "
+        "stream starts are ordinary problem responses. If the client goes away, the reply "
+        "is still completed and stored.",
+        responses={
+            **_TURN_ERRORS,
+            200: ResponseSpec(
+                data_container=str,
+                media_type="text/event-stream",
+                description="`event: delta` … then `event: message` (a `ChatTurnRead`) or "
+                "`event: error` (problem details); each `data:` is one line of JSON.",
+                generate_examples=False,
+            ),
+        },
+    )
+    async def chat_stream(
+        self,
+        request: Request[Actor, None, Any],
+        session_id: SessionId,
+        data: JSONBody[ChatMessage],
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+        streams: NamedDependency[ReplyStreams],
+    ) -> ServerSentEvent:
+        events = sessions.stream_message(actor, session_id, data.content)
+        return await streams.open(events, instance=request.url.path)
+
+    @post(
+        "/chat/retry",
+        status_code=200,
+        summary="Ask the assistant again for the reply to the last message",
+        description="After a 502/503: the last message is the engineer's, still unanswered.",
+        responses=problems(403, 404, 409, 502, 503),
+    )
+    async def chat_retry(
+        self,
+        session_id: SessionId,
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+    ) -> ChatTurnRead:
+        return chat_turn_read(await sessions.answer_again(actor, session_id))
+
+    @post(
+        "/respond",
+        status_code=200,
+        summary="Answer the pending guided step",
+        description="Guided sessions only. The answer is stored, then the AI proposes the "
+        "next step with a new confidence.",
+        responses=_TURN_ERRORS,
+    )
+    async def respond(
+        self,
+        request: Request[Actor, None, Any],
+        session_id: SessionId,
+        data: JSONBody[StepResponse],
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+        idempotency: NamedDependency[IdempotencyGate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[GuidedTurnRead]:
+        async def run() -> GuidedTurnRead:
+            return guided_turn_read(await sessions.answer_step(actor, session_id, data.response))
+
+        async def finish(saved_in: UUID) -> GuidedTurnRead:
+            return guided_turn_read(await sessions.request_next_step(actor, saved_in))
+
+        return await idempotency.respond(
+            actor,
+            idempotency_key,
+            IdempotentRequest(
+                "POST /ai-sessions/{session_id}/respond", request.url.path, data, 200, run, finish
+            ),
+        )
+
+    @post(
+        "/next-step",
+        status_code=200,
+        summary="Ask the AI for the next guided step",
+        description="After a 502/503 on `/respond` or on creation: proposes the step that is "
+        "missing (returns the pending one if there is one already).",
+        responses=problems(403, 404, 409, 502, 503),
+    )
+    async def next_step(
+        self,
+        session_id: SessionId,
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+    ) -> GuidedTurnRead:
+        return guided_turn_read(await sessions.request_next_step(actor, session_id))

@@ -1,0 +1,128 @@
+"""``/keys``: owners and admins manage their account's API keys (the CLI can too)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from resolutionflow_api.problems import Problem, problems
+from resolutionflow_api.requests import Body
+from resolutionflow_core.access import MANAGING_ROLES, Actor, Role
+from resolutionflow_core.errors import PermissionDenied
+from resolutionflow_core.keys import ApiKey, KeyStore, NewKey
+from resolutionflow_core.ports import Clock
+
+
+class CreateKey(Body):
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    """The user the key acts as, in the caller's account."""
+    role: Role
+    label: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class ApiKeyRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    id: UUID
+    prefix: str
+    """The key's public part (``rf_<prefix>_…``), to recognise it by; never the secret."""
+    user_id: str
+    role: Role
+    label: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class NewKeyRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    key: ApiKeyRead
+    secret: str
+    """The bearer token. Shown this once: only its hash is stored."""
+
+
+class KeyNotFound(Problem):
+    def __init__(self, key_id: FromPath[UUID]) -> None:
+        super().__init__(404, "key_not_found", "Key not found", f"API key {key_id} not found")
+
+
+def _read(key: ApiKey) -> ApiKeyRead:
+    return ApiKeyRead(
+        id=key.id,
+        prefix=key.prefix,
+        user_id=key.actor.user_id,
+        role=key.actor.role,
+        label=key.label,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+@dataclass(frozen=True)
+class KeyManagement:
+    """The key store as an account's owners and admins may use it."""
+
+    keys: KeyStore
+    clock: Clock
+
+    async def list(self, actor: Actor) -> list[ApiKey]:
+        _ensure_manager(actor, "list API keys")
+        return await self.keys.list(actor.account_id)
+
+    async def create(self, actor: Actor, user_id: str, role: Role, label: str) -> NewKey:
+        _ensure_manager(actor, "create API keys")
+        if role is Role.OWNER and actor.role is not Role.OWNER:
+            raise PermissionDenied("create an owner key", "only owners create owner keys")
+        holder = Actor(actor.account_id, user_id, role)
+        return await self.keys.create(holder, label, now=self.clock.now())
+
+    async def revoke(self, actor: Actor, key_id: UUID) -> ApiKey:
+        _ensure_manager(actor, "revoke API keys")
+        revoked = await self.keys.revoke(key_id, now=self.clock.now(), account_id=actor.account_id)
+        if revoked is None:
+            raise KeyNotFound(key_id)
+        return revoked
+
+
+def _ensure_manager(actor: Actor, operation: str) -> None:
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied(operation, "only owners and admins manage API keys")
+
+
+class KeyController(Controller):
+    path = "/keys"
+    tags = ("API keys",)
+
+    @get("/", summary="List the account's keys", responses=problems(403))
+    async def list_keys(
+        self, actor: NamedDependency[Actor], key_management: NamedDependency[KeyManagement]
+    ) -> list[ApiKeyRead]:
+        return [_read(key) for key in await key_management.list(actor)]
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a key",
+        description="For a user of the caller's account. Admins cannot create owner keys.",
+        responses=problems(403, 422),
+    )
+    async def create_key(
+        self,
+        data: JSONBody[CreateKey],
+        actor: NamedDependency[Actor],
+        key_management: NamedDependency[KeyManagement],
+    ) -> NewKeyRead:
+        new = await key_management.create(actor, data.user_id, data.role, data.label)
+        return NewKeyRead(key=_read(new.key), secret=new.secret)
+
+    @delete("/{key_id:uuid}", status_code=200, summary="Revoke a key", responses=problems(403, 404))
+    async def revoke_key(
+        self,
+        key_id: FromPath[UUID],
+        actor: NamedDependency[Actor],
+        key_management: NamedDependency[KeyManagement],
+    ) -> ApiKeyRead:
+        return _read(await key_management.revoke(actor, key_id))

@@ -1,0 +1,195 @@
+"""``/ai-sessions``: start, list and read sessions of both kinds, and their documentation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
+from litestar.response import Response
+
+from resolutionflow_api.idempotency import IdempotencyGate, IdempotencyKey, IdempotentRequest
+from resolutionflow_api.problems import problems, with_field
+from resolutionflow_api.requests import CreateChatSession, CreateSession
+from resolutionflow_api.responses import (
+    DocumentationRead,
+    DocumentKind,
+    SessionPageRead,
+    SessionRead,
+    page_read,
+    session_read,
+)
+from resolutionflow_core import documentation
+from resolutionflow_core.access import Actor
+from resolutionflow_core.errors import InvalidInput
+from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from resolutionflow_core.services import SessionService
+from resolutionflow_core.session import SessionType
+
+SessionId = Annotated[UUID, PathParameter(description="The session's id (a UUID).")]
+
+
+class SessionController(Controller):
+    path = "/ai-sessions"
+    tags = ("Sessions",)
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Start a session",
+        description="`session_type` decides: `chat` stores the first message and answers it "
+        "(the session is titled from it); `guided` stores the intake and proposes the first "
+        "step. Send an `Idempotency-Key` to retry safely.",
+        responses=problems(403, 409, 413, 422, 502, 503),
+    )
+    async def create_session(
+        self,
+        request: Request[Actor, None, Any],
+        data: JSONBody[CreateSession],
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+        idempotency: NamedDependency[IdempotencyGate],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[SessionRead]:
+        return await idempotency.respond(
+            actor,
+            idempotency_key,
+            IdempotentRequest(
+                route="POST /ai-sessions",
+                path=request.url.path,
+                body=data,
+                status_code=201,
+                run=lambda: _start(sessions, actor, data),
+                finish=lambda session_id: _finish_start(sessions, actor, data, session_id),
+            ),
+        )
+
+    @get(
+        "/",
+        summary="List sessions",
+        description="Newest activity first. Engineers see their own sessions and the "
+        "account's escalated ones; owners, admins and viewers see the whole account.",
+        responses=problems(422),
+    )
+    async def list_sessions(
+        self,
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+        session_type: Annotated[
+            list[SessionType] | None, QueryParameter(description="Repeat for several.")
+        ] = None,
+        status: Annotated[
+            list[SessionStatus] | None, QueryParameter(description="Repeat for several.")
+        ] = None,
+        owner: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=128, pattern=r"^[^\x00]*$", description="The owning engineer's user id."
+            ),
+        ] = None,
+        created_from: Annotated[
+            datetime | None, QueryParameter(description="ISO 8601; without an offset, UTC.")
+        ] = None,
+        created_to: Annotated[
+            datetime | None, QueryParameter(description="ISO 8601; without an offset, UTC.")
+        ] = None,
+        cursor: Annotated[
+            str | None,
+            QueryParameter(max_length=512, description="`next_cursor` of the previous page."),
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    ) -> SessionPageRead:
+        page = await sessions.list(
+            actor,
+            session_types=frozenset(session_type) if session_type else None,
+            statuses=frozenset(status) if status else None,
+            owner_id=owner,
+            created_from=_aware(created_from),
+            created_to=_aware(created_to),
+            limit=limit,
+            cursor=cursor,
+        )
+        return page_read(page)
+
+    @get(
+        "/{session_id:uuid}",
+        summary="Get a session",
+        description="With its messages (chat; assistant markers parsed into questions, "
+        "actions and forks beside the raw text) or its steps (guided).",
+        responses=problems(404),
+    )
+    async def get_session(
+        self,
+        session_id: SessionId,
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+    ) -> SessionRead:
+        return session_read(await sessions.get(actor, session_id))
+
+    @get(
+        "/{session_id:uuid}/documentation",
+        summary="Resolution note or escalation package",
+        description="Built from the session as it is now. By default the escalation package "
+        "for an escalated session, else the resolution note; `final` is false for a draft "
+        "(the session is not resolved, or not escalated, yet).",
+        responses=problems(404, 422),
+    )
+    async def get_documentation(
+        self,
+        session_id: SessionId,
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+        kind: FromQuery[DocumentKind | None] = None,
+    ) -> DocumentationRead:
+        session = await sessions.get(actor, session_id)
+        if kind is None:
+            escalated = session.status is SessionStatus.ESCALATED
+            kind = DocumentKind.ESCALATION_PACKAGE if escalated else DocumentKind.RESOLUTION_NOTE
+        if kind is DocumentKind.ESCALATION_PACKAGE:
+            text = documentation.escalation_package(session)
+            final = session.status is SessionStatus.ESCALATED
+        else:
+            text = documentation.resolution_note(session)
+            final = session.status is SessionStatus.RESOLVED
+        return DocumentationRead(
+            session_id=session.id, status=session.status, kind=kind, final=final, text=text
+        )
+
+
+async def _start(
+    sessions: SessionService,
+    actor: Actor,
+    data: CreateSession,
+) -> SessionRead:
+    if isinstance(data, CreateChatSession):
+        try:
+            turn = await sessions.start_chat(actor, data.message)
+        except InvalidInput as error:
+            if error.field != "content":
+                raise
+            raise with_field(error, "message") from error
+        return session_read(turn.session)
+    return session_read(await sessions.start_guided(actor, data.intake_type, data.intake_content))
+
+
+async def _finish_start(
+    sessions: SessionService,
+    actor: Actor,
+    data: CreateSession,
+    session_id: UUID,
+) -> SessionRead:
+    """The session was stored but the LLM failed: ask again, without starting another."""
+    if isinstance(data, CreateChatSession):
+        return session_read((await sessions.answer_again(actor, session_id)).session)
+    return session_read(await sessions.request_next_step(actor, session_id))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """A time without an offset is taken as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -1,0 +1,177 @@
+"""``Idempotency-Key``: a retried request returns the first response and adds nothing twice.
+
+The key is claimed in the `IdempotencyStore`, scoped by account, user and route; the
+fingerprint is the request's path and body, so the same key on another request is refused
+(422), and a retry while the first is still running is told so (409).
+
+A failure that changed nothing releases the key (the retry runs afresh). An LLM failure is
+different: the engineer's message (or answer, or intake) is already saved when the LLM
+fails, so the 502/503 is stored, and a retry with the same key does not send the input
+again: it completes the turn (asks the assistant again) and stores that response instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar.params import HeaderParameter
+from litestar.response import Response
+
+from resolutionflow_api.problems import IdempotencyKeyInUse, IdempotencyKeyReused, problem_for
+from resolutionflow_core.access import Actor
+from resolutionflow_core.errors import LLMError
+from resolutionflow_core.idempotency import ClaimOutcome, IdempotencyStore, StoredResponse
+from resolutionflow_core.ports import Clock
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (a UUID is best). A retry with the same key and body "
+        "returns the first response and adds nothing twice; kept for 24 hours.",
+        required=False,
+    ),
+]
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+_UNFINISHED_TURN = frozenset({"llm_unavailable", "llm_response_invalid", "llm_error"})
+
+
+@dataclass
+class IdempotentRequest:
+    """What one idempotent handler does, first time and after an LLM failure."""
+
+    route: str
+    """The route's template, e.g. ``POST /ai-sessions/{session_id}/chat``."""
+    path: str
+    body: msgspec.Struct | None
+    status_code: int
+    run: Callable[[], Awaitable[msgspec.Struct]]
+    finish: Callable[[UUID], Awaitable[msgspec.Struct]]
+    """Complete the turn whose input was saved in this session (the LLM failed the first time)."""
+
+
+@dataclass
+class IdempotencyGate:
+    store: IdempotencyStore
+    clock: Clock
+    _finishing: set[tuple[str, str]] = field(default_factory=set)
+
+    async def respond(
+        self, actor: Actor, key: str | None, request: IdempotentRequest
+    ) -> Response[Any]:
+        if key is None:
+            return _fresh(await request.run(), request.status_code)
+        scope = _scope(actor, request.route)
+        claim = await self.store.claim(scope, key, _fingerprint(request), now=self.clock.now())
+        if claim.outcome is ClaimOutcome.MISMATCH:
+            raise IdempotencyKeyReused()
+        if claim.outcome is ClaimOutcome.IN_PROGRESS:
+            raise IdempotencyKeyInUse()
+        if claim.outcome is ClaimOutcome.REPLAY:
+            assert claim.response is not None
+            session_id = _unfinished_turn(claim.response)
+            if session_id is None:
+                return _replay(claim.response)
+            return await self._finish(scope, key, request, session_id)
+        return await self._first(scope, key, request)
+
+    async def _first(self, scope: str, key: str, request: IdempotentRequest) -> Response[Any]:
+        try:
+            result = await request.run()
+        except LLMError as error:
+            if error.session_id is None:
+                await _shielded(self.store.release(scope, key))
+            else:
+                await self._remember_failure(scope, key, request, error)
+            raise
+        except BaseException:
+            await _shielded(self.store.release(scope, key))
+            raise
+        return await self._remember(scope, key, request, result)
+
+    async def _finish(
+        self, scope: str, key: str, request: IdempotentRequest, session_id: UUID
+    ) -> Response[Any]:
+        # Two retries of one key racing in this worker: one finishes the turn, one waits.
+        if (scope, key) in self._finishing:
+            raise IdempotencyKeyInUse()
+        self._finishing.add((scope, key))
+        try:
+            result = await request.finish(session_id)
+        except LLMError as error:
+            if error.session_id is None:
+                error = error.saved_in(session_id)
+            await self._remember_failure(scope, key, request, error)
+            raise error from None
+        finally:
+            self._finishing.discard((scope, key))
+        return await self._remember(scope, key, request, result)
+
+    async def _remember(
+        self, scope: str, key: str, request: IdempotentRequest, result: msgspec.Struct
+    ) -> Response[Any]:
+        body = msgspec.to_builtins(result)
+        await _shielded(self.store.complete(scope, key, StoredResponse(request.status_code, body)))
+        return Response(body, status_code=request.status_code)
+
+    async def _remember_failure(
+        self, scope: str, key: str, request: IdempotentRequest, error: LLMError
+    ) -> None:
+        problem = problem_for(error)
+        stored = StoredResponse(problem.status_code, problem.body(request.path))
+        await _shielded(self.store.complete(scope, key, stored))
+
+
+def _fresh(result: msgspec.Struct, status_code: int) -> Response[Any]:
+    return Response(result, status_code=status_code)
+
+
+def _replay(stored: StoredResponse) -> Response[Any]:
+    media_type = "application/problem+json" if stored.status_code >= 400 else "application/json"
+    return Response(
+        stored.body,
+        status_code=stored.status_code,
+        media_type=media_type,
+        headers={REPLAYED_HEADER: "true"},
+    )
+
+
+def _unfinished_turn(stored: StoredResponse) -> UUID | None:
+    """The session of a stored LLM failure whose input was saved, else None."""
+    body = stored.body
+    if stored.status_code < 500 or not isinstance(body, dict):
+        return None
+    if body.get("code") not in _UNFINISHED_TURN or not body.get("session_id"):
+        return None
+    try:
+        return UUID(str(body["session_id"]))
+    except ValueError:
+        return None
+
+
+def _scope(actor: Actor, route: str) -> str:
+    # Account and user ids may be long; their digest keeps the scope within its column.
+    who = hashlib.sha256(f"{actor.account_id}\n{actor.user_id}".encode()).hexdigest()
+    return f"{route} {who}"
+
+
+def _fingerprint(request: IdempotentRequest) -> str:
+    body = None if request.body is None else msgspec.to_builtins(request.body)
+    canonical = msgspec.json.encode({"path": request.path, "body": body}, order="sorted")
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def _shielded(work: Awaitable[None]) -> None:
+    """Finish the bookkeeping even if the request is cancelled meanwhile."""
+    await asyncio.shield(work)

@@ -1,0 +1,102 @@
+"""Chat replies as server-sent events, decoupled from the client's connection.
+
+The service's stream runs in its own task and feeds a queue; the response reads the queue.
+When the client goes away, Litestar cancels the response, not the task: the reply is still
+completed and stored, and the response's generator stops. The first event is awaited before
+the response starts, so a refusal (404, 409, 413, 503...) is an ordinary problem response
+with its status code; a failure once the stream has started is an ``error`` event.
+
+Events: ``delta`` (``{"text": ...}``, in order), then either ``message`` (the stored turn,
+a `ChatTurnRead`) or ``error`` (problem details). Then the stream ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+
+from resolutionflow_api.problems import Problem, problem_for
+from resolutionflow_api.responses import chat_turn_read
+from resolutionflow_core.errors import DomainError
+from resolutionflow_core.ports import TextDelta
+from resolutionflow_core.services import ChatTurn
+
+logger = logging.getLogger("resolutionflow_api")
+
+_Event = TextDelta | ChatTurn | BaseException | None
+"""What the producer task queues: ``None`` ends the stream."""
+
+
+@dataclass
+class ReplyStreams:
+    """The reply streams of one app: their tasks are kept, and awaited on shutdown."""
+
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def open(
+        self, events: AsyncIterator[TextDelta | ChatTurn], *, instance: str
+    ) -> ServerSentEvent:
+        queue: asyncio.Queue[_Event] = asyncio.Queue()
+        task = asyncio.create_task(_drain(events, queue))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        first = await queue.get()
+        if isinstance(first, BaseException):
+            raise first
+        return ServerSentEvent(_messages(first, queue, instance))
+
+    async def wait(self, grace: float) -> None:
+        """Let streams still running finish storing their replies (on shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+
+async def _drain(events: AsyncIterator[TextDelta | ChatTurn], queue: asyncio.Queue[_Event]) -> None:
+    """Run the service's stream to its end, whoever still listens."""
+    try:
+        async for event in events:
+            queue.put_nowait(event)
+    except Exception as error:  # handed to the listener, as an error event or response
+        if not isinstance(error, DomainError):
+            logger.error("reply stream failed", exc_info=error)
+        queue.put_nowait(error)
+    finally:
+        queue.put_nowait(None)
+
+
+async def _messages(
+    first: _Event, queue: asyncio.Queue[_Event], instance: str
+) -> AsyncGenerator[ServerSentEventMessage, None]:
+    event = first
+    while event is not None:
+        yield _message(event, instance)
+        event = await queue.get()
+
+
+def _message(event: TextDelta | ChatTurn | BaseException, instance: str) -> ServerSentEventMessage:
+    if isinstance(event, TextDelta):
+        return ServerSentEventMessage(event="delta", data=_json({"text": event.text}))
+    if isinstance(event, ChatTurn):
+        return ServerSentEventMessage(event="message", data=_json(chat_turn_read(event)))
+    if isinstance(event, DomainError):
+        problem = problem_for(event)
+    else:
+        problem = Problem(
+            500, "internal_error", "Internal error", "the server failed; it was logged"
+        )
+    return ServerSentEventMessage(event="error", data=_json(problem.body(instance)))
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()

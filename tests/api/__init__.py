@@ -1,0 +1,1 @@
+"""The HTTP API: in process (AsyncTestClient) and against the real server process."""

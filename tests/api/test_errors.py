@@ -1,0 +1,464 @@
+"""Errors are problem details with the right status: 401, 409, 413, 422, 502, 503; never a 500
+for bad input."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from resolutionflow_api.problems import problem_for
+from resolutionflow_core.access import Role
+from resolutionflow_core.errors import (
+    ContentTooLarge,
+    DomainError,
+    InvalidCursor,
+    InvalidInput,
+    InvalidTransition,
+    LLMError,
+    LLMResponseInvalid,
+    LLMUnavailable,
+    NoPendingStep,
+    NothingToAnswer,
+    PermissionDenied,
+    PSAError,
+    PSANotConfigured,
+    SessionNotFound,
+    StaleSession,
+    StepAlreadyPending,
+    TicketNotFound,
+    WrongSessionType,
+)
+from tests.api.conftest import ACCOUNT, MAX_REQUEST_BYTES, Api, problem
+
+BASE = "/api/v1/ai-sessions"
+SOME_ID = uuid.UUID(int=7)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (InvalidInput("summary", "must not be empty"), 422),
+        (InvalidCursor(), 422),
+        (ContentTooLarge("content", 40_000, 32_000), 413),
+        (SessionNotFound(SOME_ID), 404),
+        (PermissionDenied("resolve", "viewers can only read"), 403),
+        (InvalidTransition("resolved", "pause"), 409),
+        (WrongSessionType("add a message", "guided", "chat"), 409),
+        (NoPendingStep(SOME_ID), 409),
+        (StepAlreadyPending(SOME_ID, 3), 409),
+        (NothingToAnswer(SOME_ID), 409),
+        (StaleSession(SOME_ID, 4), 409),
+        (LLMUnavailable("overloaded", retry_after=2.2, session_id=SOME_ID), 503),
+        (LLMResponseInvalid("no JSON", session_id=SOME_ID), 502),
+        (LLMError("odd"), 502),
+        (TicketNotFound("memory", "T-1"), 422),
+        (PSANotConfigured(ACCOUNT), 409),
+        (PSAError("ConnectWise is down"), 502),
+        (DomainError("something else"), 400),
+    ],
+)
+def test_every_domain_error_has_one_status(error: DomainError, status: int) -> None:
+    mapped = problem_for(error)
+    body = mapped.body("/here")
+
+    assert mapped.status_code == status
+    assert body["status"] == status
+    assert body["code"] == error.code
+    assert body["type"] == f"urn:resolutionflow:problem:{error.code}"
+    assert body["instance"] == "/here"
+    assert body["detail"]
+
+
+def test_an_llm_outage_says_where_the_input_is_and_when_to_retry() -> None:
+    mapped = problem_for(LLMUnavailable("overloaded", retry_after=2.2, session_id=SOME_ID))
+
+    assert mapped.headers == {"Retry-After": "3"}
+    assert mapped.body("/x")["session_id"] == str(SOME_ID)
+    assert mapped.body("/x")["retry_after"] == 3
+
+
+# -- authentication -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        "Bearer nonsense",
+        "Bearer rf_0123456789ab_" + "x" * 43,
+    ],
+)
+async def test_a_missing_or_unknown_key_is_401_with_a_bearer_challenge(
+    api: Api, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    response = await api.client.get(BASE, headers=headers)
+
+    problem(response, 401, "unauthorized")
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_revoked_key_is_refused(api: Api) -> None:
+    headers = await api.headers()
+    (key,) = await api.application.keys.list(ACCOUNT)
+    await api.application.keys.revoke(key.id, now=api.application.clock.now())
+
+    problem(await api.client.get(BASE, headers=headers), 401)
+
+
+async def test_unknown_routes_and_methods_are_problems_too(api: Api) -> None:
+    headers = await api.headers()
+
+    problem(await api.client.get("/api/v1/nothing-here", headers=headers), 404, "not_found")
+    problem(await api.client.delete(BASE, headers=headers), 405, "method_not_allowed")
+
+
+# -- lifecycle conflicts (409) --------------------------------------------------------------
+
+
+async def _post(
+    api: Api, path: str, body: dict[str, Any] | None = None, user: str = "alice"
+) -> Any:
+    return await api.client.post(path, json=body, headers=await api.headers(user))
+
+
+async def test_every_refused_transition_is_409_naming_status_and_action(api: Api) -> None:
+    chat = (await api.start_chat())["id"]
+    path = f"{BASE}/{chat}"
+
+    body = problem(await _post(api, f"{path}/resume"), 409, "invalid_transition")
+    assert (body["status_of_session"], body["action"]) == ("active", "resume")
+    admin = await api.headers("ada", Role.ADMIN)
+    problem(await api.client.post(f"{path}/claim", headers=admin), 409, "invalid_transition")
+    await _post(api, f"{path}/pause")
+    problem(await _post(api, f"{path}/pause"), 409, "invalid_transition")
+    problem(await _post(api, f"{path}/chat", {"content": "hello?"}), 409, "invalid_transition")
+    await _post(api, f"{path}/resolve", {"resolution_summary": "Done"})
+    for action, body_ in [
+        ("resolve", {"resolution_summary": "Again"}),
+        ("escalate", {"escalation_reason": "Why"}),
+        ("abandon", None),
+        ("pause", None),
+        ("resume", None),
+    ]:
+        refused = problem(await _post(api, f"{path}/{action}", body_), 409, "invalid_transition")
+        assert "closed" in refused["detail"]
+    assert (await api.session(chat))["status"] == "resolved"
+
+
+async def test_the_escalating_engineer_cannot_claim_their_own_escalation(api: Api) -> None:
+    session = (await api.start_guided())["id"]
+    await _post(api, f"{BASE}/{session}/escalate", {"escalation_reason": "Stuck"})
+
+    problem(await _post(api, f"{BASE}/{session}/claim"), 409, "invalid_transition")
+
+
+async def test_each_kinds_operations_are_refused_on_the_other_kind(api: Api) -> None:
+    chat = (await api.start_chat())["id"]
+    guided = (await api.start_guided())["id"]
+
+    for path, body in [
+        (f"{BASE}/{chat}/respond", {"response": "yes"}),
+        (f"{BASE}/{chat}/next-step", None),
+        (f"{BASE}/{guided}/chat", {"content": "hi"}),
+        (f"{BASE}/{guided}/chat/stream", {"content": "hi"}),
+        (f"{BASE}/{guided}/chat/retry", None),
+    ]:
+        problem(await _post(api, path, body), 409, "wrong_session_type")
+
+
+async def test_answering_without_a_pending_step_is_409(api: Api) -> None:
+    api.llm.fail_next_calls(1)
+    await _post(api, BASE, {"session_type": "guided", "intake_content": {"text": "No VPN"}})
+    guided = (await api.client.get(BASE, headers=await api.headers())).json()["items"][0]["id"]
+
+    problem(await _post(api, f"{BASE}/{guided}/respond", {"response": "x"}), 409, "no_pending_step")
+
+
+async def test_asking_again_when_the_last_message_has_its_reply_is_409(api: Api) -> None:
+    chat = (await api.start_chat())["id"]
+
+    problem(await _post(api, f"{BASE}/{chat}/chat/retry"), 409, "nothing_to_answer")
+
+
+async def test_linking_without_a_psa_connection_is_409_and_an_unknown_ticket_422(api: Api) -> None:
+    session = (await api.start_chat())["id"]
+
+    unknown = problem(
+        await _post(api, f"{BASE}/{session}/ticket", {"ticket_id": "T-404"}),
+        422,
+        "ticket_not_found",
+    )
+    api.connections.disconnect(ACCOUNT)
+    not_configured = await _post(api, f"{BASE}/{session}/ticket", {"ticket_id": "T-100"})
+
+    assert unknown["errors"][0]["field"] == "ticket_id"
+    problem(not_configured, 409, "psa_not_configured")
+
+
+# -- invalid input (422), sizes (413) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"session_type": "chat"}, "message"),
+        ({"session_type": "chat", "message": 42}, "message"),
+        ({"session_type": "chat", "message": "   "}, "message"),
+        ({"session_type": "phone", "message": "hi"}, "session_type"),
+        ({"message": "hi"}, "session_type"),
+        ({"session_type": "chat", "message": "hi", "titel": "x"}, "titel"),
+        ({"session_type": "guided", "intake_content": {}}, "intake_content"),
+        ({"session_type": "guided", "intake_content": {"other": "x"}}, "intake_content.text"),
+        ({"session_type": "guided", "intake_content": "text"}, "intake_content"),
+        (
+            {"session_type": "guided", "intake_type": "fax", "intake_content": {"a": "b"}},
+            "intake_type",
+        ),
+        (
+            {"session_type": "guided", "intake_type": "psa_ticket", "intake_content": {"a": "b"}},
+            "intake_content.ticket_id",
+        ),
+    ],
+)
+async def test_invalid_create_bodies_are_422_naming_the_field(
+    api: Api, body: dict[str, Any], field: str
+) -> None:
+    response = await _post(api, BASE, body)
+
+    errors = problem(response, 422)["errors"]
+    assert field in [error["field"] for error in errors], errors
+
+
+async def test_invalid_texts_of_every_command_are_422_naming_the_field(api: Api) -> None:
+    chat = (await api.start_chat())["id"]
+    guided = (await api.start_guided())["id"]
+    cases = [
+        (f"{BASE}/{chat}/chat", {"content": ""}, "content"),
+        (f"{BASE}/{chat}/chat", {"content": None}, "content"),
+        (f"{BASE}/{guided}/respond", {"response": " "}, "response"),
+        (f"{BASE}/{chat}/resolve", {"resolution_summary": ""}, "resolution_summary"),
+        (f"{BASE}/{chat}/resolve", {}, "resolution_summary"),
+        (f"{BASE}/{chat}/escalate", {"escalation_reason": "\n"}, "escalation_reason"),
+        (f"{BASE}/{chat}/status-update", {"audience": "boss"}, "audience"),
+        (f"{BASE}/{chat}/status-update", {"audience": "client", "length": "epic"}, "length"),
+        (f"{BASE}/{chat}/ticket", {"ticket_id": "  "}, "ticket_id"),
+        (f"{BASE}/{chat}/ticket", {"ticket_id": "x" * 101}, "ticket_id"),
+    ]
+    for path, body, field in cases:
+        errors = problem(await _post(api, path, body), 422)["errors"]
+        assert field in [error["field"] for error in errors], (path, body, errors)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"limit": "10" * 30}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"status": "sleeping"}, "status"),
+        ({"session_type": "voice"}, "session_type"),
+        ({"created_from": "yesterday"}, "created_from"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "W10"}, "cursor"),
+        ({"cursor": "x" * 600}, "cursor"),
+        ({"owner": "o" * 129}, "owner"),
+    ],
+)
+async def test_bad_list_parameters_are_422(api: Api, params: dict[str, Any], field: str) -> None:
+    response = await api.client.get(BASE, params=params, headers=await api.headers())
+
+    errors = problem(response, 422)["errors"]
+    assert field in [error["field"] for error in errors], errors
+
+
+async def test_a_reversed_date_range_is_422(api: Api) -> None:
+    response = await api.client.get(
+        BASE,
+        params={"created_from": "2026-02-01T00:00:00Z", "created_to": "2026-01-01T00:00:00Z"},
+        headers=await api.headers(),
+    )
+
+    problem(response, 422)
+
+
+async def test_a_body_over_the_limit_is_413(api: Api) -> None:
+    response = await api.client.post(
+        BASE,
+        json={"session_type": "chat", "message": "x" * (MAX_REQUEST_BYTES + 10)},
+        headers=await api.headers(),
+    )
+
+    problem(response, 413, "request_too_large")
+
+
+async def test_a_message_over_the_domain_limit_is_413_naming_the_field(api: Api) -> None:
+    chat = (await api.start_chat())["id"]
+    long = "y" * 32_001
+
+    created = await _post(api, BASE, {"session_type": "chat", "message": long})
+    sent = await _post(api, f"{BASE}/{chat}/chat", {"content": long})
+
+    assert problem(created, 413, "content_too_large")["errors"][0]["field"] == "message"
+    assert problem(sent, 413, "content_too_large")["errors"][0]["field"] == "content"
+    assert (await api.session(chat))["step_count"] == 2
+
+
+# -- never a 500 for bad input --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content"),
+    [
+        ("POST", BASE, b"{not json"),
+        ("POST", BASE, b""),
+        ("POST", BASE, b"[]"),
+        ("POST", BASE, b"null"),
+        ("POST", BASE, b'"chat"'),
+        ("POST", BASE, b'{"session_type": "chat", "message": "\\ud800"}'),
+        ("POST", BASE, b'{"session_type": "chat", "message": "nul \\u0000 byte"}'),
+        ("POST", BASE, b'{"session_type": "guided", "intake_content": {"text": "a", "n": 1e999}}'),
+        (
+            "POST",
+            BASE,
+            b'{"session_type": "guided", "intake_content": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        ),
+        ("POST", BASE, b"\xff\xfe"),
+        ("GET", f"{BASE}/not-a-uuid", None),
+        ("GET", f"{BASE}/{uuid.uuid4()}", None),
+        ("POST", f"{BASE}/12345/chat", b'{"content": "hi"}'),
+        ("POST", f"{BASE}/{uuid.uuid4()}/chat", b'{"content": "hi"}'),
+        ("POST", f"{BASE}/{uuid.uuid4()}/abandon", b"{broken"),
+        ("GET", f"{BASE}/{uuid.uuid4()}/documentation?kind=poem", None),
+        ("GET", "/api/v1/dashboard?limit=-5", None),
+        ("GET", "/api/v1/assistant/chats/zzz", None),
+        ("POST", "/api/v1/assistant/chats", b'{"message": ["a"]}'),
+    ],
+)
+async def test_bad_input_is_never_a_server_error(
+    api: Api, method: str, path: str, content: bytes | None
+) -> None:
+    headers = await api.headers() | {"Content-Type": "application/json"}
+
+    response = await api.client.request(method, path, content=content, headers=headers)
+
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_idempotency_key_that_is_not_printable_ascii_is_422(api: Api) -> None:
+    headers = await api.headers() | {"Idempotency-Key": "has spaces in it"}
+
+    response = await api.client.post(
+        BASE, json={"session_type": "chat", "message": "hi"}, headers=headers
+    )
+
+    assert [e["field"] for e in problem(response, 422)["errors"]] == ["Idempotency-Key"]
+
+
+# -- the LLM fails: 503 / 502, and nothing the engineer sent is lost -------------------------
+
+
+async def test_an_llm_outage_is_503_with_retry_after_and_the_message_is_kept(api: Api) -> None:
+    chat = (await api.start_chat())["id"]
+    api.llm.fail_next_calls(1, LLMUnavailable("overloaded", retry_after=7))
+
+    response = await _post(api, f"{BASE}/{chat}/chat", {"content": "Still failing"})
+
+    body = problem(response, 503, "llm_unavailable")
+    assert response.headers["retry-after"] == "7"
+    assert body["retry_after"] == 7
+    assert body["session_id"] == chat
+    assert "saved" in body["detail"]
+    stored = await api.session(chat)
+    assert stored["messages"][-1]["content"] == "Still failing"
+    retried = await _post(api, f"{BASE}/{chat}/chat/retry")
+    assert retried.status_code == 200
+    assert retried.json()["message"]["content"] == "Still failing"
+
+
+async def test_an_outage_while_starting_keeps_the_new_session(api: Api) -> None:
+    api.llm.fail_next_calls(1)
+
+    chat = await _post(api, BASE, {"session_type": "chat", "message": "Laptop will not boot"})
+    api.llm.fail_next_calls(1)
+    guided = await _post(api, BASE, {"session_type": "guided", "intake_content": {"text": "DNS"}})
+
+    chat_id = problem(chat, 503)["session_id"]
+    guided_id = problem(guided, 503)["session_id"]
+    assert chat.headers["retry-after"] == "5"
+    assert [m["role"] for m in (await api.session(chat_id))["messages"]] == ["user"]
+    assert (await api.session(guided_id))["steps"] == []
+    next_step = await _post(api, f"{BASE}/{guided_id}/next-step")
+    assert next_step.status_code == 200
+    assert next_step.json()["next_step"]["number"] == 1
+
+
+async def test_an_unusable_llm_answer_is_502(api: Api) -> None:
+    guided = (await api.start_guided())["id"]
+    api.llm.fail_next_calls(1, LLMResponseInvalid("the step had no content"))
+
+    response = await _post(api, f"{BASE}/{guided}/respond", {"response": "It is on"})
+
+    assert problem(response, 502, "llm_response_invalid")["session_id"] == guided
+    assert (await api.session(guided))["steps"][0]["response"] == "It is on"
+
+
+async def test_a_status_update_the_llm_cannot_draft_is_503_without_a_session_id(api: Api) -> None:
+    chat = (await api.start_chat())["id"]
+    api.llm.fail_next_calls(1)
+
+    response = await _post(api, f"{BASE}/{chat}/status-update", {"audience": "client"})
+
+    assert "session_id" not in problem(response, 503)
+
+
+async def test_viewers_cannot_start_sessions(api: Api) -> None:
+    response = await api.client.post(
+        BASE,
+        json={"session_type": "chat", "message": "hi"},
+        headers=await api.headers("vera", Role.VIEWER),
+    )
+
+    problem(response, 403, "permission_denied")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (BASE, {"session_type": "chat", "message": "a\x00b"}, "message"),
+        (
+            BASE,
+            {"session_type": "guided", "intake_content": {"text": "ok", "x": ["\x00"]}},
+            "intake_content.x[0]",
+        ),
+        (
+            BASE,
+            {"session_type": "guided", "intake_content": {"text": "ok", "k\x00": 1}},
+            "intake_content.k\\u0000",
+        ),
+        ("/api/v1/keys", {"user_id": "eve\x00", "role": "viewer"}, "user_id"),
+    ],
+)
+async def test_nul_characters_are_refused_anywhere_in_a_body(
+    api: Api, path: str, body: dict[str, Any], field: str
+) -> None:
+    headers = await api.headers("olga", Role.OWNER)
+
+    response = await api.client.post(path, json=body, headers=headers)
+
+    assert [e["field"] for e in problem(response, 422)["errors"]] == [field]
+
+
+async def test_a_nul_character_in_a_filter_is_422(api: Api) -> None:
+    response = await api.client.get(BASE, params={"owner": "a\x00"}, headers=await api.headers())
+
+    problem(response, 422)

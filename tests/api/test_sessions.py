@@ -1,0 +1,356 @@
+"""Every endpoint of /api/v1, both kinds of session, the happy paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from resolutionflow_core.access import Role
+from tests.api.conftest import OTHER_ACCOUNT, TICKET, Api, problem
+
+BASE = "/api/v1/ai-sessions"
+
+
+async def test_health_answers_without_a_key_and_reports_the_database(api: Api) -> None:
+    response = await api.client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "reachable", "llm": "offline"}
+
+
+async def test_starting_a_chat_answers_the_first_message_and_titles_the_session(api: Api) -> None:
+    session = await api.start_chat("Outlook keeps asking for the password on one laptop")
+
+    assert session["session_type"] == "chat"
+    assert session["status"] == "active"
+    assert session["title"] == "Outlook keeps asking for the password on one laptop"
+    assert session["owner_id"] == "alice"
+    assert session["intake_content"] == {
+        "text": "Outlook keeps asking for the password on one laptop"
+    }
+    assert session["steps"] is None
+    user, reply = session["messages"]
+    assert (user["role"], user["index"], reply["role"], reply["index"]) == (
+        "user",
+        0,
+        "assistant",
+        1,
+    )
+    assert session["step_count"] == 2
+    assert session["problem_domain"] == "email"
+
+
+async def test_assistant_markers_are_parsed_beside_the_raw_text(api: Api) -> None:
+    session = await api.start_chat()
+    reply = session["messages"][1]
+
+    assert "[QUESTIONS]" in reply["content"]
+    assert "[QUESTIONS]" not in reply["text"]
+    assert reply["questions"]
+    assert all(q["text"] for q in reply["questions"])
+    assert reply["actions"] == []
+    assert reply["forks"] == []
+
+
+async def test_chat_turns_return_the_stored_message_and_reply(api: Api) -> None:
+    session = await api.start_chat()
+    headers = await api.headers()
+
+    second = await api.client.post(
+        f"{BASE}/{session['id']}/chat", json={"content": "Only one mailbox"}, headers=headers
+    )
+    third = await api.client.post(
+        f"{BASE}/{session['id']}/chat", json={"content": "Checked, still asks"}, headers=headers
+    )
+
+    assert second.status_code == 200, second.text
+    turn = second.json()
+    assert turn["message"] == turn["message"] | {"role": "user", "index": 2}
+    assert turn["message"]["content"] == "Only one mailbox"
+    assert turn["reply"]["role"] == "assistant"
+    assert turn["reply"]["index"] == 3
+    assert turn["reply"]["actions"], "the second offline reply suggests actions"
+    assert third.json()["reply"]["forks"], "the third offline reply offers a fork"
+    stored = await api.session(session["id"])
+    assert [m["role"] for m in stored["messages"]] == ["user", "assistant"] * 3
+    assert stored["step_count"] == 6
+
+
+async def test_starting_a_guided_session_proposes_the_first_step(api: Api) -> None:
+    session = await api.start_guided()
+
+    assert session["session_type"] == "guided"
+    assert session["messages"] is None
+    (step,) = session["steps"]
+    assert step["number"] == 1
+    assert step["pending"] is True
+    assert step["response"] is None
+    assert session["confidence_score"] == step["confidence"]
+    assert session["confidence_tier"] == "discovery"
+    assert session["problem_domain"] == "printing"
+    assert session["intake_type"] == "free_text"
+
+
+async def test_answering_a_step_returns_the_answered_step_and_the_next(api: Api) -> None:
+    session = await api.start_guided()
+
+    response = await api.client.post(
+        f"{BASE}/{session['id']}/respond",
+        json={"response": "Only the second floor printer"},
+        headers=await api.headers(),
+    )
+
+    assert response.status_code == 200, response.text
+    turn = response.json()
+    assert turn["answered_step"]["number"] == 1
+    assert turn["answered_step"]["response"] == "Only the second floor printer"
+    assert turn["next_step"]["number"] == 2
+    assert turn["next_step"]["pending"]
+    assert turn["session"]["step_count"] == 2
+    assert turn["next_step"]["confidence"] > turn["answered_step"]["confidence"]
+
+
+async def test_a_guided_intake_may_be_a_psa_ticket(api: Api) -> None:
+    response = await api.client.post(
+        BASE,
+        json={
+            "session_type": "guided",
+            "intake_type": "psa_ticket",
+            "intake_content": {"ticket_id": "T-100", "summary": "VPN drops"},
+        },
+        headers=await api.headers(),
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["intake_type"] == "psa_ticket"
+
+
+async def test_the_lifecycle_of_both_kinds(api: Api) -> None:
+    headers = await api.headers()
+    for session in (await api.start_chat(), await api.start_guided()):
+        path = f"{BASE}/{session['id']}"
+
+        paused = await api.client.post(f"{path}/pause", headers=headers)
+        resumed = await api.client.post(f"{path}/resume", headers=headers)
+        resolved = await api.client.post(
+            f"{path}/resolve",
+            json={"resolution_summary": "Reset the profile", "root_cause": "Stale token"},
+            headers=headers,
+        )
+
+        assert paused.json()["status"] == "paused"
+        assert paused.json()["paused_at"]
+        assert resumed.json()["status"] == "active"
+        body = resolved.json()
+        assert (body["status"], body["resolution_summary"], body["root_cause"]) == (
+            "resolved",
+            "Reset the profile",
+            "Stale token",
+        )
+        assert body["resolved_at"]
+        assert body["allowed_actions"] == []
+
+
+async def test_escalate_then_another_engineer_claims_and_owns_it(api: Api) -> None:
+    session = await api.start_chat()
+    path = f"{BASE}/{session['id']}"
+
+    escalated = await api.client.post(
+        f"{path}/escalate",
+        json={"escalation_reason": "Needs tenant admin rights"},
+        headers=await api.headers(),
+    )
+    claimed = await api.client.post(f"{path}/claim", headers=await api.headers("bob"))
+
+    assert escalated.json()["status"] == "escalated"
+    assert escalated.json()["escalated_by"] == "alice"
+    assert escalated.json()["allowed_actions"] == ["claim"]
+    assert claimed.status_code == 200, claimed.text
+    assert (claimed.json()["status"], claimed.json()["owner_id"]) == ("active", "bob")
+
+
+async def test_abandon_with_or_without_a_reason(api: Api) -> None:
+    headers = await api.headers()
+    first, second = await api.start_chat(), await api.start_guided()
+
+    with_reason = await api.client.post(
+        f"{BASE}/{first['id']}/abandon", json={"reason": "User left"}, headers=headers
+    )
+    without = await api.client.post(f"{BASE}/{second['id']}/abandon", headers=headers)
+
+    assert with_reason.json()["status"] == "abandoned"
+    assert without.status_code == 200
+    assert without.json()["abandoned_at"]
+
+
+async def test_status_updates_for_each_audience(api: Api) -> None:
+    session = await api.start_chat()
+    headers = await api.headers()
+
+    email = await api.client.post(
+        f"{BASE}/{session['id']}/status-update",
+        json={"audience": "email", "length": "detailed"},
+        headers=headers,
+    )
+    note = await api.client.post(
+        f"{BASE}/{session['id']}/status-update", json={"audience": "ticket_note"}, headers=headers
+    )
+
+    assert email.status_code == 200, email.text
+    assert email.json()["subject"]
+    assert email.json()["length"] == "detailed"
+    assert note.json()["audience"] == "ticket_note"
+    assert note.json()["length"] == "quick"
+    assert note.json()["subject"] is None
+
+
+async def test_linking_a_ticket_snapshots_it(api: Api) -> None:
+    session = await api.start_guided()
+
+    response = await api.client.post(
+        f"{BASE}/{session['id']}/ticket", json={"ticket_id": "T-100"}, headers=await api.headers()
+    )
+
+    assert response.status_code == 200, response.text
+    ticket = response.json()["ticket"]
+    assert (ticket["provider"], ticket["ticket_id"]) == ("memory", "T-100")
+    assert ticket["snapshot"]["summary"] == TICKET.summary
+    assert response.json()["psa_ticket_id"] == "T-100"
+
+
+async def test_documentation_is_a_draft_until_resolved_or_escalated(api: Api) -> None:
+    headers = await api.headers()
+    session = await api.start_chat()
+    path = f"{BASE}/{session['id']}"
+
+    draft = (await api.client.get(f"{path}/documentation", headers=headers)).json()
+    await api.client.post(
+        f"{path}/resolve", json={"resolution_summary": "Reset the profile"}, headers=headers
+    )
+    note = (await api.client.get(f"{path}/documentation", headers=headers)).json()
+    package = await api.client.get(
+        f"{path}/documentation", params={"kind": "escalation_package"}, headers=headers
+    )
+
+    assert (draft["kind"], draft["final"]) == ("resolution_note", False)
+    assert (note["kind"], note["final"], note["status"]) == ("resolution_note", True, "resolved")
+    assert "Resolution:\nReset the profile" in note["text"]
+    assert package.json()["kind"] == "escalation_package"
+    assert not package.json()["final"]
+
+
+async def test_an_escalated_session_documents_its_escalation_package(api: Api) -> None:
+    headers = await api.headers()
+    session = await api.start_guided()
+    path = f"{BASE}/{session['id']}"
+    await api.client.post(
+        f"{path}/escalate", json={"escalation_reason": "Needs on-site visit"}, headers=headers
+    )
+
+    document = (await api.client.get(f"{path}/documentation", headers=headers)).json()
+
+    assert (document["kind"], document["final"]) == ("escalation_package", True)
+    assert "Needs on-site visit" in document["text"]
+
+
+async def test_list_filters_by_type_status_owner_and_dates(api: Api) -> None:
+    chat = await api.start_chat()
+    guided = await api.start_guided()
+    bobs = await api.start_chat("VPN drops", user="bob")
+    admin = await api.headers("ada", Role.ADMIN)
+    await api.client.post(f"{BASE}/{guided['id']}/pause", headers=await api.headers())
+
+    async def ids(**params: object) -> list[str]:
+        response = await api.client.get(BASE, params=params, headers=admin)
+        assert response.status_code == 200, response.text
+        return [row["id"] for row in response.json()["items"]]
+
+    assert await ids() == [guided["id"], bobs["id"], chat["id"]]
+    assert await ids(session_type="chat") == [bobs["id"], chat["id"]]
+    assert await ids(status="paused") == [guided["id"]]
+    assert set(await ids(status=["paused", "active"])) == {guided["id"], bobs["id"], chat["id"]}
+    assert await ids(owner="bob") == [bobs["id"]]
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert await ids(created_from=future) == []
+    assert len(await ids(created_from=past, created_to=future)) == 3
+    assert len(await ids(created_from=past.removesuffix("+00:00"))) == 3  # naive is UTC
+
+
+async def test_engineers_list_their_own_sessions(api: Api) -> None:
+    mine = await api.start_chat()
+    await api.start_chat("VPN drops", user="bob")
+
+    response = await api.client.get(BASE, headers=await api.headers())
+
+    assert [row["id"] for row in response.json()["items"]] == [mine["id"]]
+
+
+async def test_list_pages_with_a_cursor(api: Api) -> None:
+    created = [(await api.start_chat(f"Problem number {n}"))["id"] for n in range(5)]
+    headers = await api.headers()
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, object] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await api.client.get(BASE, params=params, headers=headers)).json()
+        seen += [row["id"] for row in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == created[::-1]
+
+
+async def test_the_dashboard_shows_both_kinds(api: Api) -> None:
+    chat = await api.start_chat()
+    guided = await api.start_guided()
+    closed = await api.start_chat("Printer jam")
+    headers = await api.headers()
+    await api.client.post(
+        f"{BASE}/{closed['id']}/resolve", json={"resolution_summary": "Cleared"}, headers=headers
+    )
+    escalated = await api.start_guided("VPN drops", user="bob")
+    await api.client.post(
+        f"{BASE}/{escalated['id']}/escalate",
+        json={"escalation_reason": "Firewall"},
+        headers=await api.headers("bob"),
+    )
+
+    board = (await api.client.get("/api/v1/dashboard", headers=headers)).json()
+
+    assert {row["id"] for row in board["active"]} == {chat["id"], guided["id"]}
+    assert {row["session_type"] for row in board["active"]} == {"chat", "guided"}
+    assert [row["id"] for row in board["escalated"]] == [escalated["id"]]
+    assert [row["id"] for row in board["recent"]] == [closed["id"]]
+
+
+async def test_another_account_sees_nothing_in_lists_and_dashboard(api: Api) -> None:
+    await api.start_chat()
+    await api.start_guided()
+    outsider = await api.headers("mallory", Role.OWNER, account=OTHER_ACCOUNT)
+
+    listed = (await api.client.get(BASE, headers=outsider)).json()
+    board = (await api.client.get("/api/v1/dashboard", headers=outsider)).json()
+
+    assert listed == {"items": [], "next_cursor": None}
+    assert board == {"active": [], "escalated": [], "recent": []}
+
+
+async def test_viewers_read_the_whole_account(api: Api) -> None:
+    session = await api.start_chat()
+    viewer = await api.headers("vera", Role.VIEWER)
+
+    listed = (await api.client.get(BASE, headers=viewer)).json()
+    one = await api.client.get(f"{BASE}/{session['id']}", headers=viewer)
+
+    assert [row["id"] for row in listed["items"]] == [session["id"]]
+    assert one.status_code == 200
+
+
+async def test_a_colleagues_open_session_is_not_found_for_an_engineer(api: Api) -> None:
+    session = await api.start_chat(user="bob")
+
+    response = await api.client.get(f"{BASE}/{session['id']}", headers=await api.headers())
+
+    problem(response, 404, "session_not_found")
