@@ -114,9 +114,18 @@ class MessageHistory(Sequence[ConversationMessage]):
         return item
 
 
+def without_nul(text: str) -> str:
+    """Text without NUL characters, which no database column should get (PostgreSQL refuses
+    them): for what the LLM writes, where refusing would lose a reply."""
+    return text.replace("\x00", "")
+
+
 def clean_message(content: str, *, field: str = "content", limit: int = MAX_MESSAGE_CHARS) -> str:
-    """The message without surrounding blank space; refuses empty and oversized ones."""
+    """The message without surrounding blank space; refuses empty and oversized ones, and
+    NUL characters (a person never means to send one)."""
     text = content.strip()
+    if "\x00" in text:
+        raise InvalidInput(field, "must not contain NUL (U+0000) characters")
     if not text:
         raise InvalidInput(field, "must not be empty")
     if len(text) > limit:

@@ -95,7 +95,7 @@ class ProposedStep:
 def _text(field: str, value: str, limit: int, *, blank: bool = False) -> str:
     if not isinstance(value, str):
         raise InvalidInput(field, "must be text")
-    text = value.strip()
+    text = value.replace("\x00", "").strip()  # written by the LLM: drop, never refuse
     if not text and not blank:
         raise InvalidInput(field, "must not be blank")
     if len(text) > limit:

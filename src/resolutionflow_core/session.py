@@ -21,6 +21,7 @@ from resolutionflow_core.chat import (
     MessageRole,
     clean_message,
     make_title,
+    without_nul,
 )
 from resolutionflow_core.errors import (
     ContentTooLarge,
@@ -255,7 +256,7 @@ class Session:
         if role is MessageRole.USER:
             text = clean_message(content)
         else:
-            text = clean_message(content, field="reply", limit=MAX_REPLY_CHARS)
+            text = clean_message(without_nul(content), field="reply", limit=MAX_REPLY_CHARS)
         message = ConversationMessage(role, text, now, model=model, usage=usage)
         self.conversation_messages.append(message)
         self.last_activity_at = now
@@ -342,7 +343,7 @@ class Session:
         """Set the AI-made problem summary and domain."""
         if self.is_closed:
             raise InvalidTransition(self.status, "describe", f"a {self.status} session is closed")
-        text = clean_message(summary, field="problem_summary", limit=MAX_SUMMARY_CHARS)
+        text = clean_message(without_nul(summary), field="problem_summary", limit=MAX_SUMMARY_CHARS)
         self.problem_summary = text
         self.problem_domain = domain
         self._record(SessionDescribed, now, by=None, problem_summary=text, problem_domain=domain)
@@ -498,9 +499,12 @@ def _checked_intake(intake_type: IntakeType, content: dict[str, Any]) -> dict[st
     if not isinstance(content, dict) or not content:
         raise InvalidInput("intake_content", "must be a non-empty JSON object")
     try:
-        size = len(json.dumps(content, ensure_ascii=False).encode())
+        encoded = json.dumps(content, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput("intake_content", f"must be JSON: {exc}") from None
+    if "\\u0000" in encoded:  # JSON writes NUL as an escape
+        raise InvalidInput("intake_content", "must not contain NUL (U+0000) characters")
+    size = len(encoded.encode())
     if size > MAX_INTAKE_BYTES:
         raise ContentTooLarge("intake_content", size, MAX_INTAKE_BYTES)
     required = {

@@ -36,3 +36,7 @@ class StatusUpdateDraft:
         object.__setattr__(self, "length", UpdateLength(self.length))
         if not isinstance(self.body, str) or not self.body.strip():
             raise InvalidInput("body", "must not be blank")
+        # Drafted by the LLM: NUL characters are dropped (no database stores them).
+        object.__setattr__(self, "body", self.body.replace("\x00", ""))
+        if self.subject is not None:
+            object.__setattr__(self, "subject", self.subject.replace("\x00", ""))

@@ -85,7 +85,13 @@ class ModelSession:
 
 
 def blank(text: str) -> bool:
-    return not text.strip()
+    """Text the domain refuses where text is required: blank, or with a NUL character."""
+    return not text.strip() or "\x00" in text
+
+
+def refused_optional(text: str | None) -> bool:
+    """Optional text the domain refuses: present (not blank) but with a NUL character."""
+    return text is not None and bool(text.strip()) and "\x00" in text
 
 
 class ReferenceModel:
@@ -172,12 +178,21 @@ class ReferenceModel:
         # never anything left to answer again.
         return NothingToAnswer
 
-    def lifecycle(self, person: Person, sid: UUID, action: str, text: str | None) -> Outcome:
+    def lifecycle(
+        self,
+        person: Person,
+        sid: UUID,
+        action: str,
+        text: str | None,
+        optional: str | None = None,
+    ) -> Outcome:
         if (refused := self.work(person, sid)) is not None:
             return refused
         if (self.sessions[sid].status, action) not in LIFECYCLE:
             return InvalidTransition
         if action in {"resolve", "escalate"} and (text is None or blank(text)):
+            return InvalidInput
+        if refused_optional(optional):  # a root cause or an abandon reason
             return InvalidInput
         return None
 

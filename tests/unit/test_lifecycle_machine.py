@@ -319,10 +319,17 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def _transition(self, sid: UUID, who: Person, action: str, call: Callable[[], Any]) -> None:
+    def _transition(
+        self,
+        sid: UUID,
+        who: Person,
+        action: str,
+        call: Callable[[], Any],
+        optional: str | None = None,
+    ) -> None:
         session = self.attempt(
             f"{action}: {who.user} on {sid}",
-            self.model.lifecycle(who, sid, action, None),
+            self.model.lifecycle(who, sid, action, None, optional),
             sid,
             call,
         )
@@ -344,7 +351,7 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
     def abandon(self, sid: UUID, person: Person | str, reason: str | None) -> None:
         who = self.who(person, sid)
         self._transition(
-            sid, who, "abandon", lambda: self.service.abandon(actor_of(who), sid, reason)
+            sid, who, "abandon", lambda: self.service.abandon(actor_of(who), sid, reason), reason
         )
 
     @rule(sid=sessions, person=people_or_owner, summary=texts, root_cause=st.none() | texts)
@@ -354,7 +361,7 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
         who = self.who(person, sid)
         session = self.attempt(
             f"resolve: {who.user} on {sid} with {summary!r}",
-            self.model.lifecycle(who, sid, "resolve", summary),
+            self.model.lifecycle(who, sid, "resolve", summary, root_cause),
             sid,
             lambda: self.service.resolve(actor_of(who), sid, summary, root_cause),
         )

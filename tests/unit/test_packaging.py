@@ -30,6 +30,7 @@ def test_the_wheel_has_no_generic_top_level_package(tmp_path: Path) -> None:
         "resolutionflow_memory",
         "resolutionflow_sqlalchemy",
         "resolutionflow_anthropic",
+        "resolutionflow_psa",
         "resolutionflow_app",
         "resolutionflow_api",
         "resolutionflow_cli",

@@ -369,3 +369,26 @@ def test_events_serialise_to_json_safe_records() -> None:
     assert record["name"] == "session.message_added"
     assert record["session_id"] == str(session.id)
     assert record["payload"] == {"role": "user", "index": 0}
+
+
+def test_nul_characters_are_refused_from_people_and_dropped_from_the_llm() -> None:
+    with pytest.raises(InvalidInput, match="NUL"):
+        chat("Outlook\x00 crashes")
+    session = chat()
+    with pytest.raises(InvalidInput, match="NUL"):
+        session.add_message(MessageRole.USER, "a\x00b", now=at(1), by="alice")
+    reply = session.add_message(MessageRole.ASSISTANT, "Try\x00 safe mode", now=at(1), by=None)
+    assert reply.content == "Try safe mode"
+    with pytest.raises(InvalidInput, match="NUL"):
+        Session.start_guided(
+            session_id=uuid.uuid4(),
+            account_id="acme",
+            user_id="alice",
+            intake_type=IntakeType.FREE_TEXT,
+            intake_content={"text": "log\x00line"},
+            now=T0,
+        )
+    assert step(0.5).content == "Step at 0.5"
+    assert ProposedStep(kind=StepKind.ACTION, content="Re\x00boot", confidence=0.5).content == (
+        "Reboot"
+    )
