@@ -1,0 +1,277 @@
+"""HaloPSA, through its REST API (resource server ``{base_url}/api``).
+
+- Auth: OAuth2 client credentials. ``POST {auth_url}/token`` (``?tenant=`` for hosted
+  Halo) with the form ``grant_type=client_credentials&client_id&client_secret&scope=all``;
+  the bearer token is kept until shortly before ``expires_in`` and renewed once when the
+  API answers 401.
+- Ticket: ``GET /api/Tickets/{id}``; status names from ``GET /api/Status``.
+- Notes are actions: ``POST /api/Actions`` with an array body
+  ``[{"ticket_id", "note", "outcome", "hiddenfromuser"}]`` (internal notes hidden from the
+  end user); ``GET /api/Actions?ticket_id=`` to find a note's marker.
+- Status: ``POST /api/Tickets`` with ``[{"id", "status_id"}]``, then the ticket is read back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+import httpx
+
+from resolutionflow_core.errors import TicketNotFound
+from resolutionflow_core.tickets import NoteKind, Ticket
+from resolutionflow_psa.errors import (
+    PSAAuthenticationFailed,
+    PSAConfigurationError,
+    PSARequestRejected,
+    PSAResponseInvalid,
+    PSAUnavailable,
+    UnknownStatus,
+)
+from resolutionflow_psa.guard import HostGuard
+from resolutionflow_psa.http import (
+    DEFAULT_TIMEOUT,
+    PSAHttpClient,
+    RetryPolicy,
+    TicketNote,
+    TicketStatus,
+    compact,
+    id_of,
+    json_list,
+    json_object,
+    pick_status,
+    require,
+    status_names,
+    text_of,
+)
+
+PROVIDER: Final = "halopsa"
+
+DEFAULT_OUTCOMES: Final[Mapping[NoteKind, str]] = MappingProxyType(
+    {
+        NoteKind.DETAIL: "Note",
+        NoteKind.INTERNAL: "Private Note",
+        NoteKind.RESOLUTION: "Resolution",
+    }
+)
+"""The action outcome of each kind of note; outcomes are configurable per Halo instance."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HaloPSASettings:
+    """One HaloPSA connection (Configuration > Integrations > Halo API)."""
+
+    base_url: str
+    """The resource server, e.g. ``https://acme.halopsa.com`` (the API is under ``/api``)."""
+    client_id: str
+    client_secret: str = field(repr=False)
+    auth_url: str | None = None
+    """The authorisation server; ``{base_url}/auth`` when not set."""
+    tenant: str | None = None
+    """Hosted Halo's tenant name, sent as ``?tenant=`` to the token endpoint."""
+    scope: str = "all"
+    outcomes: Mapping[NoteKind, str] = field(default_factory=lambda: DEFAULT_OUTCOMES)
+    token_refresh_margin: float = 60.0
+    """Seconds before the token's expiry when it is renewed."""
+    timeout: float = DEFAULT_TIMEOUT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        require(self.base_url, "HaloPSA base_url")
+        require(self.client_id, "HaloPSA client_id")
+        require(self.client_secret, "HaloPSA client_secret")
+        require(self.scope, "HaloPSA scope")
+        for kind in NoteKind:
+            require(self.outcomes.get(kind), f"HaloPSA outcome for {kind} notes")
+        if not self.token_refresh_margin >= 0:
+            raise PSAConfigurationError("HaloPSA token_refresh_margin must be >= 0 seconds")
+
+    @property
+    def api_url(self) -> str:
+        root = self.base_url.strip().rstrip("/")
+        return root if root.lower().endswith("/api") else f"{root}/api"
+
+    @property
+    def token_url(self) -> str:
+        root = (self.auth_url or f"{self.base_url.strip().rstrip('/')}/auth").strip().rstrip("/")
+        return f"{root}/token"
+
+
+class HaloPSA(PSAHttpClient):
+    """The `PSAClient` port on HaloPSA, plus `list_statuses` and `list_notes`."""
+
+    PROVIDER = PROVIDER
+
+    def __init__(
+        self,
+        settings: HaloPSASettings,
+        *,
+        client: httpx.AsyncClient | None = None,
+        guard: HostGuard | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        chance: Callable[[], float] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(
+            settings.api_url,
+            client=client,
+            guard=guard,
+            retry=settings.retry,
+            timeout=settings.timeout,
+            sleep=sleep,
+            chance=chance,
+            clock=clock,
+        )
+        self._settings = settings
+        self._token_url = self._guard.check_url(settings.token_url)
+        if settings.tenant:
+            self._token_url = self._token_url.copy_merge_params({"tenant": settings.tenant})
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+
+    # -- auth ------------------------------------------------------------------------------
+
+    async def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self._access_token()}"}
+
+    async def _renew_credentials(self) -> bool:
+        self._token = None
+        return True
+
+    async def _access_token(self) -> str:
+        async with self._token_lock:
+            if self._token is not None and self._clock() < self._token_expires:
+                return self._token
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self._settings.client_id,
+                "client_secret": self._settings.client_secret,
+                "scope": self._settings.scope,
+            }
+            try:
+                # One exchange: the request that needs the token is the one retried.
+                answer = await self._call("POST", self._token_url, data=form, authenticated=False)
+            except PSAUnavailable as error:
+                error.maybe_written = False  # asking for a token writes nothing to a ticket
+                raise
+            except PSARequestRejected as error:  # OAuth: 400 invalid_client / invalid_scope
+                raise PSAAuthenticationFailed(
+                    f"HaloPSA refused the client credentials: {error}",
+                    status_code=error.status_code,
+                ) from None
+            token = json_object(answer, "halopsa token")
+            access = text_of(token.get("access_token"))
+            if access is None:
+                raise PSAResponseInvalid("halopsa token: the answer has no access_token")
+            lifetime = token.get("expires_in")
+            seconds = float(lifetime) if isinstance(lifetime, int | float) else 3600.0
+            margin = min(self._settings.token_refresh_margin, seconds / 2)
+            self._token = access
+            self._token_expires = self._clock() + seconds - margin
+            return access
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def get_ticket(self, ticket_id: str) -> Ticket:
+        number = self.ticket_number(ticket_id)
+        raw = await self._ticket(number)
+        status_id = id_of(raw.get("status_id"))
+        status = None
+        if status_id is not None:
+            known = {s.status_id: s.name for s in await self.list_statuses()}
+            status = known.get(status_id)
+        return Ticket(
+            provider=PROVIDER,
+            ticket_id=str(number),
+            summary=text_of(raw.get("summary")) or "",
+            company=text_of(raw.get("client_name")),
+            contact=text_of(raw.get("user_name")),
+            board=text_of(raw.get("team")),
+            status=status,
+            extra=compact(
+                {
+                    "status_id": status_id,
+                    "client_id": id_of(raw.get("client_id")),
+                    "site_id": id_of(raw.get("site_id")),
+                    "site_name": text_of(raw.get("site_name")),
+                    "user_id": id_of(raw.get("user_id")),
+                    "team_id": id_of(raw.get("team_id")),
+                    "tickettype_id": id_of(raw.get("tickettype_id")),
+                }
+            ),
+        )
+
+    async def list_statuses(self) -> list[TicketStatus]:
+        """The instance's ticket statuses."""
+        answer = await self._request("GET", "/Status")
+        rows = answer.get("statuses", answer) if isinstance(answer, dict) else answer
+        statuses = []
+        for row in json_list(rows, "halopsa statuses"):
+            if not isinstance(row, dict):
+                continue
+            status_id, name = id_of(row.get("id")), text_of(row.get("name"))
+            if status_id is not None and name is not None:
+                statuses.append(TicketStatus(status_id, name))
+        return statuses
+
+    async def list_notes(self, ticket_id: str) -> list[TicketNote]:
+        """The ticket's actions, as notes (``note``, or ``note_html`` when that is all)."""
+        number = self.ticket_number(ticket_id)
+        answer = await self._request(
+            "GET", "/Actions", params={"ticket_id": number}, not_found=_missing(number)
+        )
+        rows = answer.get("actions", []) if isinstance(answer, dict) else answer
+        kinds = {outcome.casefold(): kind for kind, outcome in self._settings.outcomes.items()}
+        notes = []
+        for row in json_list(rows, "halopsa actions"):
+            if not isinstance(row, dict):
+                continue
+            note_id = id_of(row.get("id"))
+            if note_id is None:
+                continue
+            text = str(row.get("note") or row.get("note_html") or "")
+            outcome = text_of(row.get("outcome"))
+            notes.append(TicketNote(note_id, text, kinds.get((outcome or "").casefold())))
+        return notes
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def _create_note(self, number: int, kind: NoteKind, text: str) -> str | None:
+        action = {
+            "ticket_id": number,
+            "note": text,
+            "outcome": self._settings.outcomes[kind],
+            "hiddenfromuser": kind == NoteKind.INTERNAL,
+        }
+        answer = await self._call("POST", "/Actions", json=[action], not_found=_missing(number))
+        created = answer[0] if isinstance(answer, list) and answer else answer
+        return id_of(created.get("id")) if isinstance(created, dict) else None
+
+    async def _status_target(self, number: int, wanted: str) -> tuple[str | None, TicketStatus]:
+        raw = await self._ticket(number)
+        statuses = await self.list_statuses()
+        target = pick_status(statuses, wanted)
+        if target is None:
+            raise UnknownStatus(PROVIDER, str(number), wanted, status_names(statuses))
+        return id_of(raw.get("status_id")), target
+
+    async def _set_status(self, number: int, target: TicketStatus) -> None:
+        update = [{"id": number, "status_id": int(target.status_id)}]
+        await self._request("POST", "/Tickets", json=update, not_found=_missing(number))
+
+    async def _current_status(self, number: int) -> tuple[str | None, str | None]:
+        return id_of((await self._ticket(number)).get("status_id")), None
+
+    async def _ticket(self, number: int) -> dict[str, Any]:
+        answer = await self._request("GET", f"/Tickets/{number}", not_found=_missing(number))
+        if answer is None:
+            raise TicketNotFound(PROVIDER, str(number))
+        return json_object(answer, f"halopsa ticket {number}")
+
+
+def _missing(number: int) -> Callable[[], TicketNotFound]:
+    return lambda: TicketNotFound(PROVIDER, str(number))

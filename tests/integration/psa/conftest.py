@@ -1,0 +1,168 @@
+"""The PSA adapters against stubs of their REST APIs on 127.0.0.1, through the real httpx
+client over a real socket. One stub server serves the session; each test installs a fresh
+stub. Retry waits are recorded instead of slept, so the suite runs in seconds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from resolutionflow_psa import (
+    AutotaskPSA,
+    AutotaskSettings,
+    ConnectWisePSA,
+    ConnectWiseSettings,
+    HaloPSA,
+    HaloPSASettings,
+    HostGuard,
+    RetryPolicy,
+)
+from tests.integration.psa.stub import StubServer
+from tests.integration.psa.stubs import (
+    AT_PREFIX,
+    CW_PREFIX,
+    AutotaskStub,
+    ConnectWiseStub,
+    HaloStub,
+)
+
+CLIENT_TIMEOUT = 0.25
+"""Seconds the adapters wait for an answer (the stubs' timeouts wait longer)."""
+
+RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.04, max_retry_after=5.0)
+
+LOOPBACK = HostGuard(allow_loopback=True)
+"""The guard as tests must set it to reach the stub on 127.0.0.1."""
+
+
+class Waits(list[float]):
+    """A `sleep` that records how long the adapter wanted to wait, and returns at once."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def half() -> float:
+    """The adapters' jitter source, fixed at the middle."""
+    return 0.5
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[StubServer]:
+    with StubServer().running() as running:
+        yield running
+
+
+@pytest.fixture
+def waits() -> Waits:
+    return Waits()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+# -- ConnectWise -------------------------------------------------------------------------------
+
+
+def connectwise_settings(server: StubServer, **overrides: object) -> ConnectWiseSettings:
+    values: dict[str, object] = {
+        "base_url": f"{server.url}{CW_PREFIX}",
+        "company": "acme",
+        "public_key": "pub-key",
+        "private_key": "priv-key",
+        "client_id": "3c7a1f5e-client",
+        "timeout": CLIENT_TIMEOUT,
+        "retry": RETRY,
+        **overrides,
+    }
+    return ConnectWiseSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def cw_stub(server: StubServer) -> ConnectWiseStub:
+    server.stub = stub = ConnectWiseStub()
+    return stub
+
+
+@pytest.fixture
+async def connectwise(
+    server: StubServer, cw_stub: ConnectWiseStub, waits: Waits
+) -> AsyncIterator[ConnectWisePSA]:
+    settings = connectwise_settings(server)
+    async with ConnectWisePSA(settings, guard=LOOPBACK, sleep=waits, chance=half) as psa:
+        yield psa
+
+
+# -- HaloPSA -------------------------------------------------------------------------------------
+
+
+def halo_settings(server: StubServer, **overrides: object) -> HaloPSASettings:
+    values: dict[str, object] = {
+        "base_url": server.url,
+        "client_id": "halo-client",
+        "client_secret": "halo-secret",
+        "tenant": "acme",
+        "timeout": CLIENT_TIMEOUT,
+        "retry": RETRY,
+        **overrides,
+    }
+    return HaloPSASettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def halo_stub(server: StubServer) -> HaloStub:
+    server.stub = stub = HaloStub()
+    return stub
+
+
+@pytest.fixture
+async def halo(
+    server: StubServer, halo_stub: HaloStub, waits: Waits, clock: Clock
+) -> AsyncIterator[HaloPSA]:
+    settings = halo_settings(server)
+    async with HaloPSA(settings, guard=LOOPBACK, sleep=waits, chance=half, clock=clock) as psa:
+        yield psa
+
+
+# -- Autotask ------------------------------------------------------------------------------------
+
+
+def autotask_settings(server: StubServer, **overrides: object) -> AutotaskSettings:
+    values: dict[str, object] = {
+        "base_url": f"{server.url}{AT_PREFIX.removesuffix('/V1.0')}",
+        "integration_code": "AT-INTEGRATION-CODE",
+        "username": "api-user@acme.example",
+        "secret": "at-secret",
+        "timeout": CLIENT_TIMEOUT,
+        "retry": RETRY,
+        **overrides,
+    }
+    return AutotaskSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def at_stub(server: StubServer) -> AutotaskStub:
+    server.stub = stub = AutotaskStub()
+    return stub
+
+
+@pytest.fixture
+async def autotask(
+    server: StubServer, at_stub: AutotaskStub, waits: Waits, clock: Clock
+) -> AsyncIterator[AutotaskPSA]:
+    settings = autotask_settings(server)
+    async with AutotaskPSA(settings, guard=LOOPBACK, sleep=waits, chance=half, clock=clock) as psa:
+        yield psa
