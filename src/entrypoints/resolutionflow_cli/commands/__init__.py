@@ -1,0 +1,1 @@
+"""The commands of ``resolutionflow``, one module per area."""

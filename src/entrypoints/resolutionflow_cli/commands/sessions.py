@@ -1,0 +1,228 @@
+"""``resolutionflow sessions``: the history (list), one session (show), a new one (new)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.rule import Rule
+from rich.text import Text
+
+from resolutionflow_cli import render, views
+from resolutionflow_cli.errors import CliError
+from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption, SessionId
+from resolutionflow_cli.output import console, print_json, print_table, table_width
+from resolutionflow_cli.runtime import call, load_settings
+from resolutionflow_core.access import Actor
+from resolutionflow_core.delivery import Delivery
+from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SessionPage
+from resolutionflow_core.services import ChatTurn
+from resolutionflow_core.session import IntakeType, Session, SessionType
+
+if TYPE_CHECKING:
+    from resolutionflow_app import Application
+
+app = typer.Typer(
+    help="Sessions of both kinds: list the history, show one, start a new one.",
+    no_args_is_help=True,
+)
+
+
+def _moment(value: str, *, end_of_day: bool) -> datetime:
+    """An ISO date or date-time; a date alone is its first (or, for --to, last) moment, UTC."""
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected a date (2026-11-01) or a date-time (2026-11-01T09:30), got {value!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _from(value: str) -> datetime:
+    return _moment(value, end_of_day=False)
+
+
+def _to(value: str) -> datetime:
+    return _moment(value, end_of_day=True)
+
+
+@app.command("list")
+def list_sessions(
+    ctx: typer.Context,
+    session_type: Annotated[
+        list[SessionType] | None,
+        typer.Option("--type", help="Only this kind (repeat for both)."),
+    ] = None,
+    status: Annotated[
+        list[SessionStatus] | None,
+        typer.Option("--status", help="Only sessions in this status (repeatable)."),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="USER", help="Only this engineer's.")
+    ] = None,
+    created_from: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from", parser=_from, metavar="DATE", help="Created on or after (UTC unless given)."
+        ),
+    ] = None,
+    created_to: Annotated[
+        datetime | None,
+        typer.Option(
+            "--to", parser=_to, metavar="DATE", help="Created on or before (a date: that day)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_PAGE_SIZE, help="Sessions per page.")
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Where the previous page ended.")
+    ] = None,
+    actor: ActorOption = AS_DEFAULT,
+    json_output: JsonOption = False,
+) -> None:
+    """List sessions, newest activity first.
+
+    Guided sessions are marked ◆ Guided (cyan), chat sessions ● Chat (violet); filter them
+    like the API does, page with --cursor.
+
+    Example: `resolutionflow sessions list --type chat --status active --from 2026-11-01`
+    """
+
+    async def work(app: Application) -> SessionPage:
+        return await app.sessions.list(
+            actor,
+            session_types=frozenset(session_type) if session_type else None,
+            statuses=frozenset(status) if status else None,
+            owner_id=owner,
+            created_from=created_from,
+            created_to=created_to,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    page = call(load_settings(ctx), work)
+    if json_output:
+        print_json(views.page_view(page))
+        return
+    out = console()
+    if not page.items:
+        out.print(Text("No sessions match." if cursor is None else "No more sessions."))
+        return
+    print_table(out, render.sessions_table(page.items, table_width(out)))
+    if page.next_cursor is not None:
+        out.print(
+            Text(f"More: resolutionflow sessions list --cursor {page.next_cursor.encode()}"),
+            style="dim",
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    session_id: SessionId,
+    actor: ActorOption = AS_DEFAULT,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one session with its messages or steps.
+
+    Its facts, the PSA ticket and the delivery of its notes, then its messages (the
+    assistant's questions, actions and forks parsed) or its steps.
+
+    Example: `resolutionflow sessions show 3f2c9a4e-0b1d-4c55-9d7a-8e7f6a5b4c3d`
+    """
+
+    async def work(app: Application) -> tuple[Session, list[Delivery]]:
+        session = await app.sessions.get(actor, session_id)  # may the actor see it?
+        return session, await app.deliveries.for_session(session.id)
+
+    session, deliveries = call(load_settings(ctx), work)
+    if json_output:
+        print_json(
+            {
+                **views.session_view(session),
+                "psa_deliveries": [views.delivery_view(d) for d in deliveries],
+            }
+        )
+        return
+    show_session(console(), session, deliveries)
+
+
+def show_session(out: Console, session: Session, deliveries: list[Delivery]) -> None:
+    out.print(render.session_header(session))
+    if deliveries:
+        out.print(Rule("PSA deliveries"))
+        out.print(render.deliveries_table(deliveries))
+    if session.session_type is SessionType.CHAT:
+        out.print(Rule(f"Conversation ({len(session.conversation_messages)} messages)"))
+        for block in render.conversation(session.conversation_messages):
+            out.print(block)
+    else:
+        out.print(Rule(f"Steps ({len(session.steps)})"))
+        for step in session.steps:
+            out.print(render.step_block(step))
+        if not session.steps:
+            out.print(Text("No step yet.", style="dim"))
+
+
+@app.command()
+def new(
+    ctx: typer.Context,
+    text: Annotated[
+        str,
+        typer.Argument(
+            metavar="TEXT", help="The problem (chat: the first message); '-' reads stdin."
+        ),
+    ],
+    session_type: Annotated[
+        SessionType, typer.Option("--type", help="guided: step by step; chat: free chat.")
+    ] = SessionType.CHAT,
+    actor: ActorOption = AS_DEFAULT,
+    json_output: JsonOption = False,
+) -> None:
+    """Start a chat or a guided session.
+
+    A chat: the assistant answers the first message. Guided: the assistant proposes the
+    first step.
+
+    Example: `resolutionflow sessions new --type guided "Outlook asks for the password again"`
+    """
+    if text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        raise CliError("the problem text must not be empty")
+    settings = load_settings(ctx)
+    turn: ChatTurn | None = None
+    if session_type is SessionType.CHAT:
+        turn = call(settings, lambda app: app.sessions.start_chat(actor, text))
+        session = turn.session
+    else:
+        session = call(settings, lambda app: _start_guided(app, actor, text))
+    if json_output:
+        print_json(views.session_view(session))
+        return
+    out = console()
+    out.print(render.session_header(session))
+    if turn is not None:
+        out.print(Rule("Conversation"))
+        out.print(render.message_block(turn.message))
+        out.print(render.message_block(turn.reply))
+        next_command = f"resolutionflow chat {session.id}"
+    else:
+        if session.pending_step is not None:
+            out.print(render.step_block(session.pending_step))
+        next_command = f"resolutionflow guide {session.id}"
+    out.print(Text.assemble("Continue with: ", (next_command, "bold")), soft_wrap=True)
+
+
+async def _start_guided(app: Application, actor: Actor, text: str) -> Session:
+    return await app.sessions.start_guided(actor, IntakeType.FREE_TEXT, {"text": text.strip()})

@@ -1,0 +1,85 @@
+"""The command itself: version, help with an example for every command, completion."""
+
+from __future__ import annotations
+
+import pytest
+
+from resolutionflow_core import __version__
+from tests.cli.conftest import Cli
+
+COMMANDS = [
+    ["serve"],
+    ["db", "upgrade"],
+    ["db", "downgrade"],
+    ["db", "current"],
+    ["keys", "create"],
+    ["keys", "list"],
+    ["keys", "revoke"],
+    ["sessions", "list"],
+    ["sessions", "show"],
+    ["sessions", "new"],
+    ["chat"],
+    ["guide"],
+    ["resolve"],
+    ["escalate"],
+    ["pause"],
+    ["resume"],
+    ["abandon"],
+    ["claim"],
+    ["status-update"],
+    ["ticket", "link"],
+    ["psa", "connect"],
+    ["psa", "show"],
+    ["psa", "test"],
+    ["psa", "disconnect"],
+    ["secret-key"],
+    ["outbox", "run"],
+    ["migrate", "assistant-chats"],
+]
+
+
+def test_version_prints_the_installed_version(cli: Cli) -> None:
+    assert cli.ok("--version").stdout.strip() == f"resolutionflow {__version__}"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_explains_itself_with_an_example(cli: Cli, command: list[str]) -> None:
+    shown = cli.ok(*command, "--help").stdout
+    assert f"resolutionflow {' '.join(command)}" in shown
+    assert "Example:" in shown
+
+
+def test_the_root_help_lists_every_command_identity_and_exit_codes(cli: Cli) -> None:
+    shown = cli.ok("--help").stdout
+    for name in {command[0] for command in COMMANDS}:
+        assert name in shown
+    assert "default:owner:owner" in shown
+    assert "3 not found" in shown
+
+
+def test_acting_commands_take_an_identity_and_data_commands_json(cli: Cli) -> None:
+    for command in COMMANDS:
+        shown = cli.ok(*command, "--help").stdout
+        if command[0] in ("chat", "guide", "resolve", "claim", "sessions", "ticket", "psa"):
+            assert "--as" in shown, command
+        if command not in (["serve"], ["chat"], ["guide"], ["psa", "disconnect"], ["secret-key"]):
+            assert "--json" in shown, command
+
+
+def test_without_a_command_it_shows_the_help(cli: Cli) -> None:
+    result = cli()
+    assert result.exit_code == 2
+    assert "Usage" in result.output
+    assert "sessions" in result.output
+
+
+def test_shell_completion_completes_commands_and_choices(cli: Cli) -> None:
+    script = cli.ok("--show-completion", "bash").stdout
+    assert "_RESOLUTIONFLOW_COMPLETE=complete_bash" in script
+    env = {"_RESOLUTIONFLOW_COMPLETE": "complete_bash"}
+    commands = cli(env={**env, "COMP_WORDS": "resolutionflow ses", "COMP_CWORD": "1"})
+    assert commands.stdout.split() == ["sessions"]
+    types = cli(
+        env={**env, "COMP_WORDS": "resolutionflow sessions list --type ", "COMP_CWORD": "4"}
+    )
+    assert types.stdout.split() == ["guided", "chat"]
