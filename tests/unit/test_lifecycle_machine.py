@@ -58,6 +58,7 @@ from tests.unit.reference_model import (
     Outcome,
     Person,
     ReferenceModel,
+    blank,
 )
 
 T = TypeVar("T")
@@ -217,7 +218,7 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
 
     @rule(target=sessions, person=people, text=texts)
     def start_chat(self, person: Person, text: str) -> Any:
-        expected = self.model.start(person, bool(text.strip()))
+        expected = self.model.start(person, not blank(text))
         turn = self.attempt(
             f"start_chat: {person.user}",
             expected,
