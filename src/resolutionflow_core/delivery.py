@@ -173,7 +173,9 @@ class DeliveryRelay:
                     f"but the account's PSA connection is now {client.provider}"
                 )
             note_id = None
-            if delivery.attempts > 1:  # an earlier attempt may have posted it: look first
+            # An earlier attempt may have posted it (also one before a failed delivery was
+            # put back, which starts its count again but keeps its last error): look first.
+            if delivery.attempts > 1 or delivery.last_error is not None:
                 note_id = await client.find_note(due.ticket_id, due.note.marker)
             if note_id is None:
                 note_id = await client.post_note(due.ticket_id, due.note)

@@ -18,6 +18,12 @@ from resolutionflow_api.controllers.health import HealthProbe, health
 from resolutionflow_api.controllers.keys import KeyController, KeyManagement
 from resolutionflow_api.controllers.legacy import LegacyAssistantController, deprecation_headers
 from resolutionflow_api.controllers.lifecycle import LifecycleController
+from resolutionflow_api.controllers.psa import (
+    ConnectionManagement,
+    DeliveryController,
+    PSAConnectionController,
+    SessionDeliveries,
+)
 from resolutionflow_api.controllers.sessions import SessionController
 from resolutionflow_api.idempotency import IdempotencyGate
 from resolutionflow_api.problems import problem_details_plugin
@@ -43,6 +49,8 @@ def create_app(application: Application, *, close_application: bool = False) -> 
     streams = ReplyStreams()
     gate = IdempotencyGate(application.idempotency, application.clock)
     key_management = KeyManagement(application.keys, application.clock)
+    connection_management = ConnectionManagement(application.connections, application.clock)
+    session_deliveries = SessionDeliveries(application.deliveries, application.clock)
     probe = HealthProbe(application.storage.database, application.settings.chosen_llm())
 
     relay = InProcessRelay(application.relay()) if application.settings.relay_in_process else None
@@ -67,6 +75,8 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             DashboardController,
             LegacyAssistantController,
             KeyController,
+            PSAConnectionController,
+            DeliveryController,
         ],
     )
     return Litestar(
@@ -78,6 +88,8 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             "idempotency": Provide(lambda: gate, sync_to_thread=False),
             "streams": Provide(lambda: streams, sync_to_thread=False),
             "health_probe": Provide(lambda: probe, sync_to_thread=False),
+            "connection_management": Provide(lambda: connection_management, sync_to_thread=False),
+            "session_deliveries": Provide(lambda: session_deliveries, sync_to_thread=False),
         },
         middleware=[bearer_authentication(application.keys, exclude=[f"^{SCHEMA_PATH}"])],
         plugins=[problem_details_plugin()],
@@ -119,6 +131,11 @@ def _openapi() -> OpenAPIConfig:
                 description="The old assistant-chat endpoints, served from chat sessions.",
             ),
             Tag(name="API keys", description="Owners and admins manage the account's keys."),
+            Tag(
+                name="PSA connection",
+                description="Owners and admins connect the account's PSA (secrets are never "
+                "returned) and retry a session's failed note deliveries.",
+            ),
             Tag(name="Health", description="For load balancers; no key needed."),
         ],
         use_handler_docstrings=False,

@@ -210,10 +210,31 @@ def problem_for(error: DomainError) -> Problem:
     if isinstance(error, PSANotConfigured):
         return Problem(409, error.code, "No PSA connection", error.message)
     if isinstance(error, PSAError):
-        pause = getattr(error, "retry_after", None)
-        headers = {"Retry-After": str(max(1, math.ceil(pause)))} if _seconds(pause) else None
-        return Problem(502, error.code, "PSA failed", error.message, headers=headers)
+        return _psa_problem(error)
     return Problem(400, error.code, "Request refused", error.message)
+
+
+_PSA_PROBLEMS: dict[str, tuple[int, str]] = {
+    # The connection is configured wrong: someone has to change it (4xx, not retried).
+    "psa_credentials_locked": (409, "PSA credentials locked"),
+    "psa_configuration_error": (422, "PSA connection misconfigured"),
+    "psa_host_refused": (422, "PSA host refused"),
+    "psa_authentication_failed": (422, "PSA refused the credentials"),
+    # The PSA cannot answer now: try again later (503, Retry-After when it said).
+    "psa_unavailable": (503, "PSA unavailable"),
+    "psa_rate_limited": (503, "PSA rate limited"),
+}
+"""PSA errors by their ``code`` (the adapters' types stay out of the API); any other PSA
+error (a request the PSA refused, an answer it made unreadable, an ignored status change) is
+502."""
+
+
+def _psa_problem(error: PSAError) -> Problem:
+    status, title = _PSA_PROBLEMS.get(error.code, (502, "PSA failed"))
+    pause = getattr(error, "retry_after", None)
+    wait = max(1, math.ceil(pause)) if _seconds(pause) else None
+    headers = None if wait is None else {"Retry-After": str(wait)}
+    return Problem(status, error.code, title, error.message, headers=headers, retry_after=wait)
 
 
 def _seconds(value: object) -> TypeGuard[float]:
@@ -354,12 +375,13 @@ _DESCRIPTIONS = {
     400: "Malformed request (e.g. a body that is not JSON)",
     401: "Missing or unknown API key (`WWW-Authenticate: Bearer`)",
     403: "The key's role may not do this (viewers only read)",
-    404: "No such session in the key's account",
+    404: "No such session (or key, or PSA connection) in the key's account",
     409: "Refused by the session's lifecycle or state, or the request is still in progress",
     413: "The body or a message is too large",
     422: "Invalid input; `errors` names the offending fields",
     502: "The assistant (or the PSA) answered with something unusable",
-    503: "The assistant is unavailable; what you sent is saved (`session_id`), see `Retry-After`",
+    503: "The assistant (what you sent is saved, `session_id`) or the PSA is unavailable; "
+    "see `Retry-After`",
 }
 
 

@@ -10,12 +10,14 @@ from uuid import UUID
 import msgspec
 
 from resolutionflow_core.chat import ConversationMessage, MessageRole
+from resolutionflow_core.delivery import Delivery, DeliveryState
 from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind
 from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus, allowed_actions
 from resolutionflow_core.listing import Dashboard, SessionPage, SessionSummary
 from resolutionflow_core.markers import parse_markers
 from resolutionflow_core.services import ChatTurn
 from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
+from resolutionflow_core.tickets import NoteKind
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
 
 
@@ -208,6 +210,41 @@ class SessionRead(SessionSummaryRead):
     """Chat sessions: the conversation, oldest first; ``null`` for guided sessions."""
     steps: list[StepRead] | None
     """Guided sessions: the steps in order; ``null`` for chat sessions."""
+    psa_deliveries: list[DeliveryRead] | None = None
+    """The notes due on the linked ticket and how their delivery stands, oldest first (on
+    ``GET /ai-sessions/{id}``; ``null`` in the answers of other operations)."""
+
+
+class DeliveryRead(Struct):
+    """One note due on the session's ticket (resolution, escalation, ``ticket_note`` update)."""
+
+    state: DeliveryState
+    """``pending`` (waiting or being retried), ``delivered`` or ``failed`` (retries ran out)."""
+    note_kind: NoteKind
+    ticket_id: str
+    attempts: int
+    last_error: str | None
+    """Why the last attempt failed (kept while it is retried or failed)."""
+    psa_note_id: str | None
+    """The note's id in the PSA, once delivered."""
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None
+    """When a pending delivery is tried (again)."""
+
+
+def delivery_read(delivery: Delivery) -> DeliveryRead:
+    return DeliveryRead(
+        state=delivery.state,
+        note_kind=delivery.due.note.kind,
+        ticket_id=delivery.due.ticket_id,
+        attempts=delivery.attempts,
+        last_error=delivery.last_error,
+        psa_note_id=delivery.psa_note_id,
+        delivered_at=delivery.delivered_at,
+        next_attempt_at=(
+            delivery.next_attempt_at if delivery.state is DeliveryState.PENDING else None
+        ),
+    )
 
 
 def session_read(session: Session) -> SessionRead:

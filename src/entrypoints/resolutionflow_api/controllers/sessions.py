@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Response
 
+from resolutionflow_api.controllers.psa import SessionDeliveries
 from resolutionflow_api.idempotency import IdempotencyGate, IdempotencyKey, IdempotentRequest
 from resolutionflow_api.problems import problems, with_field
 from resolutionflow_api.requests import CreateChatSession, CreateSession
@@ -119,7 +120,8 @@ class SessionController(Controller):
         "/{session_id:uuid}",
         summary="Get a session",
         description="With its messages (chat; assistant markers parsed into questions, "
-        "actions and forks beside the raw text) or its steps (guided).",
+        "actions and forks beside the raw text) or its steps (guided), and how the notes "
+        "due on its linked ticket are being delivered (`psa_deliveries`).",
         responses=problems(404),
     )
     async def get_session(
@@ -127,8 +129,12 @@ class SessionController(Controller):
         session_id: SessionId,
         actor: NamedDependency[Actor],
         sessions: NamedDependency[SessionService],
+        session_deliveries: NamedDependency[SessionDeliveries],
     ) -> SessionRead:
-        return session_read(await sessions.get(actor, session_id))
+        session = await sessions.get(actor, session_id)
+        read = session_read(session)
+        read.psa_deliveries = await session_deliveries.of(session.id)
+        return read
 
     @get(
         "/{session_id:uuid}/documentation",

@@ -1,0 +1,279 @@
+"""``/psa-connection``: owners and admins manage the account's PSA connection; and the
+delivery of a session's due notes (``/ai-sessions/{id}/deliveries``).
+
+Credentials go in and never come out: a connection is shown with the names of the
+credentials it holds (``credentials_set``), never their values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Protocol
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
+
+from resolutionflow_api.problems import Problem, problems
+from resolutionflow_api.requests import Body
+from resolutionflow_api.responses import DeliveryRead, Struct, delivery_read
+from resolutionflow_app.psa import PROVIDERS, ConfiguredPSAConnections, ConnectionView
+from resolutionflow_core.access import MANAGING_ROLES, Actor
+from resolutionflow_core.delivery import Delivery
+from resolutionflow_core.errors import InvalidInput, PermissionDenied
+from resolutionflow_core.ports import Clock
+from resolutionflow_core.services import SessionService
+
+Provider = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+Setting = Annotated[str, msgspec.Meta(max_length=2048)]
+
+
+class TicketStatuses(Body):
+    """The ticket status to set after the session's note is delivered (none: leave it)."""
+
+    resolved: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    escalated: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class PutConnection(Body):
+    provider: Provider
+    """``connectwise``, ``halopsa`` or ``autotask``."""
+    settings: dict[str, Setting | TicketStatuses]
+    """The provider's public settings (site or base_url, company, client_id...), and
+    optionally ``statuses``: ``{"resolved": …, "escalated": …}``."""
+    credentials: dict[str, Setting]
+    """The provider's secrets (private_key, client_secret, integration_code/secret):
+    sealed at rest, never returned."""
+
+
+class TestConnection(Body):
+    ticket_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    """A ticket the connection should be able to read."""
+
+
+class ConnectionRead(Struct):
+    provider: str
+    settings: dict[str, Any]
+    """Public settings only."""
+    credentials_set: list[str]
+    """The names of the stored credentials (their values are never returned)."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketSummaryRead(Struct):
+    provider: str
+    ticket_id: str
+    summary: str
+    company: str | None
+    contact: str | None
+    board: str | None
+    status: str | None
+
+
+class ConnectionTestRead(Struct):
+    ok: bool
+    ticket: TicketSummaryRead
+
+
+class DeliveriesRetriedRead(Struct):
+    retried: int
+    """How many failed deliveries were put back in the queue."""
+    psa_deliveries: list[DeliveryRead]
+
+
+class ConnectionNotFound(Problem):
+    def __init__(self) -> None:
+        super().__init__(
+            404,
+            "psa_connection_not_found",
+            "No PSA connection",
+            "the account has no PSA connection",
+        )
+
+
+class RetryableQueue(Protocol):
+    async def for_session(self, session_id: UUID) -> list[Delivery]: ...
+
+    async def retry_failed(self, *, now: datetime, session_id: UUID | None = None) -> int: ...
+
+
+@dataclass(frozen=True)
+class SessionDeliveries:
+    """The delivery queue as the API shows it: a session's deliveries, and their retry."""
+
+    queue: RetryableQueue
+    clock: Clock
+
+    async def of(self, session_id: UUID) -> list[DeliveryRead]:
+        return [delivery_read(row) for row in await self.queue.for_session(session_id)]
+
+    async def retry_failed(self, actor: Actor, session_id: UUID) -> int:
+        if actor.role not in MANAGING_ROLES:
+            raise PermissionDenied("retry PSA deliveries", "only owners and admins retry them")
+        return await self.queue.retry_failed(now=self.clock.now(), session_id=session_id)
+
+
+@dataclass(frozen=True)
+class ConnectionManagement:
+    """The account's PSA connection as its owners and admins may manage it."""
+
+    connections: ConfiguredPSAConnections
+    clock: Clock
+
+    async def show(self, actor: Actor) -> ConnectionView:
+        _ensure_manager(actor, "read the PSA connection")
+        view = await self.connections.show(actor.account_id)
+        if view is None:
+            raise ConnectionNotFound()
+        return view
+
+    async def put(self, actor: Actor, data: PutConnection) -> ConnectionView:
+        _ensure_manager(actor, "configure the PSA connection")
+        settings: dict[str, Any] = {}
+        for name, value in data.settings.items():
+            if isinstance(value, TicketStatuses) != (name == "statuses"):
+                shape = "an object of statuses" if name == "statuses" else "a string"
+                raise InvalidInput(f"settings.{name}", f"must be {shape}")
+            settings[name] = msgspec.to_builtins(value)
+        statuses = settings.get("statuses")
+        if isinstance(statuses, dict):
+            settings["statuses"] = {k: v for k, v in statuses.items() if v}
+        credentials = dict(data.credentials)
+        return await self.connections.connect(
+            actor.account_id, data.provider, settings, credentials, now=self.clock.now()
+        )
+
+    async def test(self, actor: Actor, ticket_id: str) -> TicketSummaryRead:
+        _ensure_manager(actor, "test the PSA connection")
+        ticket = await self.connections.test(actor.account_id, ticket_id.strip())
+        return TicketSummaryRead(
+            provider=ticket.provider,
+            ticket_id=ticket.ticket_id,
+            summary=ticket.summary,
+            company=ticket.company,
+            contact=ticket.contact,
+            board=ticket.board,
+            status=ticket.status,
+        )
+
+    async def delete(self, actor: Actor) -> ConnectionView:
+        _ensure_manager(actor, "delete the PSA connection")
+        view = await self.connections.show(actor.account_id)
+        if view is None or not await self.connections.disconnect(actor.account_id):
+            raise ConnectionNotFound()
+        return view
+
+
+def _ensure_manager(actor: Actor, operation: str) -> None:
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied(operation, "only owners and admins manage the PSA connection")
+
+
+def _read(view: ConnectionView) -> ConnectionRead:
+    return ConnectionRead(
+        provider=view.provider,
+        settings=view.settings,
+        credentials_set=list(view.credentials_set),
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+    )
+
+
+_PROVIDERS = ", ".join(f"`{name}`" for name in PROVIDERS)
+
+
+class PSAConnectionController(Controller):
+    path = "/psa-connection"
+    tags = ("PSA connection",)
+
+    @get("/", summary="Show the PSA connection", responses=problems(403, 404))
+    async def get_psa_connection(
+        self,
+        actor: NamedDependency[Actor],
+        connection_management: NamedDependency[ConnectionManagement],
+    ) -> ConnectionRead:
+        return _read(await connection_management.show(actor))
+
+    @put(
+        "/",
+        summary="Create or replace the PSA connection",
+        description=f"`provider` is one of {_PROVIDERS}. The settings and credentials are "
+        "checked (required fields, a public https host) but the PSA is not contacted: use "
+        "the test. Without `RESOLUTIONFLOW_SECRET_KEY` on the server the credentials cannot "
+        "be sealed: 409 `psa_credentials_locked`.",
+        responses=problems(403, 409, 422),
+    )
+    async def put_psa_connection(
+        self,
+        data: JSONBody[PutConnection],
+        actor: NamedDependency[Actor],
+        connection_management: NamedDependency[ConnectionManagement],
+    ) -> ConnectionRead:
+        return _read(await connection_management.put(actor, data))
+
+    @post(
+        "/test",
+        status_code=200,
+        summary="Test the PSA connection",
+        description="Reads `ticket_id` through the connection: proves the host, the "
+        "credentials and their rights. A problem says why not: 422 "
+        "`psa_authentication_failed` / `ticket_not_found` / `psa_host_refused`, 503 "
+        "`psa_unavailable` (with `Retry-After` when the PSA gave one).",
+        responses=problems(403, 409, 422, 502, 503),
+    )
+    async def test_psa_connection(
+        self,
+        data: JSONBody[TestConnection],
+        actor: NamedDependency[Actor],
+        connection_management: NamedDependency[ConnectionManagement],
+    ) -> ConnectionTestRead:
+        ticket = await connection_management.test(actor, data.ticket_id)
+        return ConnectionTestRead(ok=True, ticket=ticket)
+
+    @delete(
+        "/",
+        status_code=200,
+        summary="Delete the PSA connection",
+        description="Returns the connection as it was. Notes still due stay queued: they are "
+        "delivered once the account connects again.",
+        responses=problems(403, 404),
+    )
+    async def delete_psa_connection(
+        self,
+        actor: NamedDependency[Actor],
+        connection_management: NamedDependency[ConnectionManagement],
+    ) -> ConnectionRead:
+        return _read(await connection_management.delete(actor))
+
+
+SessionId = Annotated[UUID, PathParameter(description="The session's id (a UUID).")]
+
+
+class DeliveryController(Controller):
+    path = "/ai-sessions/{session_id:uuid}/deliveries"
+    tags = ("PSA connection",)
+
+    @post(
+        "/retry",
+        status_code=200,
+        summary="Retry the session's failed PSA deliveries",
+        description="Puts the session's failed notes back in the queue (owners and admins, "
+        "e.g. after fixing the connection); the relay delivers them.",
+        responses=problems(403, 404),
+    )
+    async def retry_deliveries(
+        self,
+        session_id: SessionId,
+        actor: NamedDependency[Actor],
+        sessions: NamedDependency[SessionService],
+        session_deliveries: NamedDependency[SessionDeliveries],
+    ) -> DeliveriesRetriedRead:
+        await sessions.get(actor, session_id)  # 404 outside the actor's sight
+        retried = await session_deliveries.retry_failed(actor, session_id)
+        return DeliveriesRetriedRead(
+            retried=retried, psa_deliveries=await session_deliveries.of(session_id)
+        )
