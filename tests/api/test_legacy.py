@@ -102,3 +102,21 @@ async def test_a_blank_first_message_names_the_legacy_field(api: Api) -> None:
     response = await api.client.post(LEGACY, json={"message": " "}, headers=await api.headers())
 
     assert problem(response, 422)["errors"][0]["field"] == "message"
+
+
+async def test_a_path_no_header_can_carry_is_a_404_with_an_encoded_link(api: Api) -> None:
+    """Found by schemathesis: the decoded path went into ``Link`` as is, and a character
+    outside latin-1 made the response itself fail."""
+    headers = await api.headers()
+
+    read = await api.client.get("/api/v1/assistant/chats/%C4%80", headers=headers)
+    sent = await api.client.post(
+        "/api/v1/assistant/chats/%C4%80%0D%0A/messages", json={"content": "hi"}, headers=headers
+    )
+
+    problem(read, 404)
+    problem(sent, 404)
+    assert read.headers["link"] == '</api/v1/ai-sessions/%C4%80>; rel="successor-version"'
+    assert (
+        sent.headers["link"] == '</api/v1/ai-sessions/%C4%80%0D%0A/chat>; rel="successor-version"'
+    )

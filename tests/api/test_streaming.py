@@ -149,3 +149,24 @@ async def test_a_client_going_away_stops_the_response_but_the_reply_is_stored(ap
     reply = stored.conversation_messages[-1].content
     assert reply.startswith("".join(data["text"] for _, data in received))
     assert len(reply) > len("".join(data["text"] for _, data in received))
+
+
+async def test_every_event_matches_the_documented_event_schema(api: Api) -> None:
+    """Found by schemathesis: the 200 was documented as one string, while before OpenAPI 3.2
+    the schema of a `text/event-stream` response describes each event."""
+    import jsonschema_rs
+
+    document = (await api.client.get("/schema/openapi.json")).json()
+    operation = document["paths"][f"{BASE}/{{session_id}}/chat/stream"]["post"]
+    reference = operation["responses"]["200"]["content"]["text/event-stream"]["schema"]["$ref"]
+    validator = jsonschema_rs.validator_for(
+        document["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    )
+    session = await api.start_chat()
+
+    response = await _stream(api, session["id"], "Only on one laptop")
+
+    events = [{"event": name, "data": json.dumps(data)} for name, data in parse_sse(response.text)]
+    assert [event["event"] for event in events][-1] == "message"
+    assert all(validator.is_valid(event) for event in events), events[0]
+    assert not validator.is_valid(response.text), "a whole stream is not one event"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -26,6 +27,16 @@ from resolutionflow_core.access import Actor
 from resolutionflow_core.services import SessionService
 
 _TURN_ERRORS = problems(403, 404, 409, 413, 422, 502, 503)
+
+
+class ChatStreamEvent(msgspec.Struct, kw_only=True):
+    """One server-sent event of a streamed reply (before OpenAPI 3.2, the schema of a
+    `text/event-stream` response describes each event, not the stream as one string)."""
+
+    event: Literal["delta", "message", "error"]
+    data: str
+    """One line of JSON: `{"text": …}` (delta), a `ChatTurnRead` (message), problem
+    details (error)."""
 
 
 class ConversationController(Controller):
@@ -76,7 +87,7 @@ class ConversationController(Controller):
         responses={
             **_TURN_ERRORS,
             200: ResponseSpec(
-                data_container=str,
+                data_container=ChatStreamEvent,
                 media_type="text/event-stream",
                 description="`event: delta` … then `event: message` (a `ChatTurnRead`) or "
                 "`event: error` (problem details); each `data:` is one line of JSON.",

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Annotated
+from urllib.parse import quote
 from uuid import UUID
 
 import msgspec
@@ -42,12 +43,13 @@ _CHAT_PATH = re.compile(r"/assistant/chats/([^/]+)(/messages)?/?$")
 
 
 def successor_of(path: str, prefix: str) -> str:
-    """The unified endpoint that replaces a legacy one."""
+    """The unified endpoint that replaces a legacy one, percent-encoded (``path`` is the
+    decoded request path: whatever a client put in it must not break the ``Link`` header)."""
     match = _CHAT_PATH.search(path)
     if match is None:
-        return f"{prefix}/ai-sessions"
+        return quote(f"{prefix}/ai-sessions", safe="/")
     chat_id, messages = match.groups()
-    return f"{prefix}/ai-sessions/{chat_id}" + ("/chat" if messages else "")
+    return quote(f"{prefix}/ai-sessions/{chat_id}" + ("/chat" if messages else ""), safe="/")
 
 
 async def deprecation_headers(message: Message, scope: Scope) -> None:

@@ -1,0 +1,135 @@
+"""Schemathesis over the OpenAPI document: no 5xx, and every response as the schema says.
+
+The app runs in process (ASGI), built by the composition root over a SQLite file with the
+offline LLM when the module is collected: schemathesis reads the schema from the app itself.
+Every request carries an owner key; most generated session ids are swapped for sessions that
+exist (chat and guided), so the operations on one session are exercised past the 404.
+
+Bounded for CI: a few examples per operation, derandomized (the same cases every run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import shutil
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from litestar.testing import TestClient
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from resolutionflow_api import create_app
+from resolutionflow_app import Settings, open_application
+from resolutionflow_core.access import Actor, Role
+from resolutionflow_sqlalchemy import migrations
+from tests.api.conftest import ACCOUNT
+
+MAX_EXAMPLES = 50
+"""Per operation; the whole file takes about 25 s on 2 cores."""
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def _build() -> tuple[Any, dict[str, str], list[str], list[str]]:
+    """The app over a fresh migrated SQLite file, an owner key, and existing sessions."""
+    directory = Path(tempfile.mkdtemp(prefix="rf-schemathesis-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    url = f"sqlite:///{directory / 'api.sqlite3'}"
+    asyncio.run(migrations.upgrade(url))
+    # The product's composition root, as `serve` builds it: SQL storage, the offline LLM, the
+    # SQL PSA connection store; no secret key, so no PSA connection can be saved and nothing
+    # generated here ever reaches out to a PSA. No in-process relay.
+    application = open_application(
+        Settings(database_url=url, llm="offline", secret_key=None, relay_in_process=False)
+    )
+    app = create_app(application)  # schemathesis runs a lifespan per request: it must not close
+    with TestClient(app) as client:
+        # The key is made through the app's portal, so it uses the app's own engine and loop.
+        key = client.blocking_portal.call(
+            functools.partial(
+                application.keys.create,
+                Actor(ACCOUNT, "owner", Role.OWNER),
+                "schemathesis",
+                now=application.clock.now(),
+            )
+        )
+        auth = {"Authorization": f"Bearer {key.secret}"}
+        chats, guided = [], []
+        for n in range(4):
+            chat = client.post(
+                "/api/v1/ai-sessions",
+                json={"session_type": "chat", "message": f"Outlook asks for the password {n}"},
+                headers=auth,
+            )
+            step = client.post(
+                "/api/v1/ai-sessions",
+                json={"session_type": "guided", "intake_content": {"text": f"Printer {n}"}},
+                headers=auth,
+            )
+            assert chat.status_code == step.status_code == 201, (chat.text, step.text)
+            chats.append(chat.json()["id"])
+            guided.append(step.json()["id"])
+    return app, auth, chats, guided
+
+
+APP, AUTH, CHAT_IDS, GUIDED_IDS = _build()
+SESSION_IDS = CHAT_IDS + GUIDED_IDS
+
+schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP)
+
+
+def _existing(generated: object, ids: list[str]) -> str | None:
+    """Deterministically, for about four in five generated ids, one that exists."""
+    pick = zlib.crc32(str(generated).encode()) % (len(ids) * 5 // 4)
+    return ids[pick] if pick < len(ids) else None
+
+
+def _aim_at_existing_sessions(case: schemathesis.Case[Any]) -> None:
+    if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
+        return  # negative cases keep their invalid ids
+    parameters = case.path_parameters or {}
+    for name, ids in (("session_id", SESSION_IDS), ("chat_id", CHAT_IDS)):
+        if name in parameters:
+            existing = _existing(parameters[name], ids)
+            if existing is not None:
+                parameters[name] = existing
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_conforms_to_its_schema(case: schemathesis.Case[Any]) -> None:
+    _aim_at_existing_sessions(case)
+
+    case.call_and_validate(headers=AUTH, checks=CHECKS)
+
+
+def test_the_sessions_it_aims_at_exist() -> None:
+    """Not every request is a 404: the ids swapped in are real sessions of the key's account."""
+    with TestClient(APP) as client:
+        found = [client.get(f"/api/v1/ai-sessions/{id_}", headers=AUTH) for id_ in SESSION_IDS]
+
+    assert [response.status_code for response in found] == [200] * len(SESSION_IDS)
+    assert {_existing(f"seed-{n}", SESSION_IDS) for n in range(50)} - {None}
