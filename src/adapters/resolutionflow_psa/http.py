@@ -363,6 +363,10 @@ class PSAHttpClient:
                 wait = self._retry.wait(tries - 1, error.retry_after, self._chance())
                 if wait is None:
                     raise
+                if ambiguous:
+                    # The PSA may still be saving what it got: give it as long as the request
+                    # was given before looking for the marker, so a late save is found.
+                    wait = max(wait, self._timeout)
                 await self._sleep(wait)
                 tries += 1
                 if ambiguous and recover is not None:
