@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from resolutionflow_app.keycache import CachedKeyStore
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_app.settings import Settings
 from resolutionflow_core.delivery import DeliveryRelay
@@ -87,7 +88,7 @@ def open_application(settings: Settings | None = None) -> Application:
         storage=storage,
         llm=llm,
         psa=connections,
-        keys=SqlKeyStore(storage.database),
+        keys=CachedKeyStore(SqlKeyStore(storage.database), ttl=settings.key_cache_seconds),
         idempotency=SqlIdempotencyStore(storage.database),
         sessions=SessionService(uow=storage.unit_of_work, llm=llm, psa=connections, clock=clock),
         connections=connections,

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         description="Fernet key sealing PSA credentials at rest (`resolutionflow secret-key` "
         "makes one); without it no PSA connection can be saved or used",
     )
+    key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=300,
+        description="How long a successful API-key check is remembered by one process; a "
+        "key revoked elsewhere stops working within this time (0: check every request)",
+    )
     relay_in_process: bool = Field(
         True, description="Deliver due PSA notes from inside the API process"
     )
