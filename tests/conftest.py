@@ -12,6 +12,14 @@ from hypothesis import HealthCheck, settings
 
 from tests.databases import PostgresServer, drop_postgres, start_postgres
 
+# The tests never reach a real Anthropic host or an operator's database: settings that an
+# operator's shell may carry are dropped before anything (or any subprocess) reads them.
+for _name in list(os.environ):
+    if _name.startswith("ANTHROPIC_") or (
+        _name.startswith("RESOLUTIONFLOW_") and _name != "RESOLUTIONFLOW_TEST_POSTGRES"
+    ):
+        del os.environ[_name]
+
 settings.register_profile(
     "ci",
     max_examples=300,
