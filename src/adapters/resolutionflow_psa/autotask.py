@@ -19,10 +19,10 @@ internal users only. Detail and resolution notes are published to 1, internal no
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
@@ -34,9 +34,9 @@ from resolutionflow_psa.errors import (
     PSAResponseInvalid,
     UnknownStatus,
 )
-from resolutionflow_psa.guard import HostGuard
 from resolutionflow_psa.http import (
     DEFAULT_TIMEOUT,
+    Injected,
     PSAHttpClient,
     RetryPolicy,
     TicketNote,
@@ -50,6 +50,9 @@ from resolutionflow_psa.http import (
     status_names,
     text_of,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 PROVIDER: Final = "autotask"
 PUBLISH_ALL_AUTOTASK_USERS: Final = 1
@@ -122,25 +125,9 @@ class AutotaskPSA(PSAHttpClient):
 
     PROVIDER = PROVIDER
 
-    def __init__(
-        self,
-        settings: AutotaskSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        guard: HostGuard | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        chance: Callable[[], float] | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
+    def __init__(self, settings: AutotaskSettings, **injected: Unpack[Injected]) -> None:
         super().__init__(
-            settings.api_url,
-            client=client,
-            guard=guard,
-            retry=settings.retry,
-            timeout=settings.timeout,
-            sleep=sleep,
-            chance=chance,
-            clock=clock,
+            settings.api_url, retry=settings.retry, timeout=settings.timeout, **injected
         )
         self._settings = settings
         self._headers = {

@@ -15,11 +15,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from resolutionflow_core.errors import TicketNotFound
 from resolutionflow_core.tickets import NoteKind, Ticket
@@ -29,9 +27,9 @@ from resolutionflow_psa.errors import (
     PSAResponseInvalid,
     UnknownStatus,
 )
-from resolutionflow_psa.guard import HostGuard
 from resolutionflow_psa.http import (
     DEFAULT_TIMEOUT,
+    Injected,
     PSAHttpClient,
     RetryPolicy,
     TicketNote,
@@ -46,6 +44,9 @@ from resolutionflow_psa.http import (
     status_names,
     text_of,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 PROVIDER: Final = "connectwise"
 DEFAULT_API_VERSION: Final = "2022.1"
@@ -106,23 +107,9 @@ class ConnectWisePSA(PSAHttpClient):
 
     PROVIDER = PROVIDER
 
-    def __init__(
-        self,
-        settings: ConnectWiseSettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        guard: HostGuard | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        chance: Callable[[], float] | None = None,
-    ) -> None:
+    def __init__(self, settings: ConnectWiseSettings, **injected: Unpack[Injected]) -> None:
         super().__init__(
-            settings.base_url,
-            client=client,
-            guard=guard,
-            retry=settings.retry,
-            timeout=settings.timeout,
-            sleep=sleep,
-            chance=chance,
+            settings.base_url, retry=settings.retry, timeout=settings.timeout, **injected
         )
         self._headers = {
             "Authorization": settings.authorization(),

@@ -14,12 +14,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from resolutionflow_core.errors import TicketNotFound
 from resolutionflow_core.tickets import NoteKind, Ticket
@@ -31,9 +29,9 @@ from resolutionflow_psa.errors import (
     PSAUnavailable,
     UnknownStatus,
 )
-from resolutionflow_psa.guard import HostGuard
 from resolutionflow_psa.http import (
     DEFAULT_TIMEOUT,
+    Injected,
     PSAHttpClient,
     RetryPolicy,
     TicketNote,
@@ -47,6 +45,9 @@ from resolutionflow_psa.http import (
     status_names,
     text_of,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 PROVIDER: Final = "halopsa"
 
@@ -105,25 +106,9 @@ class HaloPSA(PSAHttpClient):
 
     PROVIDER = PROVIDER
 
-    def __init__(
-        self,
-        settings: HaloPSASettings,
-        *,
-        client: httpx.AsyncClient | None = None,
-        guard: HostGuard | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        chance: Callable[[], float] | None = None,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
+    def __init__(self, settings: HaloPSASettings, **injected: Unpack[Injected]) -> None:
         super().__init__(
-            settings.api_url,
-            client=client,
-            guard=guard,
-            retry=settings.retry,
-            timeout=settings.timeout,
-            sleep=sleep,
-            chance=chance,
-            clock=clock,
+            settings.api_url, retry=settings.retry, timeout=settings.timeout, **injected
         )
         self._settings = settings
         self._token_url = self._guard.check_url(settings.token_url)

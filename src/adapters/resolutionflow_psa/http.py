@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Final, Self, TypeVar
+from typing import Any, ClassVar, Final, Self, TypedDict, TypeVar
 
 import httpx
 
@@ -106,6 +106,16 @@ class TicketStatus:
     name: str
     closed: bool | None = None
     inactive: bool = False
+
+
+class Injected(TypedDict, total=False):
+    """What an embedder or a test may hand an adapter besides its settings (all optional)."""
+
+    client: httpx.AsyncClient | None
+    guard: HostGuard | None
+    sleep: Callable[[float], Awaitable[None]] | None
+    chance: Callable[[], float] | None
+    clock: Callable[[], float] | None
 
 
 class PSAHttpClient:
