@@ -74,9 +74,14 @@ class PSARateLimited(PSAUnavailable):
 
 
 class PSARequestRejected(PSAError):
-    """The PSA refused the request itself (a 4xx other than 401/403/404/408/429)."""
+    """The PSA refused the request itself (a 4xx other than 401/403/404/408/429, or a
+    vendor's validation error however it is answered, such as Autotask's 500 with
+    ``errors``). Sending the same request again gets the same answer: ``retryable`` is
+    False, so the delivery relay fails the note at once with the PSA's message instead of
+    trying it again for hours."""
 
     code = "psa_request_rejected"
+    retryable = False
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)

@@ -336,6 +336,18 @@ class AutotaskStub(PSAStub):
             {"value": "20", "label": "Retired", "isActive": False, "isSystem": False},
         ]
         self.queues = [{"value": "29682833", "label": "Level I Support", "isActive": True}]
+        # Live tenants: noteType 1 is "Task Summary", not the type for a ticket's notes.
+        self.note_types = [
+            {"value": "1", "label": "Task Summary", "isActive": True, "isSystem": True},
+            {"value": "2", "label": "Task Detail", "isActive": True, "isSystem": True},
+            {"value": "3", "label": "Task Notes", "isActive": True, "isSystem": True},
+            {"value": "13", "label": "Workflow Rule Note", "isActive": True, "isSystem": True},
+        ]
+        self.publish = [
+            {"value": "1", "label": "All Autotask Users", "isActive": True},
+            {"value": "2", "label": "Internal Only", "isActive": True},
+            {"value": "4", "label": "Internal & Co-Managed", "isActive": True},
+        ]
         self.tickets: dict[int, dict[str, Any]] = {
             7001: {
                 "id": 7001,
@@ -363,6 +375,8 @@ class AutotaskStub(PSAStub):
         path = request.path.removeprefix(AT_PREFIX)
         if path == "/Tickets/entityInformation/fields" and request.method == "GET":
             return Answer(200, {"fields": self._fields()})
+        if path == "/TicketNotes/entityInformation/fields" and request.method == "GET":
+            return Answer(200, {"fields": self._note_fields()})
         match = re.fullmatch(r"/Tickets/(\d+)", path)
         if match and request.method == "GET":
             return Answer(200, {"item": copy.deepcopy(self.tickets.get(int(match[1])))})
@@ -399,6 +413,26 @@ class AutotaskStub(PSAStub):
             },
         ]
 
+    def _note_fields(self) -> list[dict[str, Any]]:
+        return [
+            {"name": "description", "dataType": "string", "length": 32000, "isRequired": True},
+            {
+                "name": "noteType",
+                "dataType": "integer",
+                "isPickList": True,
+                "isRequired": True,
+                "picklistValues": self.note_types,
+            },
+            {
+                "name": "publish",
+                "dataType": "integer",
+                "isPickList": True,
+                "isRequired": True,
+                "picklistValues": self.publish,
+            },
+            {"name": "title", "dataType": "string", "length": 250},
+        ]
+
     def _patch(self, body: Any) -> Any:
         if not isinstance(body, dict) or not isinstance(body.get("id"), int):
             raise refuse(500, {"errors": ["id is required"]})
@@ -421,8 +455,16 @@ class AutotaskStub(PSAStub):
         for name in ("noteType", "publish"):
             if not isinstance(body.get(name), int):
                 raise refuse(500, {"errors": [f"{name} is required"]})
-        if body["publish"] not in (1, 2, 4):
-            raise refuse(500, {"errors": ["Value does not exist for the publish picklist"]})
+        # Autotask answers validation errors with HTTP 500 and {"errors": [...]}.
+        for name, values in (("noteType", self.note_types), ("publish", self.publish)):
+            if str(body[name]) not in {v["value"] for v in values if v["isActive"]}:
+                raise refuse(500, {"errors": [f"Value does not exist for the {name} picklist"]})
+        if len(body["description"]) > 32000:
+            raise refuse(
+                500, {"errors": ["description: the value exceeds the maximum length of 32000"]}
+            )
+        if len(body["title"]) > 250:
+            raise refuse(500, {"errors": ["title: the value exceeds the maximum length of 250"]})
         note = {
             "id": next(self._ids),
             "ticketID": number,
