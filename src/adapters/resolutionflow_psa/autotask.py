@@ -262,6 +262,9 @@ class AutotaskPSA(PSAHttpClient):
         }
         return Discovery(PROVIDER, facts, choices)
 
+    async def _prepare_note(self, kind: NoteKind) -> None:
+        await self._note_type(kind)
+
     async def _note_type(self, kind: NoteKind) -> int:
         """The configured ``noteType`` for ``kind``, else the instance's type for notes."""
         if self._settings.note_types is not None:

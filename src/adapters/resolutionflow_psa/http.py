@@ -201,6 +201,9 @@ class PSAHttpClient:
         """
         number = self.ticket_number(ticket_id)
         text = self._note_text(note)
+        # What the post depends on is read first, with its own retries, so that a PSA that
+        # is down is not asked (retries × retries) times.
+        await self._prepare_note(note.kind)
 
         async def attempt() -> str:
             note_id = await self._create_note(number, note.kind, text)
@@ -258,6 +261,9 @@ class PSAHttpClient:
             )
 
     # -- what each provider supplies -------------------------------------------------------
+
+    async def _prepare_note(self, kind: NoteKind) -> None:
+        """Read what posting a note of ``kind`` needs from the PSA (outcomes, note types)."""
 
     def _note_text(self, note: PSANote) -> str:
         """The text posted for ``note``: its text with the marker line (fitted to the PSA's

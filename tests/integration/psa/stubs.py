@@ -164,7 +164,11 @@ def _page(rows: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, A
 
 
 class HaloStub(PSAStub):
-    """``/auth/token`` (client credentials) and ``/api`` tickets, actions and statuses."""
+    """``/auth/token`` (client credentials) and ``/api`` tickets, actions, statuses and
+    outcomes; ``/api/authinfo`` names the authorisation server (``auth_path``, which an
+    instance may move), the actions list is paged (``pageinate``/``page_size``/``page_no``;
+    without them Halo answers only the first ``unpaged_count``), and an action with an
+    outcome the instance does not have is refused as Halo does."""
 
     def __init__(
         self,
@@ -206,13 +210,23 @@ class HaloStub(PSAStub):
         }
         self.actions: list[dict[str, Any]] = []
         self._ids = itertools.count(500)
+        self.auth_path = "/auth"
+        self.authinfo = True
+        # Outcomes are per instance; many have no "Note" or "Resolution".
+        self.outcomes = [
+            {"id": 1, "outcome": "Private Note", "hidefromuser": True},
+            {"id": 2, "outcome": "Public Note", "hidefromuser": False},
+            {"id": 3, "outcome": "Email User", "hidefromuser": False},
+            {"id": 4, "outcome": "Phone Call", "hidefromuser": False},
+        ]
+        self.unpaged_count = 50
 
     def revoke_tokens(self) -> None:
         """Every token issued so far stops working (as after expiry on the server)."""
         self.valid_tokens.clear()
 
     def authenticate(self, request: Recorded) -> Answer | None:
-        if request.path == "/auth/token":
+        if request.path in (f"{self.auth_path}/token", "/api/authinfo"):
             return None
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if token not in self.valid_tokens:
@@ -221,8 +235,20 @@ class HaloStub(PSAStub):
 
     def handle(self, request: Recorded) -> Answer:
         path = request.path
-        if path == "/auth/token" and request.method == "POST":
+        if path == f"{self.auth_path}/token" and request.method == "POST":
             return self._token(request)
+        if path == "/api/authinfo" and request.method == "GET" and self.authinfo:
+            host = request.headers.get("host", "127.0.0.1")
+            return Answer(
+                200,
+                {
+                    "auth_url": f"http://{host}{self.auth_path}",
+                    "tenant": self.tenant,
+                    "resource_server": f"http://{host}/api",
+                },
+            )
+        if path == "/api/Outcome" and request.method == "GET":
+            return Answer(200, copy.deepcopy(self.outcomes))
         match = re.fullmatch(r"/api/Tickets/(\d+)", path)
         if match and request.method == "GET":
             return Answer(200, copy.deepcopy(self._ticket(int(match[1]))))
@@ -236,7 +262,21 @@ class HaloStub(PSAStub):
             number = int(request.query.get("ticket_id", "0"))
             self._ticket(number)
             actions = [a for a in self.actions if a["ticket_id"] == number]
-            return Answer(200, {"record_count": len(actions), "actions": actions})
+            if request.query.get("pageinate") != "true":
+                return Answer(
+                    200, {"record_count": len(actions), "actions": actions[: self.unpaged_count]}
+                )
+            size = min(int(request.query.get("page_size", "50")), 100)
+            page = int(request.query.get("page_no", "1"))
+            return Answer(
+                200,
+                {
+                    "page_no": page,
+                    "page_size": size,
+                    "record_count": len(actions),
+                    "actions": actions[(page - 1) * size : page * size],
+                },
+            )
         raise refuse(404, {"message": f"no route {path}"})
 
     def _token(self, request: Recorded) -> Answer:
@@ -290,6 +330,8 @@ class HaloStub(PSAStub):
             raise refuse(400, {"message": "ticket_id and note are required"})
         if not isinstance(new.get("hiddenfromuser"), bool) or not new.get("outcome"):
             raise refuse(400, {"message": "outcome and hiddenfromuser are required"})
+        if new["outcome"] not in {o["outcome"] for o in self.outcomes}:
+            raise refuse(400, {"message": "An Outcome must be entered"})
         self._ticket(new["ticket_id"])
         action = {
             "id": next(self._ids),
