@@ -78,8 +78,31 @@ class ConnectWiseStub(PSAStub):
         }
         self.notes: dict[int, list[dict[str, Any]]] = {4711: []}
         self._ids = itertools.count(9001)
+        self.company = company
+        self.codebase = CW_PREFIX.split("/")[1]
+        """The codebase the site is on now; hosted and on-premises sites move."""
+        self.is_cloud: Any = "True"
+
+    def _company_info(self, company: str) -> Answer:
+        """``/login/companyinfo/{company}``: the site's codebase, with a trailing slash."""
+        if company.lower() != self.company.lower():
+            raise refuse(404, {"message": "company not found"})
+        return Answer(
+            200,
+            {
+                "CompanyName": "Acme IT",
+                "Codebase": f"{self.codebase}/",
+                "VersionCode": "v2025.1",
+                "VersionNumber": "v4.6.90210",
+                "CompanyID": self.company,
+                "IsCloud": self.is_cloud,
+                "SiteUrl": "na.myconnectwise.net",
+            },
+        )
 
     def authenticate(self, request: Recorded) -> Answer | None:
+        if request.path.startswith("/login/companyinfo/"):
+            return None  # public: integrations read the codebase before they log in
         if request.headers.get("authorization") != self.expected_auth:
             return Answer(401, {"code": "Unauthorized", "message": "Invalid credentials"})
         if request.headers.get("clientid") != self.client_id:
@@ -87,7 +110,13 @@ class ConnectWiseStub(PSAStub):
         return None
 
     def handle(self, request: Recorded) -> Answer:
-        path = request.path.removeprefix(CW_PREFIX)
+        if request.path.startswith("/login/companyinfo/"):
+            return self._company_info(request.path.removeprefix("/login/companyinfo/"))
+        prefix = f"/{self.codebase}/apis/3.0"
+        if not request.path.startswith(prefix + "/"):
+            # A codebase the site is no longer on (or never was): ConnectWise answers 404.
+            raise refuse(404, {"code": "NotFound", "message": "The resource cannot be found."})
+        path = request.path.removeprefix(prefix)
         if match := re.fullmatch(r"/service/tickets/(\d+)", path):
             ticket = self._ticket(int(match[1]))
             if request.method == "GET":
