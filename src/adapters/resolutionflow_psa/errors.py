@@ -20,9 +20,12 @@ from resolutionflow_core.errors import PSAError
 
 
 class PSAConfigurationError(PSAError):
-    """The connection's settings cannot work (a blank key, a malformed URL...)."""
+    """The connection's settings cannot work (a blank key, a malformed URL, an outcome or a
+    note type the instance does not have...). Trying again cannot help until an owner fixes
+    the connection: ``retryable`` is False."""
 
     code = "psa_configuration_error"
+    retryable = False
 
 
 class PSAHostRefused(PSAConfigurationError):

@@ -131,7 +131,7 @@ class HaloPSA(PSAHttpClient):
         self._tenant = settings.tenant
         if settings.auth_url:
             self._token_url = self._with_tenant(self._guard.check_url(settings.token_url))
-        self._outcomes: dict[NoteKind, str] | None = None
+        self._outcomes: dict[NoteKind, str | PSAConfigurationError] | None = None
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
@@ -308,44 +308,46 @@ class HaloPSA(PSAHttpClient):
         """The outcome each kind of note is posted with: the configured ones, checked
         against the instance's, and for the others the instance's best match. An outcome
         the instance does not have raises `PSAConfigurationError` naming those it has."""
-        if self._outcomes is not None:
-            return self._outcomes
+        return {kind: await self.outcome(kind) for kind in NoteKind}
+
+    async def outcome(self, kind: NoteKind) -> str:
+        """The outcome notes of ``kind`` are posted with (see `outcomes`); only this kind's
+        must exist, so one missing outcome does not stop the other kinds of notes."""
+        if self._outcomes is None:
+            self._outcomes = await self._choose_outcomes()
+        chosen = self._outcomes[kind]
+        if isinstance(chosen, PSAConfigurationError):
+            raise PSAConfigurationError(str(chosen))
+        return chosen
+
+    async def _choose_outcomes(self) -> dict[NoteKind, str | PSAConfigurationError]:
         available = await self.list_outcomes()
         by_name = {name.casefold(): name for name in available}
-        chosen: dict[NoteKind, str] = {}
+        listed = ", ".join(available) or "none"
+        chosen: dict[NoteKind, str | PSAConfigurationError] = {}
         for kind in NoteKind:
             configured = self._settings.outcomes.get(kind)
             if configured is not None:
-                if configured.strip().casefold() not in by_name:
-                    raise PSAConfigurationError(
-                        f"HaloPSA has no outcome {configured!r} for {kind} notes "
-                        f"(it has: {', '.join(available) or 'none'})"
-                    )
-                chosen[kind] = by_name[configured.strip().casefold()]
-                continue
-            match = next(
-                (
-                    by_name[p.casefold()]
-                    for p in OUTCOME_PREFERENCE[kind]
-                    if p.casefold() in by_name
-                ),
-                None,
-            )
-            if match is None:
-                raise PSAConfigurationError(
-                    f"HaloPSA: choose the outcome for {kind} notes among "
-                    f"{', '.join(available) or 'none'} (none of "
-                    f"{', '.join(OUTCOME_PREFERENCE[kind])} exists)"
+                key = configured.strip().casefold()
+                chosen[kind] = by_name.get(key) or PSAConfigurationError(
+                    f"HaloPSA has no outcome {configured!r} for {kind} notes (it has: {listed})"
                 )
-            chosen[kind] = match
-        self._outcomes = chosen
+                continue
+            preferred = [p.casefold() for p in OUTCOME_PREFERENCE[kind]]
+            match = next((by_name[p] for p in preferred if p in by_name), None)
+            chosen[kind] = match or PSAConfigurationError(
+                f"HaloPSA: choose the outcome for {kind} notes among {listed} "
+                f"(none of {', '.join(OUTCOME_PREFERENCE[kind])} exists)"
+            )
         return chosen
 
     async def _prepare_note(self, kind: NoteKind) -> None:
-        await self.outcomes()
+        await self.outcome(kind)
 
     def _known_outcomes(self) -> Mapping[NoteKind, str]:
-        return self._outcomes if self._outcomes is not None else self._settings.outcomes
+        if self._outcomes is None:
+            return self._settings.outcomes
+        return {k: v for k, v in self._outcomes.items() if isinstance(v, str)}
 
     async def discover(self) -> Discovery:
         """The authorisation server (and how it was found), the tenant, and the outcomes:
@@ -369,7 +371,7 @@ class HaloPSA(PSAHttpClient):
         action = {
             "ticket_id": number,
             "note": text,
-            "outcome": (await self.outcomes())[kind],
+            "outcome": await self.outcome(kind),
             "hiddenfromuser": kind == NoteKind.INTERNAL,
         }
         answer = await self._call("POST", "/Actions", json=[action], not_found=_missing(number))
