@@ -247,6 +247,7 @@ class AutotaskPSA(PSAHttpClient):
 
     async def discover(self) -> Discovery:
         """The zone URL, the ``noteType`` and ``publish`` picklists and the values used."""
+        self._note_picklists_read = float("-inf")  # read afresh
         picklists = await self._note_picklist_values()
         facts = {"api": self.base_url}
         for kind in NoteKind:

@@ -132,6 +132,7 @@ class HaloPSA(PSAHttpClient):
         if settings.auth_url:
             self._token_url = self._with_tenant(self._guard.check_url(settings.token_url))
         self._outcomes: dict[NoteKind, str | PSAConfigurationError] | None = None
+        self._available_outcomes: list[str] = []
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
@@ -321,7 +322,7 @@ class HaloPSA(PSAHttpClient):
         return chosen
 
     async def _choose_outcomes(self) -> dict[NoteKind, str | PSAConfigurationError]:
-        available = await self.list_outcomes()
+        available = self._available_outcomes = await self.list_outcomes()
         by_name = {name.casefold(): name for name in available}
         listed = ", ".join(available) or "none"
         chosen: dict[NoteKind, str | PSAConfigurationError] = {}
@@ -354,6 +355,7 @@ class HaloPSA(PSAHttpClient):
         those the instance has and those each kind of note is posted with."""
         token_url = await self.token_url()
         await self._access_token()  # proves the credentials against that server
+        self._outcomes = None  # read afresh: the instance may have changed since
         outcomes = await self.outcomes()
         facts = {
             "api": self.base_url,
@@ -363,7 +365,7 @@ class HaloPSA(PSAHttpClient):
         if self._tenant:
             facts["tenant"] = self._tenant
         facts.update({f"outcome.{kind}": outcome for kind, outcome in outcomes.items()})
-        return Discovery(PROVIDER, facts, {"outcomes": await self.list_outcomes()})
+        return Discovery(PROVIDER, facts, {"outcomes": list(self._available_outcomes)})
 
     # -- writing ---------------------------------------------------------------------------
 

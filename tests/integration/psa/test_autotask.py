@@ -280,3 +280,33 @@ def test_settings_for_a_zone() -> None:
     assert settings.api_url == "https://webservices5.autotask.net/ATServicesRest/V1.0"
     assert "secret" not in repr(settings)
     assert "code" not in repr(settings)
+
+
+async def test_discovery_lists_the_note_types_and_publish_values_and_those_used(
+    autotask: AutotaskPSA, at_stub: AutotaskStub
+) -> None:
+    discovery = await autotask.discover()
+
+    assert discovery.facts["note_type.detail"] == "3 Task Notes"
+    assert discovery.facts["note_type.internal"] == "3 Task Notes"
+    assert discovery.facts["publish.internal"] == "2 Internal Only"
+    assert discovery.facts["publish.resolution"] == "1 All Autotask Users"
+    assert discovery.choices["note_types"] == [
+        "1 Task Summary",
+        "2 Task Detail",
+        "3 Task Notes",
+        "13 Workflow Rule Note",
+    ]
+    assert discovery.choices["publish"] == [
+        "1 All Autotask Users",
+        "2 Internal Only",
+        "4 Internal & Co-Managed",
+    ]
+
+
+async def test_discovery_without_a_note_type_to_use_says_to_choose_one(
+    autotask: AutotaskPSA, at_stub: AutotaskStub
+) -> None:
+    at_stub.note_types = [{"value": "1", "label": "Task Summary", "isActive": True}]
+    with pytest.raises(PSAConfigurationError, match=r"no ticket note type .*1 Task Summary"):
+        await autotask.discover()
