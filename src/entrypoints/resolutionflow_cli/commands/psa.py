@@ -79,7 +79,10 @@ def connect(
     """Connect the account to its PSA (replacing an earlier connection).
 
     The credentials are sealed with RESOLUTIONFLOW_SECRET_KEY before they are stored.
-    Test the connection with 'resolutionflow psa test TICKET'.
+    A HaloPSA connection is checked with the instance first: the outcomes its notes will
+    use (outcome_detail, outcome_internal, outcome_resolution) must exist there, and those
+    not given are chosen and stored. Test the connection with 'resolutionflow psa test
+    TICKET': it shows what was discovered (codebase, auth server, outcomes, note types).
 
     Example: `resolutionflow psa connect halopsa --setting base_url=https://acme.halopsa.com --setting client_id=rf-app`
     """  # noqa: E501
