@@ -190,7 +190,8 @@ class DeliveryRelay:
 
     async def _after_failure(self, delivery: Delivery, error: PSAError) -> DeliveryState:
         message = f"{type(error).__name__}: {error}"
-        if delivery.attempts >= self._max_attempts:
+        # A request the PSA refused as such (``retryable`` False) gets the same answer again.
+        if delivery.attempts >= self._max_attempts or getattr(error, "retryable", True) is False:
             await self._queue.failed(delivery.id, error=message)
             return DeliveryState.FAILED
         delay = min(self._base_delay * 2 ** (delivery.attempts - 1), self._max_delay)

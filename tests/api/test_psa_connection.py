@@ -27,7 +27,7 @@ from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from tests.api.conftest import ACCOUNT, problem
 from tests.integration.psa.stub import StubServer, rate_limited
-from tests.integration.psa.stubs import CW_PREFIX, ConnectWiseStub
+from tests.integration.psa.stubs import CW_PREFIX, ConnectWiseStub, HaloStub
 
 PATH = "/api/v1/psa-connection"
 
@@ -248,7 +248,8 @@ async def test_the_session_shows_its_deliveries_and_failed_ones_can_be_retried(
     assert pending["attempts"] == 0
     assert pending["next_attempt_at"] is not None
 
-    # The PSA refuses for good: the relay gives up after one attempt here.
+    # The PSA refuses the note as such: the relay does not try it 12 times, it fails it
+    # at once with the PSA's message.
     psa_api.stub.fail("POST", "/notes$", _refusal())
     # A relay of its own: the app's cached PSA clients belong to the app's event loop.
     database = psa_api.application.storage.database
@@ -258,12 +259,14 @@ async def test_the_session_shows_its_deliveries_and_failed_ones_can_be_retried(
             SqlPSAConnectionStore(database), Sealer(psa_api.key), allow_loopback=True
         ),
         SystemClock(),
-        max_attempts=1,
+        max_attempts=12,
     )
     assert (await relay.run_once()).failed == 1
     (failed,) = (await client.get(session, headers=engineer)).json()["psa_deliveries"]
     assert failed["state"] == "failed"
-    assert "psa_request_rejected" in failed["last_error"] or "400" in failed["last_error"]
+    assert failed["attempts"] == 1
+    assert failed["last_error"].startswith("PSARequestRejected: connectwise POST ")
+    assert "400 refused" in failed["last_error"]
 
     problem(await client.post(f"{session}/deliveries/retry", headers=engineer), 403)
     retried = await client.post(f"{session}/deliveries/retry", headers=admin)
@@ -278,6 +281,65 @@ async def test_the_session_shows_its_deliveries_and_failed_ones_can_be_retried(
     assert delivered["delivered_at"] is not None
     assert delivered["last_error"] is None
     assert len(psa_api.stub.notes[4711]) == 1
+
+
+async def test_a_halo_connection_is_saved_with_outcomes_its_instance_has(
+    psa_api: PsaApi,
+) -> None:
+    psa_api.server.stub = halo = HaloStub()
+    halo.auth_path = "/identity"
+    headers = await psa_api.headers(Role.OWNER)
+    body: dict[str, Any] = {
+        "provider": "halopsa",
+        "settings": {
+            "base_url": psa_api.server.url,
+            "client_id": "halo-client",
+            "outcome_resolution": "Resolution",
+        },
+        "credentials": {"client_secret": "halo-secret"},
+    }
+    refused = problem(await psa_api.client.put(PATH, json=body, headers=headers), 422)
+    assert refused["errors"][0]["field"] == "halopsa"
+    assert "no outcome 'Resolution' for resolution notes" in refused["detail"]
+    assert "Private Note, Public Note" in refused["detail"]
+    problem(await psa_api.client.get(PATH, headers=headers), 404)
+
+    body["settings"]["outcome_resolution"] = "Public Note"
+    saved = await psa_api.client.put(PATH, json=body, headers=headers)
+    assert saved.status_code == 200, saved.text
+    settings = saved.json()["settings"]
+    assert (settings["outcome_detail"], settings["outcome_internal"]) == (
+        "Public Note",
+        "Private Note",
+    )
+
+    tested = await psa_api.client.post(f"{PATH}/test", json={"ticket_id": "1234"}, headers=headers)
+    assert tested.status_code == 200, tested.text
+    discovered = tested.json()["discovered"]
+    assert discovered["facts"]["auth_server"] == f"{psa_api.server.url}/identity"
+    assert discovered["facts"]["tenant"] == "acme"
+    assert discovered["facts"]["outcome.resolution"] == "Public Note"
+    assert discovered["choices"]["outcomes"] == [
+        "Private Note",
+        "Public Note",
+        "Email User",
+        "Phone Call",
+    ]
+    assert "halo-secret" not in tested.text
+
+
+async def test_a_connectwise_test_reports_the_sites_codebase(psa_api: PsaApi) -> None:
+    headers = await psa_api.headers()
+    await psa_api.client.put(PATH, json=psa_api.connectwise(), headers=headers)
+    psa_api.stub.is_cloud = False
+    tested = await psa_api.client.post(f"{PATH}/test", json={"ticket_id": "4711"}, headers=headers)
+    assert tested.status_code == 200, tested.text
+    facts = tested.json()["discovered"]["facts"]
+    assert (facts["codebase"], facts["codebase_from"], facts["cloud"]) == (
+        "v4_6_release",
+        "configured",
+        "no",
+    )
 
 
 def _refusal() -> Any:
@@ -305,4 +367,5 @@ async def test_the_schema_documents_deliveries_and_never_a_secret(psa_api: PsaAp
     paths = schema["paths"]
     assert {"get", "put", "delete"} <= paths["/api/v1/psa-connection"].keys()
     assert "post" in paths["/api/v1/psa-connection/test"]
+    assert set(components["DiscoveredRead"]["properties"]) == {"facts", "choices"}
     assert "post" in paths["/api/v1/ai-sessions/{session_id}/deliveries/retry"]

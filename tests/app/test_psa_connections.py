@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from resolutionflow_app.psa import ConfiguredPSAConnections, CredentialsLocked, Sealer
 from resolutionflow_core.errors import InvalidInput, PSANotConfigured
+from resolutionflow_core.tickets import NoteKind, PSANote
 from resolutionflow_memory.keys import InMemoryPSAConnectionStore
-from resolutionflow_psa import ConnectWisePSA, HaloPSA
+from resolutionflow_psa import AutotaskPSA, ConnectWisePSA, HaloPSA, PSAAuthenticationFailed
+from tests.integration.psa.stub import StubServer
+from tests.integration.psa.stubs import HaloStub
 
 NOW = datetime(2026, 11, 8, 9, 0, tzinfo=UTC)
 KEY = Sealer.new_key()
@@ -54,14 +58,117 @@ async def test_replacing_a_connection_rebuilds_its_client() -> None:
     later = datetime(2026, 11, 9, tzinfo=UTC)
     await psa.connect(
         "acme",
-        "halopsa",
-        {"base_url": "https://acme.halopsa.com", "client_id": "halo-id"},
-        {"client_secret": "halo-secret"},
+        "autotask",
+        {"base_url": "https://webservices5.autotask.net/ATServicesRest", "username": "api@a"},
+        {"integration_code": "code", "secret": "s"},
         now=later,
     )
     second = await psa.client_for("acme")
     assert isinstance(first, ConnectWisePSA)
-    assert isinstance(second, HaloPSA)
+    assert isinstance(second, AutotaskPSA)
+
+
+# -- HaloPSA: contacted on save, for its outcomes ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[StubServer]:
+    with StubServer().running() as running:
+        yield running
+
+
+@pytest.fixture
+def halo_stub(server: StubServer) -> HaloStub:
+    server.stub = stub = HaloStub()
+    return stub
+
+
+def loopback_connections() -> tuple[ConfiguredPSAConnections, InMemoryPSAConnectionStore]:
+    store = InMemoryPSAConnectionStore()
+    return ConfiguredPSAConnections(store, Sealer(KEY), allow_loopback=True), store
+
+
+def halo(server: StubServer, **settings: str) -> dict[str, object]:
+    return {"base_url": server.url, "client_id": "halo-client", "tenant": "acme", **settings}
+
+
+async def test_saving_a_halo_connection_stores_the_outcomes_its_instance_has(
+    server: StubServer, halo_stub: HaloStub
+) -> None:
+    psa, _ = loopback_connections()
+    view = await psa.connect(
+        "acme", "halopsa", halo(server), {"client_secret": "halo-secret"}, now=NOW
+    )
+    assert {k: v for k, v in view.settings.items() if k.startswith("outcome_")} == {
+        "outcome_detail": "Public Note",
+        "outcome_internal": "Private Note",
+        "outcome_resolution": "Public Note",
+    }
+    client = await psa.client_for("acme")
+    assert isinstance(client, HaloPSA)
+    await client.post_note("1234", PSANote(NoteKind.INTERNAL, "Escalated.", "rf:a:1"))
+    assert halo_stub.actions[0]["outcome"] == "Private Note"
+    await psa.aclose()
+
+
+async def test_a_halo_connection_naming_an_outcome_the_instance_lacks_is_not_saved(
+    server: StubServer, halo_stub: HaloStub
+) -> None:
+    psa, store = loopback_connections()
+    settings = halo(server, outcome_resolution="Resolution")
+    with pytest.raises(InvalidInput) as refused:
+        await psa.connect("acme", "halopsa", settings, {"client_secret": "halo-secret"}, now=NOW)
+    assert refused.value.field == "halopsa"
+    assert "no outcome 'Resolution' for resolution notes" in str(refused.value)
+    assert "Private Note, Public Note, Email User, Phone Call" in str(refused.value)
+    assert await store.get("acme") is None
+
+    halo_stub.outcomes.append({"id": 7, "outcome": "Resolution"})
+    view = await psa.connect("acme", "halopsa", settings, {"client_secret": "halo-secret"}, now=NOW)
+    assert view.settings["outcome_resolution"] == "Resolution"
+
+
+async def test_a_halo_connection_whose_credentials_fail_is_not_saved(
+    server: StubServer, halo_stub: HaloStub
+) -> None:
+    psa, store = loopback_connections()
+    with pytest.raises(PSAAuthenticationFailed):
+        await psa.connect("acme", "halopsa", halo(server), {"client_secret": "no"}, now=NOW)
+    assert await store.get("acme") is None
+
+
+async def test_testing_a_connection_reports_what_was_discovered(
+    server: StubServer, halo_stub: HaloStub
+) -> None:
+    psa, _ = loopback_connections()
+    halo_stub.auth_path = "/identity"
+    await psa.connect("acme", "halopsa", halo(server), {"client_secret": "halo-secret"}, now=NOW)
+
+    tested = await psa.test("acme", "1234")
+
+    assert tested.ticket.summary == "Outlook cannot connect to Exchange"
+    facts = tested.discovered.facts
+    assert (facts["auth_server"], facts["auth_server_from"]) == (
+        f"{server.url}/identity",
+        "authinfo",
+    )
+    assert facts["outcome.internal"] == "Private Note"
+    assert tested.discovered.choices["outcomes"][:2] == ["Private Note", "Public Note"]
+    await psa.aclose()
+
+
+async def test_autotask_note_types_are_all_three_numbers_or_none() -> None:
+    psa, _ = connections()
+    base = {"base_url": "https://webservices5.autotask.net/ATServicesRest", "username": "u"}
+    secret = {"integration_code": "c", "secret": "s"}
+    with pytest.raises(InvalidInput) as refused:
+        await psa.connect("acme", "autotask", {**base, "note_type_detail": "3"}, secret, now=NOW)
+    assert refused.value.field == "settings.note_type_internal"
+    types = {f"note_type_{kind}": "3" for kind in NoteKind}
+    await psa.connect("acme", "autotask", {**base, **types}, secret, now=NOW)
+    client = await psa.client_for("acme")
+    assert isinstance(client, AutotaskPSA)
+    assert client._settings.note_types == dict.fromkeys(NoteKind, 3)
 
 
 @pytest.mark.parametrize(

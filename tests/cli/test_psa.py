@@ -11,20 +11,28 @@ import pytest
 from resolutionflow_app import Application
 from resolutionflow_core.delivery import RelayReport
 from resolutionflow_memory import InMemoryPSA
+from resolutionflow_psa import ConnectWisePSA, ConnectWiseSettings, HostGuard
 from tests.cli.conftest import TICKET, Cli, OpenHook
+from tests.integration.psa.stub import StubServer
+from tests.integration.psa.stubs import ConnectWiseStub
 
-HALO = (
+# ConnectWise is not contacted when the connection is saved (HaloPSA is: its outcomes).
+CONNECTWISE = (
     "psa",
     "connect",
-    "halopsa",
+    "connectwise",
     "--setting",
-    "base_url=https://acme.halopsa.com",
+    "site=api-na.myconnectwise.net",
+    "--setting",
+    "company=acme",
+    "--setting",
+    "public_key=pub-key",
     "--setting",
     "client_id=rf-app",
     "--status",
     "resolved=Closed",
 )
-SECRET = "halo-s3cr3t-value"
+SECRET = "cw-s3cr3t-private-key"
 
 
 @pytest.fixture
@@ -41,28 +49,28 @@ def test_secret_key_makes_a_new_fernet_key_each_time(cli: Cli) -> None:
 
 
 def test_connect_asks_for_the_credential_and_never_shows_it(cli: Cli, secret_key: str) -> None:
-    connected = cli.ok(*HALO, input=f"{SECRET}\n")
-    assert "Connected account default to halopsa." in connected.stdout
-    assert "client_secret (set, sealed)" in connected.stdout
+    connected = cli.ok(*CONNECTWISE, input=f"{SECRET}\n")
+    assert "Connected account default to connectwise." in connected.stdout
+    assert "private_key (set, sealed)" in connected.stdout
     assert "resolved → Closed" in connected.stdout
     shown = cli.ok("psa", "show")
     view = cli.json("psa", "show")
-    assert view["provider"] == "halopsa"
-    assert view["settings"]["base_url"] == "https://acme.halopsa.com"
-    assert view["credentials_set"] == ["client_secret"]
+    assert view["provider"] == "connectwise"
+    assert view["settings"]["site"] == "api-na.myconnectwise.net"
+    assert view["credentials_set"] == ["private_key"]
     for output in (connected.output, shown.output, str(view)):
         assert SECRET not in output
         assert secret_key not in output
 
 
 def test_connect_takes_the_credential_as_an_option_too(cli: Cli, secret_key: str) -> None:
-    view = cli.json(*HALO, "--credential", f"client_secret={SECRET}")
-    assert view["credentials_set"] == ["client_secret"]
+    view = cli.json(*CONNECTWISE, "--credential", f"private_key={SECRET}")
+    assert view["credentials_set"] == ["private_key"]
     assert SECRET not in str(view)
 
 
 def test_connect_without_a_secret_key_says_how_to_make_one(cli: Cli) -> None:
-    line = cli.refused(2, *HALO, "--credential", f"client_secret={SECRET}")
+    line = cli.refused(2, *CONNECTWISE, "--credential", f"private_key={SECRET}")
     assert "RESOLUTIONFLOW_SECRET_KEY" in line
     assert "resolutionflow secret-key" in line
 
@@ -76,7 +84,7 @@ def test_connect_refuses_bad_input_and_engineers(cli: Cli, secret_key: str) -> N
     assert "halopsa needs base_url, client_id" in line
     line = cli.refused(2, "psa", "connect", "halopsa", "--setting", "base_url")
     assert "expected KEY=VALUE" in line
-    line = cli.refused(1, *HALO, "--as", "default:bob:engineer")
+    line = cli.refused(1, *CONNECTWISE, "--as", "default:bob:engineer")
     assert line == (
         "resolutionflow: refused: not allowed to connect a PSA: "
         "only owners and admins manage the PSA connection"
@@ -86,7 +94,7 @@ def test_connect_refuses_bad_input_and_engineers(cli: Cli, secret_key: str) -> N
 def test_test_reads_a_ticket_through_the_connection(
     cli: Cli, secret_key: str, on_open: Callable[[OpenHook], None]
 ) -> None:
-    cli.ok(*HALO, "--credential", f"client_secret={SECRET}")
+    cli.ok(*CONNECTWISE, "--credential", f"private_key={SECRET}")
     client = InMemoryPSA([TICKET])
 
     async def through_memory(account_id: str) -> InMemoryPSA:
@@ -99,12 +107,49 @@ def test_test_reads_a_ticket_through_the_connection(
     on_open(route)
     shown = cli.ok("psa", "test", "T-100").stdout
     assert shown.strip() == "OK: memory ticket #T-100: Printer on floor 2 offline (Acme Ltd)."
-    assert cli.json("psa", "test", "T-100")["company"] == "Acme Ltd"
+    tested = cli.json("psa", "test", "T-100")
+    assert tested["company"] == "Acme Ltd"
+    assert tested["discovered"] == {"facts": {}, "choices": {}}  # nothing to look up
     cli.refused(3, "psa", "test", "T-404")
 
 
+def test_test_shows_what_was_discovered_in_the_psa(
+    cli: Cli, secret_key: str, on_open: Callable[[OpenHook], None]
+) -> None:
+    cli.ok(*CONNECTWISE, "--credential", f"private_key={SECRET}")
+    with StubServer().running() as server:
+        server.stub = stub = ConnectWiseStub(client_id="rf-app")
+        stub.codebase = "v2025_1"
+        settings = ConnectWiseSettings.for_site(
+            server.url,
+            company="acme",
+            public_key="pub-key",
+            private_key="priv-key",
+            client_id="rf-app",
+            timeout=2.0,
+        )
+
+        async def through_stub(account_id: str) -> ConnectWisePSA:
+            return ConnectWisePSA(settings, guard=HostGuard(allow_loopback=True))
+
+        def route(application: Application) -> None:
+            application.connections.client_for = through_stub  # type: ignore[method-assign]
+
+        on_open(route)
+        shown = cli.ok("psa", "test", "4711").stdout
+        tested = cli.json("psa", "test", "4711")
+
+    assert "OK: connectwise ticket #4711: VPN drops every ten minutes" in shown
+    assert re.search(r"codebase\s+v2025_1", shown)
+    assert re.search(r"codebase_from\s+companyinfo", shown)
+    assert re.search(r"cloud\s+yes", shown)
+    facts = tested["discovered"]["facts"]
+    assert (facts["codebase"], facts["cloud"], facts["version"]) == ("v2025_1", "yes", "v2025.1")
+    assert facts["api"] == f"{server.url}/v2025_1/apis/3.0"
+
+
 def test_disconnect_removes_the_connection(cli: Cli, secret_key: str) -> None:
-    cli.ok(*HALO, "--credential", f"client_secret={SECRET}")
+    cli.ok(*CONNECTWISE, "--credential", f"private_key={SECRET}")
     assert "Disconnected account default" in cli.ok("psa", "disconnect", "--yes").stdout
     line = cli.refused(3, "psa", "show")
     assert line == "resolutionflow: not found: account default has no PSA connection"

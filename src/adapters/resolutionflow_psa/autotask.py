@@ -13,8 +13,15 @@
 
 ``publish`` decides who sees a note: 1 "All Autotask Users" is the customer-visible
 setting (shown in the client portal), 2 "Internal Only"/"Internal Project Team" is for
-internal users only. Detail and resolution notes are published to 1, internal notes to 2;
-``noteType`` defaults to 1. Both are picklists of the instance, so both are settings.
+internal users only. Detail and resolution notes are published to 1, internal notes to 2.
+``noteType`` is a picklist of the instance whose value 1 is "Task Summary" on live tenants:
+unless configured, the note type is read from ``/V1.0/TicketNotes/entityInformation/fields``
+(the one labelled for notes, see `NOTE_TYPE_PREFERENCE`).
+
+Autotask answers a request it will not accept (a bad picklist value, a description over
+32,000 characters, a field the ticket's category requires) with HTTP 500 and
+``{"errors": [...]}``: that is `PSARequestRejected`, never retried. Descriptions and titles
+are cut to Autotask's limits (`MAX_DESCRIPTION`, `MAX_TITLE`) rather than refused.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx
 
 from resolutionflow_core.errors import TicketNotFound
-from resolutionflow_core.tickets import NoteKind, Ticket
+from resolutionflow_core.tickets import NoteKind, PSANote, Ticket
 from resolutionflow_psa.errors import (
     PSAConfigurationError,
     PSANotFound,
@@ -36,6 +43,7 @@ from resolutionflow_psa.errors import (
 )
 from resolutionflow_psa.http import (
     DEFAULT_TIMEOUT,
+    Discovery,
     Injected,
     PSAHttpClient,
     RetryPolicy,
@@ -50,6 +58,7 @@ from resolutionflow_psa.http import (
     status_names,
     text_of,
 )
+from resolutionflow_psa.marker import with_marker
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -65,7 +74,13 @@ DEFAULT_PUBLISH: Final[Mapping[NoteKind, int]] = MappingProxyType(
         NoteKind.RESOLUTION: PUBLISH_ALL_AUTOTASK_USERS,
     }
 )
-DEFAULT_NOTE_TYPES: Final[Mapping[NoteKind, int]] = MappingProxyType(dict.fromkeys(NoteKind, 1))
+NOTE_TYPE_PREFERENCE: Final = ("task notes", "ticket notes", "task note", "ticket note", "notes")
+"""The ``noteType`` labels meant for a ticket's notes, best first; when none is there, the
+first active type that is not a summary or a workflow note."""
+MAX_DESCRIPTION: Final = 32_000
+"""Autotask's longest note description, in characters."""
+MAX_TITLE: Final = 250
+"""Autotask's longest note title."""
 DEFAULT_TITLES: Final[Mapping[NoteKind, str]] = MappingProxyType(
     {
         NoteKind.DETAIL: "Update",
@@ -89,7 +104,8 @@ class AutotaskSettings:
     username: str
     secret: str = field(repr=False)
     publish: Mapping[NoteKind, int] = field(default_factory=lambda: DEFAULT_PUBLISH)
-    note_types: Mapping[NoteKind, int] = field(default_factory=lambda: DEFAULT_NOTE_TYPES)
+    note_types: Mapping[NoteKind, int] | None = None
+    """The ``noteType`` for each kind; None: read the picklist and take the notes type."""
     titles: Mapping[NoteKind, str] = field(default_factory=lambda: DEFAULT_TITLES)
     timeout: float = DEFAULT_TIMEOUT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -99,7 +115,10 @@ class AutotaskSettings:
         for name in ("integration_code", "username", "secret"):
             require(getattr(self, name), f"Autotask {name}")
         for kind in NoteKind:
-            for mapping, what in ((self.publish, "publish"), (self.note_types, "noteType")):
+            mappings = [(self.publish, "publish")]
+            if self.note_types is not None:
+                mappings.append((self.note_types, "noteType"))
+            for mapping, what in mappings:
                 value = mapping.get(kind)
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise PSAConfigurationError(
@@ -124,6 +143,7 @@ class AutotaskPSA(PSAHttpClient):
     """The `PSAClient` port on Autotask, plus `list_statuses` and `list_notes`."""
 
     PROVIDER = PROVIDER
+    VALIDATION_ERRORS_AS_500 = True
 
     def __init__(self, settings: AutotaskSettings, **injected: Unpack[Injected]) -> None:
         super().__init__(
@@ -138,6 +158,8 @@ class AutotaskPSA(PSAHttpClient):
         }
         self._picklists: dict[str, list[_Choice]] = {}
         self._picklists_read = float("-inf")
+        self._note_picklists: dict[str, list[_Choice]] = {}
+        self._note_picklists_read = float("-inf")
 
     async def _auth_headers(self) -> dict[str, str]:
         return self._headers
@@ -201,15 +223,75 @@ class AutotaskPSA(PSAHttpClient):
     async def _create_note(self, number: int, kind: NoteKind, text: str) -> str | None:
         note = {
             "ticketID": number,
-            "title": self._settings.titles[kind],
+            "title": _cut(self._settings.titles[kind], MAX_TITLE),
             "description": text,
-            "noteType": self._settings.note_types[kind],
+            "noteType": await self._note_type(kind),
             "publish": self._settings.publish[kind],
         }
         answer = await self._call(
             "POST", f"/Tickets/{number}/Notes", json=note, not_found=_missing(number)
         )
         return id_of(answer.get("itemId")) if isinstance(answer, dict) else None
+
+    def _note_text(self, note: PSANote) -> str:
+        """The note with its marker, the text cut so that the whole fits Autotask's
+        description limit and the marker line stays last."""
+        text = with_marker(note.text, note.marker)
+        if len(text) <= MAX_DESCRIPTION:
+            return text
+        body = note.text.rstrip()
+        notice = "\n\n[… {} more characters cut: Autotask keeps " + f"{MAX_DESCRIPTION:,}]"
+        keep = len(body) - (len(text) - MAX_DESCRIPTION) - len(notice.format(len(body)))
+        shown = body[:keep].rstrip()
+        return with_marker(shown + notice.format(len(body) - len(shown)), note.marker)
+
+    async def discover(self) -> Discovery:
+        """The zone URL, the ``noteType`` and ``publish`` picklists and the values used."""
+        self._note_picklists_read = float("-inf")  # read afresh
+        picklists = await self._note_picklist_values()
+        facts = {"api": self.base_url}
+        for kind in NoteKind:
+            note_type = await self._note_type(kind)
+            facts[f"note_type.{kind}"] = _shown(picklists.get("noteType", []), note_type)
+            publish = self._settings.publish[kind]
+            facts[f"publish.{kind}"] = _shown(picklists.get("publish", []), publish)
+        choices = {
+            "note_types": [
+                f"{c.value} {c.label}" for c in picklists.get("noteType", []) if c.active
+            ],
+            "publish": [f"{c.value} {c.label}" for c in picklists.get("publish", []) if c.active],
+        }
+        return Discovery(PROVIDER, facts, choices)
+
+    async def _prepare_note(self, kind: NoteKind) -> None:
+        await self._note_type(kind)
+
+    async def _note_type(self, kind: NoteKind) -> int:
+        """The configured ``noteType`` for ``kind``, else the instance's type for notes."""
+        if self._settings.note_types is not None:
+            return self._settings.note_types[kind]
+        types = [c for c in (await self._note_picklist_values()).get("noteType", []) if c.active]
+        by_label = {c.label.strip().casefold(): c for c in types}
+        for label in NOTE_TYPE_PREFERENCE:
+            if label in by_label:
+                return int(by_label[label].value)
+        for choice in types:
+            label = choice.label.casefold()
+            if not any(word in label for word in ("summary", "workflow", "duplicate")):
+                return int(choice.value)
+        raise PSAConfigurationError(
+            f"autotask: no ticket note type to use among {_listed(types) or 'none'}; set note_types"
+        )
+
+    async def _note_picklist_values(self) -> dict[str, list[_Choice]]:
+        """The ticket notes' picklists (noteType, publish), read at most every few minutes."""
+        if self._clock() - self._note_picklists_read < PICKLIST_TTL:
+            return self._note_picklists
+        picklists = await self._read_picklists(
+            "/TicketNotes/entityInformation/fields", ("noteType", "publish")
+        )
+        self._note_picklists, self._note_picklists_read = picklists, self._clock()
+        return picklists
 
     async def _status_target(self, number: int, wanted: str) -> tuple[str | None, TicketStatus]:
         item = await self._ticket(number)
@@ -269,13 +351,18 @@ class AutotaskPSA(PSAHttpClient):
         """The ticket fields' picklists (status, queueID), read at most every few minutes."""
         if self._clock() - self._picklists_read < PICKLIST_TTL:
             return self._picklists
-        answer = json_object(
-            await self._request("GET", "/Tickets/entityInformation/fields"),
-            "autotask ticket fields",
+        picklists = await self._read_picklists(
+            "/Tickets/entityInformation/fields", ("status", "queueID")
         )
+        self._picklists, self._picklists_read = picklists, self._clock()
+        return picklists
+
+    async def _read_picklists(self, path: str, names: tuple[str, ...]) -> dict[str, list[_Choice]]:
+        """The picklists of the fields ``names`` of an entity's ``entityInformation/fields``."""
+        answer = json_object(await self._request("GET", path), f"autotask {path}")
         picklists: dict[str, list[_Choice]] = {}
-        for entry in json_list(answer.get("fields", []), "autotask ticket fields"):
-            if not isinstance(entry, dict) or entry.get("name") not in ("status", "queueID"):
+        for entry in json_list(answer.get("fields", []), f"autotask {path}"):
+            if not isinstance(entry, dict) or entry.get("name") not in names:
                 continue
             values = []
             for choice in entry.get("picklistValues") or []:
@@ -284,7 +371,6 @@ class AutotaskPSA(PSAHttpClient):
                 if value is not None and label is not None:
                     values.append(_Choice(value, label, choice.get("isActive") is not False))
             picklists[str(entry["name"])] = values
-        self._picklists, self._picklists_read = picklists, self._clock()
         return picklists
 
     def _same_origin(self, url: str) -> httpx.URL:
@@ -307,6 +393,19 @@ class _Choice:
     value: str
     label: str
     active: bool
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _listed(choices: list[_Choice]) -> list[str]:
+    return [f"{c.value} {c.label}" for c in choices if c.active]
+
+
+def _shown(choices: list[_Choice], value: int) -> str:
+    label = next((c.label for c in choices if c.value == str(value)), None)
+    return f"{value} {label}" if label else str(value)
 
 
 def _missing(number: int) -> Callable[[], TicketNotFound]:

@@ -1,5 +1,9 @@
 """ConnectWise PSA (formerly Manage), through its REST API 3.0.
 
+- Codebase: a site's REST root is ``https://{site}/{codebase}/apis/3.0``, and hosted and
+  on-premises sites move between codebases. Settings made with ``for_site`` (no fixed
+  codebase) look it up (``GET https://{site}/login/companyinfo/{company}``, no credentials)
+  before the first request, and again when a request is answered 404.
 - Auth: ``Authorization: Basic base64("{company}+{public_key}:{private_key}")`` (an API
   member's keys), the integration's ``clientId`` header, and the versioned
   ``Accept: application/vnd.connectwise.com+json; version=2022.1``.
@@ -15,20 +19,25 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+
+import httpx
 
 from resolutionflow_core.errors import TicketNotFound
 from resolutionflow_core.tickets import NoteKind, Ticket
 from resolutionflow_psa.errors import (
     PSAConfigurationError,
     PSANotFound,
+    PSARequestRejected,
     PSAResponseInvalid,
     UnknownStatus,
 )
 from resolutionflow_psa.http import (
     DEFAULT_TIMEOUT,
+    Discovery,
     Injected,
     PSAHttpClient,
     RetryPolicy,
@@ -75,6 +84,9 @@ class ConnectWiseSettings:
     client_id: str
     """The integration's clientId (developer.connectwise.com)."""
     api_version: str = DEFAULT_API_VERSION
+    codebase_lookup: bool = False
+    """Look the site's codebase up (``/login/companyinfo/{company}``) instead of trusting
+    the one in ``base_url``; ``for_site`` without a codebase turns it on."""
     timeout: float = DEFAULT_TIMEOUT
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -87,11 +99,21 @@ class ConnectWiseSettings:
 
     @classmethod
     def for_site(
-        cls, site: str, *, codebase: str = DEFAULT_CODEBASE, **settings: Any
+        cls, site: str, *, codebase: str | None = None, **settings: Any
     ) -> ConnectWiseSettings:
-        """Settings for a site (``api-na.myconnectwise.net``, or an on-premises host)."""
-        host = require(site, "ConnectWise site").removeprefix("https://").strip("/")
-        return cls(base_url=f"https://{host}/{codebase.strip('/')}/apis/3.0", **settings)
+        """Settings for a site (``api-na.myconnectwise.net``, or an on-premises host).
+
+        Without ``codebase`` the site's codebase is looked up when the adapter first
+        talks to it (and again after a 404); ``v4_6_release`` until then."""
+        root = require(site, "ConnectWise site").strip().rstrip("/")
+        scheme = "http" if root.startswith("http://") else "https"  # http: the guard decides
+        host = root.removeprefix("http://").removeprefix("https://")
+        path = _codebase_path(codebase) if codebase else DEFAULT_CODEBASE
+        return cls(
+            base_url=f"{scheme}://{host}/{path}/apis/3.0",
+            codebase_lookup=codebase is None,
+            **settings,
+        )
 
     @property
     def accept(self) -> str:
@@ -111,14 +133,80 @@ class ConnectWisePSA(PSAHttpClient):
         super().__init__(
             settings.base_url, retry=settings.retry, timeout=settings.timeout, **injected
         )
+        self._settings = settings
         self._headers = {
             "Authorization": settings.authorization(),
             "clientId": settings.client_id,
             "Accept": settings.accept,
         }
+        self._company_info: dict[str, str] | None = None
 
     async def _auth_headers(self) -> dict[str, str]:
         return self._headers
+
+    # -- the codebase ------------------------------------------------------------------------
+
+    async def _call(self, method: str, target: str | httpx.URL, **options: Any) -> Any:
+        """One exchange under the site's codebase, looked up first when it may move, and
+        looked up again (and the request repeated once) when the answer is a 404."""
+        if not (self._settings.codebase_lookup and isinstance(target, str)):
+            return await super()._call(method, target, **options)
+        if self._company_info is None:
+            await self.company_info()
+        try:
+            return await super()._call(method, target, **options)
+        except (PSANotFound, TicketNotFound):
+            before = self._base_url
+            await self.company_info(again=True)
+            if self._base_url == before:
+                raise
+            return await super()._call(method, target, **options)
+
+    async def company_info(self, *, again: bool = False) -> dict[str, str]:
+        """What ``GET https://{site}/login/companyinfo/{company}`` says about the site:
+        ``codebase``, ``cloud``, ``version``, ``site`` (empty if the site does not say).
+        With codebase lookup on, the adapter moves to the codebase it names."""
+        if self._company_info is not None and not again:
+            return self._company_info
+        origin = self._base_url.copy_with(path="/", query=None)
+        url = origin.copy_with(path=f"/login/companyinfo/{self._settings.company}")
+        try:
+            answer = await self._request("GET", url, authenticated=False)
+        except (PSARequestRejected, PSAResponseInvalid):
+            answer = None  # no companyinfo here (an old on-premises site): keep the URL
+        info: dict[str, str] = {}
+        if isinstance(answer, dict):
+            codebase = text_of(answer.get("Codebase"))
+            if codebase is not None and _CODEBASE.fullmatch(codebase.strip("/")):
+                info["codebase"] = codebase.strip("/")
+            cloud = answer.get("IsCloud")
+            if isinstance(cloud, bool) or (isinstance(cloud, str) and cloud.strip()):
+                info["cloud"] = "yes" if str(cloud).strip().lower() == "true" else "no"
+            for key, name in (("VersionCode", "version"), ("SiteUrl", "site")):
+                value = text_of(answer.get(key))
+                if value is not None:
+                    info[name] = value
+        if self._settings.codebase_lookup and "codebase" in info:
+            self._base_url = origin.copy_with(path=f"/{info['codebase']}/apis/3.0")
+        self._company_info = info
+        return info
+
+    async def discover(self) -> Discovery:
+        """The site's codebase (and whether the URL follows it), cloud or not, its version."""
+        info = await self.company_info(again=True)
+        used = self._base_url.path.strip("/").split("/")[0]
+        facts = {"api": self.base_url, "codebase": used}
+        if self._settings.codebase_lookup:
+            facts["codebase_from"] = "companyinfo" if "codebase" in info else "default"
+        else:
+            facts["codebase_from"] = "configured"
+            if info.get("codebase", used) != used:
+                facts["codebase_warning"] = (
+                    f"the site is on {info['codebase']}, the configured URL uses {used}"
+                )
+        facts.update({key: value for key, value in info.items() if key != "codebase"})
+        facts["api_version"] = self._settings.api_version
+        return Discovery(PROVIDER, facts, {})
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -230,6 +318,17 @@ class ConnectWisePSA(PSAHttpClient):
             if len(batch) < PAGE_SIZE:
                 break
         return rows
+
+
+_CODEBASE: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+"""A codebase (``v2025_1``): one path segment, nothing that could leave it."""
+
+
+def _codebase_path(codebase: str) -> str:
+    segment = codebase.strip().strip("/")
+    if not _CODEBASE.fullmatch(segment):
+        raise PSAConfigurationError(f"ConnectWise codebase {codebase!r} is not a codebase name")
+    return segment
 
 
 def _missing(number: int) -> Callable[[], TicketNotFound]:

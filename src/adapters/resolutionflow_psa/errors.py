@@ -20,9 +20,12 @@ from resolutionflow_core.errors import PSAError
 
 
 class PSAConfigurationError(PSAError):
-    """The connection's settings cannot work (a blank key, a malformed URL...)."""
+    """The connection's settings cannot work (a blank key, a malformed URL, an outcome or a
+    note type the instance does not have...). Trying again cannot help until an owner fixes
+    the connection: ``retryable`` is False."""
 
     code = "psa_configuration_error"
+    retryable = False
 
 
 class PSAHostRefused(PSAConfigurationError):
@@ -74,9 +77,14 @@ class PSARateLimited(PSAUnavailable):
 
 
 class PSARequestRejected(PSAError):
-    """The PSA refused the request itself (a 4xx other than 401/403/404/408/429)."""
+    """The PSA refused the request itself (a 4xx other than 401/403/404/408/429, or a
+    vendor's validation error however it is answered, such as Autotask's 500 with
+    ``errors``). Sending the same request again gets the same answer: ``retryable`` is
+    False, so the delivery relay fails the note at once with the PSA's message instead of
+    trying it again for hours."""
 
     code = "psa_request_rejected"
+    retryable = False
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)

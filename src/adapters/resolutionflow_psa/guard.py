@@ -6,7 +6,10 @@ the network the service runs in (SSRF). The guard refuses:
 - any scheme but https (plain http only with ``allow_loopback``, and only to loopback);
 - user info in the URL;
 - any address that is not public: private, loopback, link-local, multicast, reserved,
-  unspecified, shared (CGNAT), documentation ranges, and IPv4-mapped IPv6 forms of those.
+  unspecified, shared (CGNAT), documentation ranges, and IPv4-mapped IPv6 forms of those;
+- IPv6 transition addresses that embed such an IPv4 address: 6to4 (``2002::/16``), NAT64
+  (``64:ff9b::/96``); and Teredo (``2001::/32``), local-use NAT64 (``64:ff9b:1::/48``) and
+  IPv4-compatible addresses (``::/96``) whatever they embed.
 
 It checks three times: the URL when an adapter is built (scheme, literal IPs); every resolved
 address before each request; and, through `GuardedTransport`, every resolved address when
@@ -147,9 +150,20 @@ class HostGuard:
             raise PSAHostRefused(f"refusing to connect to {shown}: {reason}")
 
 
+_TEREDO: Final = ipaddress.IPv6Network("2001::/32")
+_SIX_TO_FOUR: Final = ipaddress.IPv6Network("2002::/16")
+_NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL: Final = ipaddress.IPv6Network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE: Final = ipaddress.IPv6Network("::/96")
+
+
 def _refusal(ip: IPAddress, *, allow_loopback: bool) -> str | None:
     """Why ``ip`` may not be reached, or None if it may."""
     ip = _unwrap(ip)
+    if isinstance(ip, ipaddress.IPv6Address):
+        transition = _transition_refusal(ip)
+        if transition is not None:
+            return transition or None
     if ip.is_loopback:
         return None if allow_loopback else "a loopback address"
     if ip.is_unspecified:
@@ -164,6 +178,37 @@ def _refusal(ip: IPAddress, *, allow_loopback: bool) -> str | None:
         return "a reserved address"
     if not ip.is_global:
         return "not a public address"
+    return None
+
+
+def _transition_refusal(ip: ipaddress.IPv6Address) -> str | None:
+    """For an IPv6 transition address (6to4, Teredo, NAT64, IPv4-compatible), why it is
+    refused, or ``""`` if it may be reached; None for any other address.
+
+    These forms carry an IPv4 address that a relay or gateway on the way turns back into
+    IPv4 traffic, so ``[2002:7f00:1::]`` can reach 127.0.0.1 and ``[64:ff9b::a9fe:a9fe]``
+    the metadata service. Python's ``ipaddress`` calls some of them global, so the embedded
+    address is checked here, and loopback is never allowed through them (not even in tests).
+    """
+    if ip in _TEREDO:
+        # The client address is obfuscated and the traffic tunnelled over UDP: nothing a PSA
+        # is served from, and nothing the guard can check.
+        client = ip.teredo[1] if ip.teredo else None
+        return f"a Teredo address (tunnelling to {client})" if client else "a Teredo address"
+    if ip in _NAT64_LOCAL:
+        return "a local-use NAT64 address (64:ff9b:1::/48)"
+    if ip in _SIX_TO_FOUR or ip in _NAT64:
+        form = "6to4" if ip in _SIX_TO_FOUR else "NAT64"
+        embedded = ip.sixtofour or ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        reason = _refusal(embedded, allow_loopback=False)
+        if reason is not None:
+            return f"a {form} address embedding {reason} ({embedded})"
+        # NAT64 of a public IPv4 (DNS64 on an IPv6-only host) is as public as that IPv4;
+        # a 6to4 address goes on to the ordinary checks of the IPv6 address itself.
+        return "" if form == "NAT64" else None
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:
+        embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        return f"an IPv4-compatible IPv6 address (deprecated; embeds {embedded})"
     return None
 
 

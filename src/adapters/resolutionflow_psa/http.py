@@ -108,6 +108,20 @@ class TicketStatus:
     inactive: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What an adapter found out about the PSA instance behind a connection: shown when the
+    connection is tested, so an owner sees it is right before the first note is due."""
+
+    provider: str
+    facts: dict[str, str]
+    """What was looked up and is used, e.g. ``codebase``, ``auth_server``,
+    ``outcome.detail``, ``note_type.internal``."""
+    choices: dict[str, list[str]]
+    """What the instance offers where the owner may choose, e.g. ``outcomes``,
+    ``note_types``."""
+
+
 class Injected(TypedDict, total=False):
     """What an embedder or a test may hand an adapter besides its settings (all optional)."""
 
@@ -123,6 +137,9 @@ class PSAHttpClient:
     `change_status` are written once here on top of a few provider-specific methods."""
 
     PROVIDER: ClassVar[str] = "psa"
+    VALIDATION_ERRORS_AS_500: ClassVar[bool] = False
+    """The PSA answers a request it will never accept with a 500 carrying ``errors``
+    (Autotask): such an answer is `PSARequestRejected`, not `PSAUnavailable`."""
 
     def __init__(
         self,
@@ -183,7 +200,10 @@ class PSAHttpClient:
         attempt looks for the marker first and returns that note's id instead of posting.
         """
         number = self.ticket_number(ticket_id)
-        text = with_marker(note.text, note.marker)
+        text = self._note_text(note)
+        # What the post depends on is read first, with its own retries, so that a PSA that
+        # is down is not asked (retries × retries) times.
+        await self._prepare_note(note.kind)
 
         async def attempt() -> str:
             note_id = await self._create_note(number, note.kind, text)
@@ -212,6 +232,11 @@ class PSAHttpClient:
     async def list_notes(self, ticket_id: str) -> list[TicketNote]:
         raise NotImplementedError
 
+    async def discover(self) -> Discovery:
+        """Look up what the connection depends on in this PSA instance (codebase, auth
+        server, outcomes, note types...) and say what was found; see `Discovery`."""
+        return Discovery(self.provider, {"api": self.base_url}, {})
+
     async def change_status(self, ticket_id: str, status: str) -> None:
         """Set the ticket's status (a name, or an id) and read the ticket back to verify it.
 
@@ -236,6 +261,14 @@ class PSAHttpClient:
             )
 
     # -- what each provider supplies -------------------------------------------------------
+
+    async def _prepare_note(self, kind: NoteKind) -> None:
+        """Read what posting a note of ``kind`` needs from the PSA (outcomes, note types)."""
+
+    def _note_text(self, note: PSANote) -> str:
+        """The text posted for ``note``: its text with the marker line (fitted to the PSA's
+        limits by adapters that have them)."""
+        return with_marker(note.text, note.marker)
 
     async def _create_note(self, number: int, kind: NoteKind, text: str) -> str | None:
         """One request creating the note (no retries); the new note's id if the answer has it."""
@@ -348,7 +381,7 @@ class PSAHttpClient:
             ):
                 renewed = True
                 continue
-            return _read(response, what, not_found)
+            return _read(response, what, not_found, self.VALIDATION_ERRORS_AS_500)
 
     async def _retrying(
         self,
@@ -385,7 +418,12 @@ class PSAHttpClient:
                         return found
 
 
-def _read(response: httpx.Response, what: str, not_found: Callable[[], PSAError] | None) -> Any:
+def _read(
+    response: httpx.Response,
+    what: str,
+    not_found: Callable[[], PSAError] | None,
+    validation_500: bool = False,
+) -> Any:
     """The answer's JSON body, or the typed error its status stands for."""
     status = response.status_code
     if 200 <= status < 300:
@@ -420,6 +458,11 @@ def _read(response: httpx.Response, what: str, not_found: Callable[[], PSAError]
         raise PSARateLimited(shown, retry_after=retry_after(response))
     if status == 408:
         raise PSAUnavailable(shown, status_code=status, retry_after=retry_after(response))
+    if status == 500 and validation_500 and _carries_errors(response):
+        raise PSARequestRejected(
+            f"{shown} (the PSA refused the request; sending it again will not help)",
+            status_code=status,
+        )
     if status >= 500:
         raise PSAUnavailable(
             shown, status_code=status, retry_after=retry_after(response), maybe_written=True
@@ -471,6 +514,21 @@ def _detail(response: httpx.Response) -> str:
         parts.append(response.text.strip())
     detail = " ".join(" ".join(parts).split())
     return detail if len(detail) <= _DETAIL_LIMIT else detail[: _DETAIL_LIMIT - 1] + "…"
+
+
+def _carries_errors(response: httpx.Response) -> bool:
+    """Whether the answer is a JSON object with a non-empty ``errors`` list (Autotask's
+    validation errors, which it answers with HTTP 500)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return isinstance(errors, list) and any(
+        (isinstance(item, str) and item.strip())
+        or (isinstance(item, dict) and isinstance(item.get("message"), str))
+        for item in errors
+    )
 
 
 def _why(error: Exception) -> str:

@@ -4,20 +4,25 @@
 use: it reads the account's connection record, opens its sealed credentials with the
 operator's key (Fernet, ``RESOLUTIONFLOW_SECRET_KEY``) and builds the provider's adapter,
 guarded to the public https host the operator configured.
+
+Saving a HaloPSA connection contacts the instance: its outcomes are per instance, so the
+ones the notes will use are checked (or chosen) and stored with the connection. Testing a
+connection reads a ticket and reports what the adapter discovered (codebase, auth server,
+outcomes, note types), so an owner sees the connection is right before a note is due.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from resolutionflow_core.connections import PSAConnectionRecord, PSAConnectionStore
 from resolutionflow_core.errors import InvalidInput, PSAError, PSANotConfigured
 from resolutionflow_core.ports import PSAClient
-from resolutionflow_core.tickets import Ticket
+from resolutionflow_core.tickets import NoteKind, Ticket
 
 SECRET_KEY_HELP = (
     "set RESOLUTIONFLOW_SECRET_KEY to a key made with `resolutionflow secret-key` "
@@ -74,13 +79,33 @@ class Sealer:
 
 @dataclass(frozen=True, slots=True)
 class Provider:
-    """What a provider needs: its settings, which of them are secret, how to build a client."""
+    """What a provider needs: its settings, which of them are secret, how to build a client,
+    and what of the instance must be checked (and remembered) when the connection is saved."""
 
     name: str
     required: tuple[str, ...]
     optional: tuple[str, ...]
     secret: tuple[str, ...]
     build: Callable[[dict[str, Any], Any], PSAClient]
+    settle: Callable[[PSAClient], Awaitable[dict[str, str]]] | None = None
+    """Contacted on save: checks the instance and returns settings to store with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """What testing a connection found out about the PSA instance (see the adapters'
+    ``discover``): facts used (codebase, auth server, outcomes, note types) and choices."""
+
+    facts: dict[str, str] = field(default_factory=dict)
+    choices: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTest:
+    """A connection tested: the ticket read through it, and what was discovered."""
+
+    ticket: Ticket
+    discovered: Discovered
 
 
 def _connectwise(values: dict[str, Any], guard: Any) -> PSAClient:
@@ -91,9 +116,37 @@ def _connectwise(values: dict[str, Any], guard: Any) -> PSAClient:
         fields["api_version"] = values["api_version"]
     if values.get("base_url"):
         settings = ConnectWiseSettings(base_url=values["base_url"], **fields)
-    else:
-        settings = ConnectWiseSettings.for_site(values["site"], **fields)
+    else:  # the codebase is looked up unless the owner fixed it
+        settings = ConnectWiseSettings.for_site(
+            values["site"], codebase=values.get("codebase") or None, **fields
+        )
     return ConnectWisePSA(settings, guard=guard)
+
+
+def halo_outcomes(values: dict[str, Any]) -> dict[NoteKind, str]:
+    """The outcomes a connection's settings name (``outcome_detail``...), by kind."""
+    return {
+        kind: str(values[f"outcome_{kind}"]).strip()
+        for kind in NoteKind
+        if str(values.get(f"outcome_{kind}") or "").strip()
+    }
+
+
+def autotask_note_types(values: dict[str, Any]) -> dict[NoteKind, int] | None:
+    """The note types a connection's settings name (``note_type_detail``...), all or none."""
+    named = {kind: values.get(f"note_type_{kind}") for kind in NoteKind}
+    if not any(str(value or "").strip() for value in named.values()):
+        return None
+    types: dict[NoteKind, int] = {}
+    for kind, value in named.items():
+        text = str(value or "").strip()
+        if not text.isdigit():
+            raise InvalidInput(
+                f"settings.note_type_{kind}",
+                "must be a noteType picklist value (a number); set all three or none",
+            )
+        types[kind] = int(text)
+    return types
 
 
 def _halopsa(values: dict[str, Any], guard: Any) -> PSAClient:
@@ -104,9 +157,19 @@ def _halopsa(values: dict[str, Any], guard: Any) -> PSAClient:
         base_url=values["base_url"],
         client_id=values["client_id"],
         client_secret=values["client_secret"],
+        outcomes=halo_outcomes(values),
         **optional,
     )
     return HaloPSA(settings, guard=guard)
+
+
+async def _settle_halopsa(client: PSAClient) -> dict[str, str]:
+    """The outcomes the notes will use, checked against the instance (or chosen from it)."""
+    from resolutionflow_psa import HaloPSA
+
+    assert isinstance(client, HaloPSA)
+    chosen = await client.outcomes()
+    return {f"outcome_{kind}": outcome for kind, outcome in chosen.items()}
 
 
 def _autotask(values: dict[str, Any], guard: Any) -> PSAClient:
@@ -117,6 +180,7 @@ def _autotask(values: dict[str, Any], guard: Any) -> PSAClient:
         integration_code=values["integration_code"],
         username=values["username"],
         secret=values["secret"],
+        note_types=autotask_note_types(values),
     )
     return AutotaskPSA(settings, guard=guard)
 
@@ -125,21 +189,22 @@ PROVIDERS: dict[str, Provider] = {
     "connectwise": Provider(
         "connectwise",
         required=("company", "public_key", "client_id"),
-        optional=("site", "base_url", "api_version"),
+        optional=("site", "base_url", "codebase", "api_version"),
         secret=("private_key",),
         build=_connectwise,
     ),
     "halopsa": Provider(
         "halopsa",
         required=("base_url", "client_id"),
-        optional=("auth_url", "tenant"),
+        optional=("auth_url", "tenant", *(f"outcome_{kind}" for kind in NoteKind)),
         secret=("client_secret",),
         build=_halopsa,
+        settle=_settle_halopsa,
     ),
     "autotask": Provider(
         "autotask",
         required=("base_url", "username"),
-        optional=(),
+        optional=tuple(f"note_type_{kind}" for kind in NoteKind),
         secret=("integration_code", "secret"),
         build=_autotask,
     ),
@@ -206,17 +271,21 @@ class ConfiguredPSAConnections:
         *,
         now: datetime,
     ) -> ConnectionView:
-        """Create or replace the account's connection (checked, not yet contacted)."""
+        """Create or replace the account's connection: checked, and for a provider whose
+        instance decides what the notes need (HaloPSA's outcomes), contacted to settle it."""
         spec = PROVIDERS.get(provider)
         if spec is None:
             raise InvalidInput("provider", f"must be one of {sorted(PROVIDERS)}")
         public = _checked_settings(spec, settings)
         secret = _checked_credentials(spec, credentials)
         client = self._build(provider, public, secret)  # refuses bad hosts and values now
-        await _close(client)
-        record = PSAConnectionRecord(
-            account_id, provider, public, self._sealer.seal(secret), now, now
-        )
+        sealed = self._sealer.seal(secret)  # no key, no contact: fail before the PSA is asked
+        try:
+            if spec.settle is not None:
+                public = {**public, **await self._settled(spec, client)}
+        finally:
+            await _close(client)
+        record = PSAConnectionRecord(account_id, provider, public, sealed, now, now)
         await self._store.save(record)
         saved = await self._store.get(account_id)
         assert saved is not None
@@ -226,10 +295,21 @@ class ConfiguredPSAConnections:
         record = await self._store.get(account_id)
         return None if record is None else _view(record, PROVIDERS.get(record.provider))
 
-    async def test(self, account_id: str, ticket_id: str) -> Ticket:
-        """Read a ticket through the connection: proves the host, the credentials, the rights."""
+    async def test(self, account_id: str, ticket_id: str) -> ConnectionTest:
+        """Read a ticket through the connection (proves the host, the credentials, the
+        rights) and report what the adapter discovered about the instance."""
+        from resolutionflow_psa import PSAConfigurationError
+
         client = await self.client_for(account_id)
-        return await client.get_ticket(ticket_id)
+        ticket = await client.get_ticket(ticket_id)
+        discover = getattr(client, "discover", None)
+        if discover is None:  # an adapter with nothing to discover (the in-memory PSA)
+            return ConnectionTest(ticket, Discovered())
+        try:
+            found = await discover()
+        except PSAConfigurationError as error:
+            raise InvalidInput(client.provider, str(error)) from error
+        return ConnectionTest(ticket, Discovered(dict(found.facts), dict(found.choices)))
 
     async def disconnect(self, account_id: str) -> bool:
         cached = self._clients.pop(account_id, None)
@@ -241,6 +321,15 @@ class ConfiguredPSAConnections:
         for _, client in self._clients.values():
             await _close(client)
         self._clients.clear()
+
+    async def _settled(self, spec: Provider, client: PSAClient) -> dict[str, str]:
+        from resolutionflow_psa import PSAConfigurationError
+
+        assert spec.settle is not None
+        try:
+            return await spec.settle(client)
+        except PSAConfigurationError as error:
+            raise InvalidInput(spec.name, str(error)) from error
 
     def _build(
         self, provider: str, settings: dict[str, Any], credentials: dict[str, str]

@@ -78,8 +78,31 @@ class ConnectWiseStub(PSAStub):
         }
         self.notes: dict[int, list[dict[str, Any]]] = {4711: []}
         self._ids = itertools.count(9001)
+        self.company = company
+        self.codebase = CW_PREFIX.split("/")[1]
+        """The codebase the site is on now; hosted and on-premises sites move."""
+        self.is_cloud: Any = "True"
+
+    def _company_info(self, company: str) -> Answer:
+        """``/login/companyinfo/{company}``: the site's codebase, with a trailing slash."""
+        if company.lower() != self.company.lower():
+            raise refuse(404, {"message": "company not found"})
+        return Answer(
+            200,
+            {
+                "CompanyName": "Acme IT",
+                "Codebase": f"{self.codebase}/",
+                "VersionCode": "v2025.1",
+                "VersionNumber": "v4.6.90210",
+                "CompanyID": self.company,
+                "IsCloud": self.is_cloud,
+                "SiteUrl": "na.myconnectwise.net",
+            },
+        )
 
     def authenticate(self, request: Recorded) -> Answer | None:
+        if request.path.startswith("/login/companyinfo/"):
+            return None  # public: integrations read the codebase before they log in
         if request.headers.get("authorization") != self.expected_auth:
             return Answer(401, {"code": "Unauthorized", "message": "Invalid credentials"})
         if request.headers.get("clientid") != self.client_id:
@@ -87,7 +110,13 @@ class ConnectWiseStub(PSAStub):
         return None
 
     def handle(self, request: Recorded) -> Answer:
-        path = request.path.removeprefix(CW_PREFIX)
+        if request.path.startswith("/login/companyinfo/"):
+            return self._company_info(request.path.removeprefix("/login/companyinfo/"))
+        prefix = f"/{self.codebase}/apis/3.0"
+        if not request.path.startswith(prefix + "/"):
+            # A codebase the site is no longer on (or never was): ConnectWise answers 404.
+            raise refuse(404, {"code": "NotFound", "message": "The resource cannot be found."})
+        path = request.path.removeprefix(prefix)
         if match := re.fullmatch(r"/service/tickets/(\d+)", path):
             ticket = self._ticket(int(match[1]))
             if request.method == "GET":
@@ -164,7 +193,11 @@ def _page(rows: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, A
 
 
 class HaloStub(PSAStub):
-    """``/auth/token`` (client credentials) and ``/api`` tickets, actions and statuses."""
+    """``/auth/token`` (client credentials) and ``/api`` tickets, actions, statuses and
+    outcomes; ``/api/authinfo`` names the authorisation server (``auth_path``, which an
+    instance may move), the actions list is paged (``pageinate``/``page_size``/``page_no``;
+    without them Halo answers only the first ``unpaged_count``), and an action with an
+    outcome the instance does not have is refused as Halo does."""
 
     def __init__(
         self,
@@ -206,13 +239,23 @@ class HaloStub(PSAStub):
         }
         self.actions: list[dict[str, Any]] = []
         self._ids = itertools.count(500)
+        self.auth_path = "/auth"
+        self.authinfo = True
+        # Outcomes are per instance; many have no "Note" or "Resolution".
+        self.outcomes = [
+            {"id": 1, "outcome": "Private Note", "hidefromuser": True},
+            {"id": 2, "outcome": "Public Note", "hidefromuser": False},
+            {"id": 3, "outcome": "Email User", "hidefromuser": False},
+            {"id": 4, "outcome": "Phone Call", "hidefromuser": False},
+        ]
+        self.unpaged_count = 50
 
     def revoke_tokens(self) -> None:
         """Every token issued so far stops working (as after expiry on the server)."""
         self.valid_tokens.clear()
 
     def authenticate(self, request: Recorded) -> Answer | None:
-        if request.path == "/auth/token":
+        if request.path in (f"{self.auth_path}/token", "/api/authinfo"):
             return None
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if token not in self.valid_tokens:
@@ -221,8 +264,20 @@ class HaloStub(PSAStub):
 
     def handle(self, request: Recorded) -> Answer:
         path = request.path
-        if path == "/auth/token" and request.method == "POST":
+        if path == f"{self.auth_path}/token" and request.method == "POST":
             return self._token(request)
+        if path == "/api/authinfo" and request.method == "GET" and self.authinfo:
+            host = request.headers.get("host", "127.0.0.1")
+            return Answer(
+                200,
+                {
+                    "auth_url": f"http://{host}{self.auth_path}",
+                    "tenant": self.tenant,
+                    "resource_server": f"http://{host}/api",
+                },
+            )
+        if path == "/api/Outcome" and request.method == "GET":
+            return Answer(200, copy.deepcopy(self.outcomes))
         match = re.fullmatch(r"/api/Tickets/(\d+)", path)
         if match and request.method == "GET":
             return Answer(200, copy.deepcopy(self._ticket(int(match[1]))))
@@ -236,7 +291,21 @@ class HaloStub(PSAStub):
             number = int(request.query.get("ticket_id", "0"))
             self._ticket(number)
             actions = [a for a in self.actions if a["ticket_id"] == number]
-            return Answer(200, {"record_count": len(actions), "actions": actions})
+            if request.query.get("pageinate") != "true":
+                return Answer(
+                    200, {"record_count": len(actions), "actions": actions[: self.unpaged_count]}
+                )
+            size = min(int(request.query.get("page_size", "50")), 100)
+            page = int(request.query.get("page_no", "1"))
+            return Answer(
+                200,
+                {
+                    "page_no": page,
+                    "page_size": size,
+                    "record_count": len(actions),
+                    "actions": actions[(page - 1) * size : page * size],
+                },
+            )
         raise refuse(404, {"message": f"no route {path}"})
 
     def _token(self, request: Recorded) -> Answer:
@@ -290,6 +359,8 @@ class HaloStub(PSAStub):
             raise refuse(400, {"message": "ticket_id and note are required"})
         if not isinstance(new.get("hiddenfromuser"), bool) or not new.get("outcome"):
             raise refuse(400, {"message": "outcome and hiddenfromuser are required"})
+        if new["outcome"] not in {o["outcome"] for o in self.outcomes}:
+            raise refuse(400, {"message": "An Outcome must be entered"})
         self._ticket(new["ticket_id"])
         action = {
             "id": next(self._ids),
@@ -336,6 +407,18 @@ class AutotaskStub(PSAStub):
             {"value": "20", "label": "Retired", "isActive": False, "isSystem": False},
         ]
         self.queues = [{"value": "29682833", "label": "Level I Support", "isActive": True}]
+        # Live tenants: noteType 1 is "Task Summary", not the type for a ticket's notes.
+        self.note_types = [
+            {"value": "1", "label": "Task Summary", "isActive": True, "isSystem": True},
+            {"value": "2", "label": "Task Detail", "isActive": True, "isSystem": True},
+            {"value": "3", "label": "Task Notes", "isActive": True, "isSystem": True},
+            {"value": "13", "label": "Workflow Rule Note", "isActive": True, "isSystem": True},
+        ]
+        self.publish = [
+            {"value": "1", "label": "All Autotask Users", "isActive": True},
+            {"value": "2", "label": "Internal Only", "isActive": True},
+            {"value": "4", "label": "Internal & Co-Managed", "isActive": True},
+        ]
         self.tickets: dict[int, dict[str, Any]] = {
             7001: {
                 "id": 7001,
@@ -363,6 +446,8 @@ class AutotaskStub(PSAStub):
         path = request.path.removeprefix(AT_PREFIX)
         if path == "/Tickets/entityInformation/fields" and request.method == "GET":
             return Answer(200, {"fields": self._fields()})
+        if path == "/TicketNotes/entityInformation/fields" and request.method == "GET":
+            return Answer(200, {"fields": self._note_fields()})
         match = re.fullmatch(r"/Tickets/(\d+)", path)
         if match and request.method == "GET":
             return Answer(200, {"item": copy.deepcopy(self.tickets.get(int(match[1])))})
@@ -399,6 +484,26 @@ class AutotaskStub(PSAStub):
             },
         ]
 
+    def _note_fields(self) -> list[dict[str, Any]]:
+        return [
+            {"name": "description", "dataType": "string", "length": 32000, "isRequired": True},
+            {
+                "name": "noteType",
+                "dataType": "integer",
+                "isPickList": True,
+                "isRequired": True,
+                "picklistValues": self.note_types,
+            },
+            {
+                "name": "publish",
+                "dataType": "integer",
+                "isPickList": True,
+                "isRequired": True,
+                "picklistValues": self.publish,
+            },
+            {"name": "title", "dataType": "string", "length": 250},
+        ]
+
     def _patch(self, body: Any) -> Any:
         if not isinstance(body, dict) or not isinstance(body.get("id"), int):
             raise refuse(500, {"errors": ["id is required"]})
@@ -421,8 +526,16 @@ class AutotaskStub(PSAStub):
         for name in ("noteType", "publish"):
             if not isinstance(body.get(name), int):
                 raise refuse(500, {"errors": [f"{name} is required"]})
-        if body["publish"] not in (1, 2, 4):
-            raise refuse(500, {"errors": ["Value does not exist for the publish picklist"]})
+        # Autotask answers validation errors with HTTP 500 and {"errors": [...]}.
+        for name, values in (("noteType", self.note_types), ("publish", self.publish)):
+            if str(body[name]) not in {v["value"] for v in values if v["isActive"]}:
+                raise refuse(500, {"errors": [f"Value does not exist for the {name} picklist"]})
+        if len(body["description"]) > 32000:
+            raise refuse(
+                500, {"errors": ["description: the value exceeds the maximum length of 32000"]}
+            )
+        if len(body["title"]) > 250:
+            raise refuse(500, {"errors": ["title: the value exceeds the maximum length of 250"]})
         note = {
             "id": next(self._ids),
             "ticketID": number,

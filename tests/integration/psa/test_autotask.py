@@ -12,6 +12,7 @@ from resolutionflow_psa import (
     AutotaskSettings,
     PSAAuthenticationFailed,
     PSAConfigurationError,
+    PSARequestRejected,
     PSAResponseInvalid,
     StatusChangeIgnored,
     UnknownStatus,
@@ -104,7 +105,7 @@ async def test_a_note_is_published_by_its_kind(
         "ticketID": 7001,
         "title": title,
         "description": "Cleared the queue.\n\n[resolutionflow:rf:s3:2]",
-        "noteType": 1,
+        "noteType": 3,  # "Task Notes", read from the picklist; 1 is "Task Summary"
         "publish": publish,
     }
     assert note_id == str(at_stub.notes[0]["id"])
@@ -121,6 +122,74 @@ async def test_publish_and_note_type_are_settings(
     async with AutotaskPSA(settings, guard=LOOPBACK) as psa:
         await psa.post_note(TICKET, PSANote(NoteKind.INTERNAL, "x", "rf:s3:3"))
     assert (at_stub.notes[0]["publish"], at_stub.notes[0]["noteType"]) == (4, 3)
+
+
+async def test_the_note_type_is_read_once_from_the_ticket_notes_picklist(
+    autotask: AutotaskPSA, at_stub: AutotaskStub
+) -> None:
+    await autotask.post_note(TICKET, PSANote(NoteKind.DETAIL, "one", "rf:s3:4"))
+    await autotask.post_note(TICKET, PSANote(NoteKind.INTERNAL, "two", "rf:s3:5"))
+
+    assert [note["noteType"] for note in at_stub.notes] == [3, 3]
+    assert len(at_stub.sent("GET", "/TicketNotes/entityInformation/fields$")) == 1
+
+
+async def test_without_a_notes_type_the_first_that_is_no_summary_is_used(
+    autotask: AutotaskPSA, at_stub: AutotaskStub
+) -> None:
+    at_stub.note_types = [
+        {"value": "1", "label": "Task Summary", "isActive": True},
+        {"value": "7", "label": "Ticket Detail", "isActive": True},
+    ]
+    await autotask.post_note(TICKET, PSANote(NoteKind.DETAIL, "one", "rf:s3:4"))
+    assert at_stub.notes[0]["noteType"] == 7
+
+
+async def test_a_validation_error_answered_with_500_is_rejected_at_once(
+    server: StubServer, at_stub: AutotaskStub, waits: Waits
+) -> None:
+    settings = autotask_settings(
+        server, note_types={NoteKind.DETAIL: 99, NoteKind.INTERNAL: 3, NoteKind.RESOLUTION: 3}
+    )
+    async with AutotaskPSA(settings, guard=LOOPBACK, sleep=waits) as psa:
+        with pytest.raises(PSARequestRejected) as rejected:
+            await psa.post_note(TICKET, PSANote(NoteKind.DETAIL, "x", "rf:s3:6"))
+
+    assert rejected.value.status_code == 500
+    assert rejected.value.retryable is False
+    assert "Value does not exist for the noteType picklist" in str(rejected.value)
+    assert len(at_stub.sent("POST", "/Notes$")) == 1, "not retried"
+    assert at_stub.sent("GET", "/Notes$") == [], "no marker scan: nothing can have been saved"
+    assert waits == []
+
+
+async def test_a_500_without_errors_is_still_an_outage_retried(
+    autotask: AutotaskPSA, at_stub: AutotaskStub
+) -> None:
+    at_stub.fail("PATCH", "/Tickets$", Fault(500, {"message": "Internal server error"}))
+    await autotask.change_status(TICKET, "In Progress")
+    assert len(at_stub.sent("PATCH")) == 2
+
+
+async def test_a_long_note_is_cut_to_autotask_limits_keeping_its_marker(
+    server: StubServer, at_stub: AutotaskStub
+) -> None:
+    settings = autotask_settings(
+        server,
+        titles={NoteKind.DETAIL: "T" * 300, NoteKind.INTERNAL: "i", NoteKind.RESOLUTION: "r"},
+    )
+    text = "line of the transcript\n" * 2000  # 46,000 characters
+    async with AutotaskPSA(settings, guard=LOOPBACK) as psa:
+        note_id = await psa.post_note(TICKET, PSANote(NoteKind.DETAIL, text, "rf:s3:7"))
+        assert await psa.find_note(TICKET, "rf:s3:7") == note_id
+
+    (note,) = at_stub.notes
+    assert len(note["description"]) == 32000
+    assert note["description"].startswith("line of the transcript\n")
+    assert note["description"].endswith("\n\n[resolutionflow:rf:s3:7]")
+    assert "more characters cut: Autotask keeps 32,000]" in note["description"]
+    assert len(note["title"]) == 250
+    assert note["title"].endswith("…")
 
 
 def test_a_publish_value_that_is_not_a_picklist_value_is_refused() -> None:
@@ -211,3 +280,33 @@ def test_settings_for_a_zone() -> None:
     assert settings.api_url == "https://webservices5.autotask.net/ATServicesRest/V1.0"
     assert "secret" not in repr(settings)
     assert "code" not in repr(settings)
+
+
+async def test_discovery_lists_the_note_types_and_publish_values_and_those_used(
+    autotask: AutotaskPSA, at_stub: AutotaskStub
+) -> None:
+    discovery = await autotask.discover()
+
+    assert discovery.facts["note_type.detail"] == "3 Task Notes"
+    assert discovery.facts["note_type.internal"] == "3 Task Notes"
+    assert discovery.facts["publish.internal"] == "2 Internal Only"
+    assert discovery.facts["publish.resolution"] == "1 All Autotask Users"
+    assert discovery.choices["note_types"] == [
+        "1 Task Summary",
+        "2 Task Detail",
+        "3 Task Notes",
+        "13 Workflow Rule Note",
+    ]
+    assert discovery.choices["publish"] == [
+        "1 All Autotask Users",
+        "2 Internal Only",
+        "4 Internal & Co-Managed",
+    ]
+
+
+async def test_discovery_without_a_note_type_to_use_says_to_choose_one(
+    autotask: AutotaskPSA, at_stub: AutotaskStub
+) -> None:
+    at_stub.note_types = [{"value": "1", "label": "Task Summary", "isActive": True}]
+    with pytest.raises(PSAConfigurationError, match=r"no ticket note type .*1 Task Summary"):
+        await autotask.discover()

@@ -14,6 +14,7 @@ from resolutionflow_psa import (
     ConnectWisePSA,
     ConnectWiseSettings,
     PSAAuthenticationFailed,
+    PSAConfigurationError,
     PSANotFound,
     PSARateLimited,
     PSARequestRejected,
@@ -426,4 +427,105 @@ def test_settings_for_a_site_build_the_rest_root() -> None:
         client_id="cid",
     )
     assert settings.base_url == "https://api-na.myconnectwise.net/v4_6_release/apis/3.0"
+    assert settings.codebase_lookup is True
     assert "priv" not in repr(settings)
+    fixed = ConnectWiseSettings.for_site(
+        "https://cw.acme.example/",
+        codebase="v2024_2/",
+        company="acme",
+        public_key="pub",
+        private_key="priv",
+        client_id="cid",
+    )
+    assert fixed.base_url == "https://cw.acme.example/v2024_2/apis/3.0"
+    assert fixed.codebase_lookup is False
+
+
+@pytest.mark.parametrize("codebase", ["../admin", "v1/../../x", "a b", ""])
+def test_a_codebase_that_is_not_one_path_segment_is_refused(codebase: str) -> None:
+    with pytest.raises(PSAConfigurationError):
+        ConnectWiseSettings.for_site(
+            "api-na.myconnectwise.net",
+            codebase=codebase or " ",
+            company="acme",
+            public_key="pub",
+            private_key="priv",
+            client_id="cid",
+        )
+
+
+def site_settings(server: StubServer) -> ConnectWiseSettings:
+    return ConnectWiseSettings.for_site(
+        server.url,
+        company="acme",
+        public_key="pub-key",
+        private_key="priv-key",
+        client_id="3c7a1f5e-client",
+        timeout=0.25,
+        retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
+    )
+
+
+async def test_the_codebase_is_looked_up_before_the_first_request(
+    server: StubServer, cw_stub: ConnectWiseStub
+) -> None:
+    cw_stub.codebase = "v2025_1"
+    async with ConnectWisePSA(site_settings(server), guard=LOOPBACK) as psa:
+        ticket = await psa.get_ticket(TICKET)
+        assert psa.base_url == f"{server.url}/v2025_1/apis/3.0"
+
+    assert ticket.summary == "VPN drops every ten minutes"
+    lookup, read = cw_stub.requests
+    assert (lookup.method, lookup.path) == ("GET", "/login/companyinfo/acme")
+    assert "authorization" not in lookup.headers
+    assert read.path == "/v2025_1/apis/3.0/service/tickets/4711"
+
+
+async def test_a_404_after_the_site_moved_looks_the_codebase_up_again(
+    server: StubServer, cw_stub: ConnectWiseStub
+) -> None:
+    async with ConnectWisePSA(site_settings(server), guard=LOOPBACK) as psa:
+        await psa.get_ticket(TICKET)
+        cw_stub.codebase = "v2025_2"  # the site was upgraded overnight
+
+        note_id = await psa.post_note(TICKET, NOTE)
+
+        assert psa.base_url == f"{server.url}/v2025_2/apis/3.0"
+        with pytest.raises(TicketNotFound):
+            await psa.get_ticket("999")  # a real 404 stays one: looked up, same codebase
+    assert note_id == str(cw_stub.notes[4711][0]["id"])
+    posts = [r.path for r in cw_stub.sent("POST")]
+    assert posts == [
+        "/v4_6_release/apis/3.0/service/tickets/4711/notes",
+        "/v2025_2/apis/3.0/service/tickets/4711/notes",
+    ]
+    assert len(cw_stub.sent("GET", "/login/companyinfo/")) == 3
+
+
+async def test_discovery_reports_the_codebase_and_whether_the_site_is_cloud(
+    server: StubServer, cw_stub: ConnectWiseStub
+) -> None:
+    cw_stub.codebase, cw_stub.is_cloud = "v2025_1", False
+    async with ConnectWisePSA(site_settings(server), guard=LOOPBACK) as psa:
+        facts = (await psa.discover()).facts
+    assert facts["codebase"] == "v2025_1"
+    assert facts["codebase_from"] == "companyinfo"
+    assert (facts["cloud"], facts["version"], facts["site"]) == (
+        "no",
+        "v2025.1",
+        "na.myconnectwise.net",
+    )
+
+
+async def test_a_fixed_url_is_kept_and_a_different_codebase_is_reported(
+    connectwise: ConnectWisePSA, cw_stub: ConnectWiseStub
+) -> None:
+    facts = (await connectwise.discover()).facts
+    assert (facts["codebase"], facts["codebase_from"]) == ("v4_6_release", "configured")
+    assert "codebase_warning" not in facts
+    cw_stub.codebase = "v2025_1"
+    facts = (await connectwise.discover()).facts
+    assert (
+        facts["codebase_warning"] == "the site is on v2025_1, the configured URL uses v4_6_release"
+    )
+    assert connectwise.base_url.endswith("/v4_6_release/apis/3.0")

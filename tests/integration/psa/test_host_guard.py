@@ -78,6 +78,45 @@ def test_a_url_that_is_not_a_public_https_host_is_refused_when_the_adapter_is_bu
         connectwise(url, HostGuard())
 
 
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("2002:7f00:1::", r"6to4 address embedding a loopback address \(127.0.0.1\)"),
+        ("2002:a9fe:a9fe::", r"6to4 address embedding a link-local address \(169.254.169.254\)"),
+        ("2002:a00:1::", r"6to4 address embedding a private address \(10.0.0.1\)"),
+        ("2002:c0a8:101:1::5", r"6to4 address embedding a private address \(192.168.1.1\)"),
+        ("64:ff9b::7f00:1", r"NAT64 address embedding a loopback address \(127.0.0.1\)"),
+        ("64:ff9b::a9fe:a9fe", r"NAT64 address embedding a link-local address"),
+        ("64:ff9b::ac10:1", r"NAT64 address embedding a private address \(172.16.0.1\)"),
+        ("64:ff9b:1::a00:1", "local-use NAT64"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+        ("2001:0:a9fe:a9fe::1", "Teredo"),
+        ("::7f00:1", r"IPv4-compatible IPv6 address \(deprecated; embeds 127.0.0.1\)"),
+        ("::a9fe:a9fe", "IPv4-compatible"),
+        ("::ffff:a9fe:a9fe", "link-local"),
+        ("::ffff:0a00:0001", "private"),
+    ],
+)
+def test_ipv6_transition_addresses_embedding_an_address_that_is_not_public_are_refused(
+    address: str, reason: str
+) -> None:
+    for guard in (HostGuard(), HostGuard(allow_loopback=True)):
+        with pytest.raises(PSAHostRefused, match=reason):
+            guard.check_url(f"https://[{address}]/")
+
+
+async def test_a_name_resolving_to_a_6to4_form_of_the_metadata_address_is_refused() -> None:
+    resolver = Resolver({"psa.example.test": [["2002:a9fe:a9fe::1"]]})
+    async with connectwise("https://psa.example.test/", HostGuard(resolver=resolver)) as psa:
+        with pytest.raises(PSAHostRefused, match=r"6to4 .*169.254.169.254"):
+            await psa.get_ticket("4711")
+
+
+@pytest.mark.parametrize("address", ["2002:5db8:d822::1", "64:ff9b::5db8:d822"])
+def test_transition_addresses_of_a_public_ipv4_address_are_accepted(address: str) -> None:
+    assert HostGuard().check_url(f"https://[{address}]/").host == address
+
+
 def test_credentials_in_the_url_are_refused() -> None:
     with pytest.raises(PSAConfigurationError, match="credentials"):
         HostGuard().check_url("https://acme+pub:priv@na.myconnectwise.net/")

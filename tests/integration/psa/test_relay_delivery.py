@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from resolutionflow_app.psa import PROVIDERS, ConfiguredPSAConnections, Sealer
+from resolutionflow_app.psa import PROVIDERS, ConfiguredPSAConnections, Sealer, halo_outcomes
 from resolutionflow_core.delivery import DeliveryRelay, DeliveryState, RelayReport
 from resolutionflow_core.session import Session
-from resolutionflow_core.tickets import PSALink
+from resolutionflow_core.tickets import NoteKind, PSALink
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
 from resolutionflow_psa import (
     ConnectWisePSA,
@@ -76,6 +76,7 @@ def _fast_halo(values: dict[str, Any], guard: Any) -> HaloPSA:
         client_id=values["client_id"],
         client_secret=values["client_secret"],
         tenant=values.get("tenant"),
+        outcomes=halo_outcomes(values),
         timeout=CLIENT_TIMEOUT,
         retry=FAST_RETRY,
     )
@@ -387,6 +388,37 @@ async def test_halopsa_each_due_note_lands_exactly_once(
     assert sum(report.retrying for report in reports) > 0, "the fault never struck"
     notes = [a for a in halo_stub.actions if a["ticket_id"] == HALO_TICKET]
     _assert_exactly_once(await world.markers(sessions), notes, "note")
+
+
+async def test_halopsa_an_outcome_removed_on_the_instance_fails_at_once_saying_so(
+    world: World, server: StubServer, halo_stub: HaloStub
+) -> None:
+    await world.connect(
+        "halopsa",
+        {"base_url": server.url, "client_id": "halo-client", "tenant": "acme"},
+        {"client_secret": "halo-secret"},
+    )
+    stored = await world.connections().show(ACCOUNT)
+    assert stored is not None
+    assert stored.settings["outcome_detail"] == "Public Note"
+    sessions = await world.sessions("halopsa", str(HALO_TICKET))
+    halo_stub.outcomes = [o for o in halo_stub.outcomes if o["outcome"] != "Public Note"]
+
+    reports = await world.drain([world.relay()], sessions)
+
+    queue = SqlDeliveryQueue(world.storage.database)
+    by_kind = {d.due.note.kind: d for session in sessions for d in await queue.for_session(session)}
+    refused = [by_kind[NoteKind.RESOLUTION], by_kind[NoteKind.DETAIL]]
+    assert {d.state for d in refused} == {DeliveryState.FAILED}
+    assert {d.attempts for d in refused} == {1}, "a refusal is not tried again"
+    for delivery in refused:
+        assert delivery.last_error is not None
+        assert delivery.last_error.startswith("PSAConfigurationError: HaloPSA has no outcome")
+        assert "'Public Note'" in delivery.last_error
+        assert "(it has: Private Note, Email User, Phone Call)" in delivery.last_error
+    assert by_kind[NoteKind.INTERNAL].state is DeliveryState.DELIVERED
+    assert sum(report.failed for report in reports) == 2
+    assert [a["outcome"] for a in halo_stub.actions] == ["Private Note"]
 
 
 # -- checks ---------------------------------------------------------------------------------

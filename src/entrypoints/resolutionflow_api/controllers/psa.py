@@ -74,9 +74,20 @@ class TicketSummaryRead(Struct):
     status: str | None
 
 
+class DiscoveredRead(Struct):
+    facts: dict[str, str]
+    """What the connection uses, as looked up in the PSA: e.g. ConnectWise's ``codebase``
+    and ``cloud``, HaloPSA's ``auth_server`` and ``outcome.detail``, Autotask's
+    ``note_type.internal`` and ``publish.detail``."""
+    choices: dict[str, list[str]]
+    """What the instance offers where the owner may choose: HaloPSA's ``outcomes``,
+    Autotask's ``note_types`` and ``publish``."""
+
+
 class ConnectionTestRead(Struct):
     ok: bool
     ticket: TicketSummaryRead
+    discovered: DiscoveredRead
 
 
 class DeliveriesRetriedRead(Struct):
@@ -147,17 +158,24 @@ class ConnectionManagement:
             actor.account_id, data.provider, settings, credentials, now=self.clock.now()
         )
 
-    async def test(self, actor: Actor, ticket_id: str) -> TicketSummaryRead:
+    async def test(self, actor: Actor, ticket_id: str) -> ConnectionTestRead:
         _ensure_manager(actor, "test the PSA connection")
-        ticket = await self.connections.test(actor.account_id, ticket_id.strip())
-        return TicketSummaryRead(
-            provider=ticket.provider,
-            ticket_id=ticket.ticket_id,
-            summary=ticket.summary,
-            company=ticket.company,
-            contact=ticket.contact,
-            board=ticket.board,
-            status=ticket.status,
+        tested = await self.connections.test(actor.account_id, ticket_id.strip())
+        ticket = tested.ticket
+        return ConnectionTestRead(
+            ok=True,
+            ticket=TicketSummaryRead(
+                provider=ticket.provider,
+                ticket_id=ticket.ticket_id,
+                summary=ticket.summary,
+                company=ticket.company,
+                contact=ticket.contact,
+                board=ticket.board,
+                status=ticket.status,
+            ),
+            discovered=DiscoveredRead(
+                facts=tested.discovered.facts, choices=tested.discovered.choices
+            ),
         )
 
     async def delete(self, actor: Actor) -> ConnectionView:
@@ -202,10 +220,14 @@ class PSAConnectionController(Controller):
         "/",
         summary="Create or replace the PSA connection",
         description=f"`provider` is one of {_PROVIDERS}. The settings and credentials are "
-        "checked (required fields, a public https host) but the PSA is not contacted: use "
-        "the test. Without `RESOLUTIONFLOW_SECRET_KEY` on the server the credentials cannot "
-        "be sealed: 409 `psa_credentials_locked`.",
-        responses=problems(403, 409, 422),
+        "checked (required fields, a public https host). A HaloPSA connection is saved only "
+        "once the instance has confirmed its outcomes: the `outcome_detail`, "
+        "`outcome_internal` and `outcome_resolution` given, or those chosen among the "
+        "instance's, which are stored in `settings` (422 naming the instance's outcomes if "
+        "one does not exist; 503 if the instance cannot be reached). Other PSAs are not "
+        "contacted: use the test. Without `RESOLUTIONFLOW_SECRET_KEY` on the server the "
+        "credentials cannot be sealed: 409 `psa_credentials_locked`.",
+        responses=problems(403, 409, 422, 503),
     )
     async def put_psa_connection(
         self,
@@ -220,7 +242,9 @@ class PSAConnectionController(Controller):
         status_code=200,
         summary="Test the PSA connection",
         description="Reads `ticket_id` through the connection: proves the host, the "
-        "credentials and their rights. A problem says why not: 422 "
+        "credentials and their rights; `discovered` says what was looked up in the PSA and "
+        "will be used (ConnectWise's codebase, HaloPSA's auth server and outcomes, "
+        "Autotask's note types and publish values). A problem says why not: 422 "
         "`psa_authentication_failed` / `ticket_not_found` / `psa_host_refused`, 503 "
         "`psa_unavailable` (with `Retry-After` when the PSA gave one).",
         responses=problems(403, 409, 422, 502, 503),
@@ -231,8 +255,7 @@ class PSAConnectionController(Controller):
         actor: NamedDependency[Actor],
         connection_management: NamedDependency[ConnectionManagement],
     ) -> ConnectionTestRead:
-        ticket = await connection_management.test(actor, data.ticket_id)
-        return ConnectionTestRead(ok=True, ticket=ticket)
+        return await connection_management.test(actor, data.ticket_id)
 
     @delete(
         "/",

@@ -21,11 +21,10 @@ from resolutionflow_cli.output import clean, console, print_json
 from resolutionflow_cli.runtime import call, load_settings
 from resolutionflow_core.access import MANAGING_ROLES, Actor
 from resolutionflow_core.errors import PermissionDenied
-from resolutionflow_core.tickets import Ticket
 
 if TYPE_CHECKING:
     from resolutionflow_app import Application
-    from resolutionflow_app.psa import ConnectionView
+    from resolutionflow_app.psa import ConnectionTest, ConnectionView
 
 app = typer.Typer(
     help="The account's PSA connection (ConnectWise, HaloPSA, Autotask): owners and admins.",
@@ -80,7 +79,10 @@ def connect(
     """Connect the account to its PSA (replacing an earlier connection).
 
     The credentials are sealed with RESOLUTIONFLOW_SECRET_KEY before they are stored.
-    Test the connection with 'resolutionflow psa test TICKET'.
+    A HaloPSA connection is checked with the instance first: the outcomes its notes will
+    use (outcome_detail, outcome_internal, outcome_resolution) must exist there, and those
+    not given are chosen and stored. Test the connection with 'resolutionflow psa test
+    TICKET': it shows what was discovered (codebase, auth server, outcomes, note types).
 
     Example: `resolutionflow psa connect halopsa --setting base_url=https://acme.halopsa.com --setting client_id=rf-app`
     """  # noqa: E501
@@ -145,25 +147,35 @@ def try_connection(
     actor: ActorOption = AS_DEFAULT,
     json_output: JsonOption = False,
 ) -> None:
-    """Read a ticket through the connection, to prove it works.
+    """Read a ticket through the connection, to prove it works, and show what was
+    discovered in the PSA (codebase, auth server, outcomes, note types).
 
     Example: `resolutionflow psa test 48213`
     """
     _ensure_manages(actor, "test the PSA connection")
 
-    async def work(app: Application) -> Ticket:
+    async def work(app: Application) -> ConnectionTest:
         return await app.connections.test(actor.account_id, ticket_id)
 
-    ticket = call(load_settings(ctx), work)
+    tested = call(load_settings(ctx), work)
+    ticket, discovered = tested.ticket, tested.discovered
     if json_output:
         print_json(
-            {"provider": ticket.provider, "ticket_id": ticket.ticket_id, **ticket.snapshot()}
+            {
+                "provider": ticket.provider,
+                "ticket_id": ticket.ticket_id,
+                **ticket.snapshot(),
+                "discovered": {"facts": discovered.facts, "choices": discovered.choices},
+            }
         )
         return
     company = f" ({ticket.company})" if ticket.company else ""
     state = f", status {ticket.status}" if ticket.status else ""
     read = f"{ticket.provider} ticket #{ticket.ticket_id}: {ticket.summary}{company}{state}"
-    console().print(Text(clean(f"OK: {read}.")), soft_wrap=True)
+    out = console()
+    out.print(Text(clean(f"OK: {read}.")), soft_wrap=True)
+    if discovered.facts or discovered.choices:
+        out.print(_discovered_grid(discovered.facts, discovered.choices))
 
 
 @app.command()
@@ -212,6 +224,18 @@ def _view_json(view: ConnectionView) -> dict[str, Any]:
         "created_at": view.created_at.isoformat(),
         "updated_at": view.updated_at.isoformat(),
     }
+
+
+def _discovered_grid(facts: dict[str, str], choices: dict[str, list[str]]) -> Table:
+    """What the test found in the PSA: the facts used, then what the owner may choose from."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for key, value in facts.items():
+        grid.add_row(clean(key), Text(clean(value)))
+    for key, values in choices.items():
+        grid.add_row(clean(f"{key} available"), Text(clean(", ".join(values) or "none")))
+    return grid
 
 
 def _view_grid(view: ConnectionView) -> Table:
