@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from resolutionflow_app import Application
-from resolutionflow_memory import OfflineLLM
 from tests.cli.conftest import Cli, OpenHook
+from tests.llm_faults import faulty_llm
 
 
 def _llm_fails(on_open: Callable[[OpenHook], None], after_deltas: int = 0) -> None:
     """The next LLM call of the next application opened fails (a stream, part-way)."""
 
     def failing(application: Application) -> None:
-        assert isinstance(application.llm, OfflineLLM)
-        application.llm.fail_next_calls(1, after_deltas=after_deltas)
+        faulty_llm(application).fail_next_calls(1, after_deltas=after_deltas)
 
     on_open(failing)
 
