@@ -505,3 +505,15 @@ def test_a_chat_never_repeats_a_reply_and_follows_the_chosen_fork(data: st.DataO
         assert parsed.has_structure
         assert "[ACTIONS]" not in parsed.text
         assert "[FORK]" not in parsed.text
+
+
+async def test_choosing_to_escalate_after_the_fix_was_confirmed_still_says_how() -> None:
+    session = guided("The office printer is offline for everyone")
+    proposals = await walk(
+        session, ["Test page prints", WORKED, "Yes, resolved", "Escalate to a senior engineer"]
+    )
+
+    assert content(proposals[3]).startswith("Confirmed fixed.")
+    assert content(proposals[4]).startswith(
+        'Escalate the session now with the reason "printing: needs a senior engineer after 4 steps"'
+    )

@@ -547,7 +547,7 @@ def _what_failed(move: Move, book: Playbook) -> str:
 
 def _escalation_reason(move: Move, book: Playbook) -> str:
     if not move.failed:
-        return f"{book.label}: still failing after the usual checks"
+        return f"{book.label}: needs a senior engineer after {_count(move.answers, 'step')}"
     return f"{book.label}: still failing after {', '.join(move.failed)}"
 
 

@@ -171,6 +171,9 @@ class _Reading:
         confirmed = outcome is Outcome.WORKED and last.kind is MoveKind.CONFIRM
         if confirmed or outcome is Outcome.RESOLVE:
             return self._move(MoveKind.CLOSING if wrapped else MoveKind.WRAP_UP)
+        if outcome is Outcome.ESCALATE:
+            escalating = MoveKind.ESCALATE_NOW in self.kinds
+            return self._move(MoveKind.CLOSING if escalating else MoveKind.ESCALATE_NOW)
         if last.kind in _ENDINGS and outcome is not Outcome.FAILED:
             return self._move(MoveKind.CLOSING)
         if outcome is Outcome.WORKED:
@@ -178,9 +181,6 @@ class _Reading:
             return replace(
                 self._move(MoveKind.CONFIRM), fixed_by=fixed_by, cause=self._cause(fixed_by)
             )
-        if outcome is Outcome.ESCALATE:
-            escalating = MoveKind.ESCALATE_NOW in self.kinds
-            return self._move(MoveKind.CLOSING if escalating else MoveKind.ESCALATE_NOW)
         return None
 
     def _escalation(self) -> Move | None:
