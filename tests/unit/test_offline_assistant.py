@@ -517,3 +517,18 @@ async def test_choosing_to_escalate_after_the_fix_was_confirmed_still_says_how()
     assert content(proposals[4]).startswith(
         'Escalate the session now with the reason "printing: needs a senior engineer after 4 steps"'
     )
+
+
+async def test_a_chat_fork_answered_by_number_follows_that_option_then_a_yes_wraps_up() -> None:
+    first = "The VPN drops every ten minutes for everyone, only at the office"
+    replies = await converse(chat(first), ["Did both, still failing", "2", "That fixed it", "yes"])
+    parsed = [parse_markers(text) for text in replies]
+
+    assert not parsed[0].questions  # the first message settles all three questions
+    assert parsed[0].actions[0].title == "Check the IP configuration"
+    assert parsed[2].text.startswith(
+        '[offline assistant] "Names do not resolve": that points at DNS settings'
+    )
+    assert parsed[2].actions[0].title == "Point the device at the right DNS servers"
+    assert "Most likely cause: DNS settings or the DNS server." in parsed[3].text
+    assert [a.title for a in parsed[4].actions] == ["Write the resolution summary"]

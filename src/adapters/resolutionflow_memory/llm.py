@@ -508,7 +508,11 @@ def _chat_action_lead(move: Move, book: Playbook, quote: str) -> str:
         return f"{said} That did not fix it. Next, in order:"
     if move.outcome is Outcome.BLOCKED:
         return f"{said} Then try these instead:"
-    return f"{said} That points at {about}. Try these, in order:"
+    if move.outcome is Outcome.CHOICE:
+        return f'{LABEL} "{branch.label}": that points at {about}. Try these, in order:'
+    if move.another_branch:
+        return f'{said} Another branch to try, "{branch.label}" ({about}):'
+    return f"{said} Next, in order:"
 
 
 # -- wording shared by guided and chat ---------------------------------------------------

@@ -117,6 +117,7 @@ _FAILED: Final = re.compile(
 _BLOCKED: Final = re.compile(
     r"\b(could not|couldn't|cannot|can't|unable to) (do|run|try|access|reach|get)\b|\bskip"
 )
+_YES: Final = re.compile(r"\W*(yes|yep|yeah|confirmed|correct|indeed|ok|okay|sure)\b")
 _RESOLVE: Final = re.compile(r"\s*resolve\b")
 """An answer choosing to resolve ("Resolve the session")."""
 _ESCALATE: Final = re.compile(r"\s*escalate\b")
@@ -128,6 +129,11 @@ def says_it_worked(answer: str) -> bool:
     """Whether an engineer's answer reports the problem fixed ("Done, it worked")."""
     lowered = answer.lower()
     return bool(_POSITIVE.search(lowered)) and not _NEGATIVE.search(lowered)
+
+
+def says_yes(answer: str) -> bool:
+    """Whether an answer agrees ("yes", "confirmed") without reporting a failure."""
+    return bool(_YES.match(answer.lower())) and not says_it_failed(answer)
 
 
 def says_it_failed(answer: str) -> bool:

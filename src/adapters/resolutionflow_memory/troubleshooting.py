@@ -28,7 +28,13 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from resolutionflow_core.markers import Action, Fork, ForkOption, Question
-from resolutionflow_memory.playbooks import Outcome, Playbook, choose_option, read_answer
+from resolutionflow_memory.playbooks import (
+    Outcome,
+    Playbook,
+    choose_option,
+    read_answer,
+    says_yes,
+)
 
 
 class MoveKind(StrEnum):
@@ -61,8 +67,13 @@ class Offer:
 
     @property
     def outcome(self) -> Outcome | None:
-        """How the answer reads (`None` while unanswered)."""
-        return None if self.answer is None else read_answer(self.answer, self.fork_options)
+        """How the answer reads (`None` while unanswered); a plain "yes" to a confirmation
+        (did that resolve it?) confirms the fix."""
+        if self.answer is None:
+            return None
+        if self.kind is MoveKind.CONFIRM and says_yes(self.answer):
+            return Outcome.WORKED
+        return read_answer(self.answer, self.fork_options)
 
 
 @dataclass(frozen=True, slots=True)
