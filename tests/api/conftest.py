@@ -30,6 +30,7 @@ from resolutionflow_sqlalchemy import SqlStorage, migrations
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
 from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
+from tests.llm_faults import FaultyLLM
 
 MAX_REQUEST_BYTES = 100_000
 """Small enough to test 413 cheaply, large enough for a 32,000-character message."""
@@ -54,7 +55,7 @@ class Api:
     this loop during a request: for requests that must overlap, use `concurrent_client`."""
     app: Litestar
     application: Application
-    llm: OfflineLLM
+    llm: FaultyLLM
     psa: InMemoryPSA
     connections: MemoryConnections
     _keys: dict[tuple[str, str, Role], dict[str, str]] = field(default_factory=dict)
@@ -115,7 +116,7 @@ class MemoryConnections(InMemoryPSAConnections):
 
 
 def build_application(
-    url: str, llm: OfflineLLM, connections: MemoryConnections, *, relay: bool = False
+    url: str, llm: FaultyLLM, connections: MemoryConnections, *, relay: bool = False
 ) -> Application:
     """The composition root's `Application`, with adapters the tests steer."""
     storage = SqlStorage.from_url(url)
@@ -141,12 +142,12 @@ def build_application(
 
 
 @pytest.fixture
-def llm() -> OfflineLLM:
-    return OfflineLLM()
+def llm() -> FaultyLLM:
+    return FaultyLLM(OfflineLLM())
 
 
 @pytest.fixture
-async def api(migrated_database: Path, tmp_path: Path, llm: OfflineLLM) -> AsyncIterator[Api]:
+async def api(migrated_database: Path, tmp_path: Path, llm: FaultyLLM) -> AsyncIterator[Api]:
     path = tmp_path / "api.sqlite3"
     shutil.copyfile(migrated_database, path)
     psa = InMemoryPSA([TICKET])

@@ -12,6 +12,7 @@ from resolutionflow_core.ports import AssistantReply
 from resolutionflow_core.session import Session
 from resolutionflow_memory import OfflineLLM
 from tests.api.conftest import Api, problem
+from tests.llm_faults import FaultyLLM
 
 BASE = "/api/v1/ai-sessions"
 
@@ -32,8 +33,8 @@ class GatedLLM(OfflineLLM):
 
 
 @pytest.fixture
-def llm() -> OfflineLLM:
-    return GatedLLM()
+def llm() -> FaultyLLM:
+    return FaultyLLM(GatedLLM())
 
 
 async def _post(
@@ -111,20 +112,21 @@ async def test_keys_are_scoped_by_user_and_route(api: Api) -> None:
 
 
 async def test_a_retry_while_the_first_is_in_flight_is_409(api: Api) -> None:
-    assert isinstance(api.llm, GatedLLM)
+    gated = api.llm.inner
+    assert isinstance(gated, GatedLLM)
     session = await api.start_chat()
     path = f"{BASE}/{session['id']}/chat"
-    api.llm.gate.clear()
-    api.llm.entered.clear()
+    gated.gate.clear()
+    gated.entered.clear()
 
     headers = await api.headers() | {"Idempotency-Key": "slow"}
     async with api.concurrent_client() as client:
         first = asyncio.create_task(
             client.post(path, json={"content": "Slow one"}, headers=headers)
         )
-        await asyncio.wait_for(api.llm.entered.wait(), 5)
+        await asyncio.wait_for(gated.entered.wait(), 5)
         during = await client.post(path, json={"content": "Slow one"}, headers=headers)
-        api.llm.gate.set()
+        gated.gate.set()
         done = await first
     after = await _post(api, path, {"content": "Slow one"}, "slow")
 

@@ -12,14 +12,15 @@ import pytest
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_memory import OfflineLLM
 from tests.api.conftest import ACCOUNT, Api, parse_sse, problem
+from tests.llm_faults import FaultyLLM
 
 BASE = "/api/v1/ai-sessions"
 CHUNK_DELAY = 0.03
 
 
 @pytest.fixture
-def llm() -> OfflineLLM:
-    return OfflineLLM(chunk_delay=CHUNK_DELAY)
+def llm() -> FaultyLLM:
+    return FaultyLLM(OfflineLLM(chunk_delay=CHUNK_DELAY))
 
 
 async def _stream(api: Api, session_id: str, content: str) -> Any:

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from resolutionflow_app import Application
-from resolutionflow_memory import OfflineLLM
 from tests.cli.conftest import Cli, OpenHook
+from tests.llm_faults import faulty_llm
 
 UNKNOWN = "00000000-0000-0000-0000-00000000beef"
 
@@ -65,8 +65,7 @@ def test_an_llm_failure_says_where_the_input_is_saved(
     cli: Cli, on_open: Callable[[OpenHook], None]
 ) -> None:
     def failing(application: Application) -> None:
-        assert isinstance(application.llm, OfflineLLM)
-        application.llm.fail_next_calls(1)
+        faulty_llm(application).fail_next_calls(1)
 
     on_open(failing)
     line = cli.refused(4, "sessions", "new", "Outlook asks for the password")

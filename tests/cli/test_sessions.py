@@ -47,7 +47,7 @@ def test_new_json_is_the_whole_session(cli: Cli) -> None:
     assert guided["confidence_tier"] == "discovery"
     (step,) = guided["steps"]
     assert step["kind"] == "question"
-    assert step["confidence"] == 0.25
+    assert step["confidence"] == 0.35  # the intake already says it drops
     assert step["confidence_tier"] == "discovery"
     assert step["response"] is None
 
@@ -172,7 +172,7 @@ def test_show_guided_has_its_steps_options_answers_and_confidence(cli: Cli) -> N
     assert "Answer: everyone" in shown
     assert "Step 3 · Action" in shown
     assert "1. Done, it worked" in shown
-    assert "60% exploring" in shown
+    assert "65% exploring" in shown
     assert "offline-printing" in shown
     session = cli.session(session_id)
     assert [step["response"] for step in session["steps"]] == ["everyone", "yes, it prints", None]

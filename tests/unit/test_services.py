@@ -33,6 +33,7 @@ from resolutionflow_memory import InMemoryStorage
 from resolutionflow_memory.llm import OfflineLLM
 from resolutionflow_memory.psa import InMemoryPSA, InMemoryPSAConnections
 from tests.conftest import SequentialIds, StepClock
+from tests.llm_faults import FaultyLLM
 
 ALICE = Actor("acme", "alice", Role.ENGINEER)
 BOB = Actor("acme", "bob", Role.ENGINEER)
@@ -46,7 +47,7 @@ VPN = "The VPN drops every ten minutes for remote staff"
 @dataclass
 class World:
     storage: InMemoryStorage
-    llm: OfflineLLM
+    llm: FaultyLLM
     psa: InMemoryPSA
     service: SessionService
 
@@ -60,7 +61,7 @@ class World:
 @pytest.fixture
 def world(clock: StepClock, ids: SequentialIds) -> World:
     storage = InMemoryStorage()
-    llm = OfflineLLM()
+    llm = FaultyLLM(OfflineLLM())
     psa = InMemoryPSA([Ticket("memory", "T-100", "VPN drops", company="Contoso")])
     connections = InMemoryPSAConnections({"acme": psa})
     service = SessionService(
@@ -224,8 +225,8 @@ async def test_a_guided_session_asks_one_step_at_a_time_with_rising_confidence(
     assert session.pending_step is not None
     assert session.problem_domain is ProblemDomain.EMAIL
     scores = [session.steps[-1].confidence]
-    for _ in range(4):
-        session = await world.service.answer_step(ALICE, session.id, "Done, still failing")
+    for answer in ["One mailbox", "OWA works", "Done", "OWA works, Outlook does not"]:
+        session = await world.service.answer_step(ALICE, session.id, answer)
         scores.append(session.steps[-1].confidence)
     assert session.confidence_score == scores[-1]
     assert scores == sorted(scores)

@@ -1,37 +1,36 @@
 """An offline, deterministic LLM: scripted troubleshooting for demos and tests, no network.
 
-`OfflineLLM` implements the `LLM` port on top of the scripted content of
-`resolutionflow_memory.playbooks` (domain keywords, per-domain playbooks, the guided script);
-this module reads the session and builds the texts: chat replies, guided steps, descriptions
-and status updates. Everything it writes is labelled as offline (``[offline assistant]``,
-``model="offline"``). The same session state always gives the same output: no randomness, no
-clock, no I/O.
+`OfflineLLM` implements the `LLM` port on top of the playbooks of
+`resolutionflow_memory.playbooks` and the reasoning of `resolutionflow_memory.troubleshooting`
+(where a conversation stands, what to offer next); this module reads the session into that
+reasoning and words its moves: guided steps, chat replies, descriptions and status updates.
+Everything it writes is labelled as offline (``[offline assistant]``, ``model="offline"``).
+The same session state always gives the same output: no randomness, no clock, no I/O.
 
-- The problem domain comes from keywords of the intake and the first messages.
-- Guided sessions follow a short per-domain script (two questions, an action, a fork, a
-  second action, a resolution suggestion) chosen by the number of answered steps; confidence
-  rises with every step (0.25 → 0.45 → 0.6 → 0.75 → 0.85 → 0.92) and never passes 0.95.
-  An answer saying it worked ("Done, it worked", "fixed", "yes, resolved") jumps to the
-  resolution suggestion; after the script it keeps suggesting to resolve or escalate.
-- Chat replies ask questions first, then suggest actions, then offer a fork, each as an
-  assistant marker block (`render_markers`), so the marker parser finds them.
-
-For tests of the services, `fail_next_calls` makes the next calls raise an `LLMError`,
-optionally part-way through a stream.
+- The problem domain comes from keywords of the intake, the ticket and the first messages.
+- It asks only what the intake or an earlier answer has not settled, then tries the first
+  check, offers the fork, follows the option chosen (each has its own branch), moves to
+  another branch when a fix fails, and suggests escalation, with the reason, after
+  repeated failures. An answer saying it worked leads to a resolution suggestion.
+- Guided confidence starts at 0.25 (higher when the intake already settles questions),
+  rises with every answer that narrows the cause, falls after every reported failure, and
+  reaches the guided tier (0.85) once a fix worked; it never passes 0.95.
+- No reply repeats within a session: nothing is offered twice, and the closing move counts
+  the answers.
+- Chat replies carry their questions, actions and forks as assistant marker blocks
+  (`render_markers`), so the marker parser finds them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from typing import Final
 
 from resolutionflow_core import documentation
 from resolutionflow_core.chat import MessageRole, make_title
-from resolutionflow_core.errors import LLMError, LLMUnavailable
-from resolutionflow_core.guided import ProposedStep, StepKind, StepOption
+from resolutionflow_core.guided import GuidedStep, ProposedStep, StepKind, StepOption
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.markers import Action, ParsedReply, parse_markers, render_markers
 from resolutionflow_core.ports import (
@@ -45,22 +44,35 @@ from resolutionflow_core.ports import (
 from resolutionflow_core.session import ProblemDomain, Session, SessionType
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
 from resolutionflow_core.usage import TokenUsage
-from resolutionflow_memory.playbooks import (
-    PLAYBOOKS,
-    detect_domain,
-    domain_hits,
-    says_it_worked,
-    script_of,
-    wrap_up,
+from resolutionflow_memory.playbooks import PLAYBOOKS, Outcome, Playbook, detect_domain, domain_hits
+from resolutionflow_memory.troubleshooting import (
+    CHAT_PACE,
+    GUIDED_PACE,
+    Move,
+    MoveKind,
+    Offer,
+    next_move,
 )
 
 MODEL: Final = "offline"
 LABEL: Final = "[offline assistant]"
 FOOTER: Final = "— Drafted by the offline assistant (scripted, no AI model was used)."
 
-CONFIDENCE_SCHEDULE: Final = (0.25, 0.45, 0.6, 0.75, 0.85, 0.92)
-"""Confidence of each scripted step, crossing the tier thresholds 0.4 and 0.8."""
-
+FIRST_CONFIDENCE: Final = 0.25
+"""Confidence of the first step when the intake settles none of the questions."""
+SETTLED_BONUS: Final = 0.1
+"""Added to the first step's confidence for each question the intake already settles."""
+NARROWED: Final = 0.2
+"""Added after an answer to a question or a fork: the cause is narrower."""
+PROGRESSED: Final = 0.1
+"""Added after any other answer that is not a failure."""
+FAILED_PENALTY: Final = 0.1
+"""Taken off after a reported failure."""
+BLOCKED_PENALTY: Final = 0.05
+"""Taken off after a step that could not be done."""
+FIXED_CONFIDENCE: Final = 0.85
+"""At least this once a fix worked: the guided tier."""
+MIN_CONFIDENCE: Final = 0.05
 MAX_CONFIDENCE: Final = 0.95
 """The offline assistant is never certain."""
 
@@ -68,13 +80,6 @@ SUMMARY_CHARS: Final = 200
 WORDS_PER_DELTA: Final = 4
 
 # -- the adapter ------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Failures:
-    remaining: int = 0
-    error: LLMError | None = None
-    after_deltas: int = 0
 
 
 class OfflineLLM:
@@ -86,29 +91,6 @@ class OfflineLLM:
 
     def __init__(self, *, chunk_delay: float = 0.0) -> None:
         self._chunk_delay = chunk_delay
-        self._failures = _Failures()
-        self._calls: list[str] = []
-
-    @property
-    def calls(self) -> tuple[str, ...]:
-        """The port methods called so far, in order (``"chat_reply"``, ``"next_step"``...)."""
-        return tuple(self._calls)
-
-    def fail_next_calls(
-        self, count: int, error: LLMError | None = None, *, after_deltas: int = 0
-    ) -> None:
-        """Make the next ``count`` calls raise ``error`` (`LLMUnavailable` by default).
-
-        Every async port method counts as a call; a failing stream first yields
-        ``after_deltas`` deltas (at most all of them, never the `ReplyCompleted`).
-        """
-        self._failures = _Failures(
-            remaining=count,
-            error=error or LLMUnavailable("offline assistant: injected failure"),
-            after_deltas=after_deltas,
-        )
-
-    # -- the port -------------------------------------------------------------------------
 
     def system_prompt(self, session_type: SessionType) -> str:
         common = (
@@ -119,8 +101,8 @@ class OfflineLLM:
         if session_type is SessionType.GUIDED:
             return (
                 f"{common} Guide the engineer one question or action at a time, with a "
-                "confidence that rises as the cause narrows, and end with a resolution "
-                "suggestion."
+                "confidence that rises as the cause narrows and falls when a fix fails, and "
+                "end with a resolution or escalation suggestion."
             )
         return (
             f"{common} Answer the chat; put questions in [QUESTIONS], suggested actions in "
@@ -128,37 +110,30 @@ class OfflineLLM:
         )
 
     async def chat_reply(self, session: Session) -> AssistantReply:
-        self._begin("chat_reply")
         return self._reply(session)
 
     async def stream_chat_reply(self, session: Session) -> AsyncIterator[ReplyEvent]:
-        failure = self._take_failure("stream_chat_reply")
-        fail_after = self._failures.after_deltas
         reply = self._reply(session)
-        chunks = _chunks(reply.text)
-        for index, chunk in enumerate(chunks):
-            if failure is not None and index >= fail_after:
-                raise failure
+        for index, chunk in enumerate(_chunks(reply.text)):
             if index:
                 await asyncio.sleep(self._chunk_delay)
             yield TextDelta(chunk)
-        if failure is not None:
-            raise failure
         yield ReplyCompleted(reply)
 
     async def next_step(self, session: Session) -> StepProposal:
-        self._begin("next_step")
-        domain, hits = domain_hits(_problem_text(session))
-        kind, content, options, reasoning, position = _next_in_script(session, domain)
-        previous = session.steps[-1].confidence if session.steps else 0.0
-        scheduled = CONFIDENCE_SCHEDULE[min(position, len(CONFIDENCE_SCHEDULE) - 1)]
-        confidence = round(min(MAX_CONFIDENCE, max(scheduled, previous + 0.01)), 2)
+        problem = _problem_text(session)
+        domain, hits = domain_hits(problem)
+        book = PLAYBOOKS[domain]
+        move = next_move(book, problem, _guided_offers(session, book), GUIDED_PACE)
+        kind, content, options, reasoning = _guided_step(move, book)
+        if any(step.content == f"{LABEL} {content}" for step in session.steps):
+            kind, content, options, reasoning = _guided_step(_closing(move), book)
         step = ProposedStep(
             kind=kind,
             content=f"{LABEL} {content}",
             options=options,
-            reasoning=f"{LABEL} {PLAYBOOKS[domain].label} script: {reasoning}",
-            confidence=confidence,
+            reasoning=f"{LABEL} {book.label} playbook: {reasoning}",
+            confidence=_confidence(session, move),
             matched_flow_id=None if domain is ProblemDomain.OTHER else f"offline-{domain}",
             match_score=None if domain is ProblemDomain.OTHER else min(1.0, 0.5 + 0.1 * hits),
         )
@@ -167,7 +142,6 @@ class OfflineLLM:
         )
 
     async def describe(self, session: Session) -> SessionDescription:
-        self._begin("describe")
         text = _problem_text(session, first_only=True) or "Problem not described yet."
         summary = " ".join(text.split())
         if len(summary) > SUMMARY_CHARS:
@@ -181,7 +155,6 @@ class OfflineLLM:
     async def draft_status_update(
         self, session: Session, audience: Audience, length: UpdateLength
     ) -> StatusUpdateDraft:
-        self._begin("draft_status_update")
         detailed = length is UpdateLength.DETAILED
         if audience is Audience.TICKET_NOTE:
             return StatusUpdateDraft(
@@ -197,20 +170,6 @@ class OfflineLLM:
             body=f"Hello,\n\n{body}\n\nKind regards,\nYour IT support team\n\n{FOOTER}",
         )
 
-    # -- internals ------------------------------------------------------------------------
-
-    def _begin(self, method: str) -> None:
-        failure = self._take_failure(method)
-        if failure is not None:
-            raise failure
-
-    def _take_failure(self, method: str) -> LLMError | None:
-        self._calls.append(method)
-        if self._failures.remaining <= 0 or self._failures.error is None:
-            return None
-        self._failures.remaining -= 1
-        return self._failures.error.with_traceback(None)  # each raise: a fresh traceback
-
     def _reply(self, session: Session) -> AssistantReply:
         text = _chat_text(session)
         usage = _usage(self.system_prompt(session.session_type), session, text)
@@ -219,75 +178,392 @@ class OfflineLLM:
 
 # -- guided -----------------------------------------------------------------------------
 
+_DONE_OPTIONS: Final = (
+    StepOption(label="Done, it worked"),
+    StepOption(label="Done, still failing"),
+    StepOption(label="Could not do it", description="Say why in the answer"),
+)
+_RESOLVED_OPTIONS: Final = (
+    StepOption(label="Yes, resolved"),
+    StepOption(label="No, still failing"),
+)
+_ESCALATION_OPTIONS: Final = (
+    StepOption(label="Escalate to a senior engineer"),
+    StepOption(label="Keep troubleshooting", description="Try the remaining checks"),
+    StepOption(label="Resolve the session", description="It was fixed another way"),
+)
+_WRAP_UP_OPTIONS: Final = (
+    StepOption(label="Resolve the session"),
+    StepOption(label="Escalate to a senior engineer"),
+)
+_WRAP_UP: Final = "Confirmed fixed."
+_ESCALATE_NOW: Final = "Escalate the session now"
 
-def _next_in_script(
-    session: Session, domain: ProblemDomain
-) -> tuple[StepKind, str, tuple[StepOption, ...], str, int]:
-    """The next step's kind, content, options, reasoning, and its position in the schedule."""
-    book = PLAYBOOKS[domain]
-    script = script_of(book)
-    answered = [step for step in session.steps if step.response is not None]
-    last = answered[-1] if answered else None
-    wrapped_up = any(step.kind is StepKind.RESOLUTION_SUGGESTION for step in answered)
-    if not wrapped_up and last is not None and says_it_worked(last.response or ""):
-        kind, content, options, _ = script[-1]
-        return kind, content, options, "the last answer says it worked: confirm.", len(script)
-    if not wrapped_up and len(answered) < len(script):
-        kind, content, options, reasoning = script[len(answered)]
-        return kind, content, options, reasoning, len(answered)
-    last_answer = (last.response or "") if last is not None else ""
-    return (*wrap_up(book, last_answer), len(script))
+GuidedText = tuple[StepKind, str, tuple[StepOption, ...], str]
+"""A guided step's kind, content (without the label), options and reasoning."""
+
+
+def _guided_offers(session: Session, book: Playbook) -> list[Offer]:
+    """The session's steps, read as what the assistant offered and what was answered."""
+    titles = {_action_text(action): action.title for action in _all_actions(book)}
+    return [_guided_offer(step, titles) for step in session.steps]
+
+
+def _guided_offer(step: GuidedStep, titles: dict[str, str]) -> Offer:
+    content = step.content.removeprefix(LABEL).strip()
+    if step.kind is StepKind.QUESTION:
+        return Offer(MoveKind.QUESTIONS, questions=(content,), answer=step.response)
+    if step.kind is StepKind.ACTION:
+        title = next((t for text, t in titles.items() if content.endswith(text)), content)
+        return Offer(MoveKind.ACTIONS, actions=(title,), answer=step.response)
+    if step.kind is StepKind.FORK:
+        labels = tuple(option.label for option in step.options)
+        return Offer(MoveKind.FORK, fork_options=labels, answer=step.response)
+    if step.options == _RESOLVED_OPTIONS:
+        kind = MoveKind.CONFIRM
+    elif step.options == _ESCALATION_OPTIONS:
+        kind = MoveKind.ESCALATION
+    elif content.startswith(_WRAP_UP):
+        kind = MoveKind.WRAP_UP
+    elif content.startswith(_ESCALATE_NOW):
+        kind = MoveKind.ESCALATE_NOW
+    else:
+        kind = MoveKind.CLOSING
+    return Offer(kind, answer=step.response)
+
+
+def _guided_step(move: Move, book: Playbook) -> GuidedText:
+    """The step that words ``move``."""
+    if move.kind is MoveKind.QUESTIONS:
+        question = move.questions[0]
+        why = question.why or "It narrows down where it fails."
+        if move.settled:
+            skipped = "; ".join(f'"{q.text}"' for q in move.settled)
+            why += f" Not asked, already answered: {skipped}."
+        return StepKind.QUESTION, question.text, (), why
+    if move.kind is MoveKind.ACTIONS:
+        action = move.actions[0]
+        return StepKind.ACTION, _reaction(move) + _action_text(action), _DONE_OPTIONS, _why(move)
+    if move.kind is MoveKind.FORK and move.fork is not None:
+        options = tuple(StepOption(o.label, o.description) for o in move.fork.options)
+        lead = "That did not fix it. " if move.after_failed_fix else ""
+        why = "The result decides which branch to follow."
+        return StepKind.FORK, lead + move.fork.question, options, why
+    if move.kind is MoveKind.CONFIRM:
+        return (
+            StepKind.RESOLUTION_SUGGESTION,
+            _confirmation(move, book),
+            _RESOLVED_OPTIONS,
+            ("the last answer says it worked: confirm the fix."),
+        )
+    if move.kind is MoveKind.WRAP_UP:
+        content = (
+            f"{_WRAP_UP} Resolve the session with a short summary of the cause and the fix, "
+            "so the resolution note goes into the ticket."
+        )
+        return StepKind.RESOLUTION_SUGGESTION, content, _WRAP_UP_OPTIONS, "it is fixed."
+    if move.kind is MoveKind.ESCALATION:
+        content = (
+            f"{_what_failed(move, book)} Escalate to a senior engineer (the escalation package "
+            f'lists every step and answer), with the reason "{_escalation_reason(move, book)}"; '
+            "or keep troubleshooting with the remaining checks."
+        )
+        why = "repeated failures: a senior engineer should take over."
+        return StepKind.RESOLUTION_SUGGESTION, content, _ESCALATION_OPTIONS, why
+    if move.kind is MoveKind.ESCALATE_NOW:
+        content = (
+            f'{_ESCALATE_NOW} with the reason "{_escalation_reason(move, book)}". The next '
+            "engineer sees every step and answer in the escalation package."
+        )
+        return StepKind.RESOLUTION_SUGGESTION, content, _WRAP_UP_OPTIONS, "escalation chosen."
+    content = (
+        f"Nothing more to try offline after {move.answers} answers: resolve the session if it "
+        "is fixed, or escalate it with what was tried."
+    )
+    return StepKind.RESOLUTION_SUGGESTION, content, _WRAP_UP_OPTIONS, "nothing left to try."
+
+
+def _closing(move: Move) -> Move:
+    return Move(MoveKind.CLOSING, move.outcome, move.answers, failed=move.failed)
+
+
+def _reaction(move: Move) -> str:
+    """How an action step begins, reacting to the last answer."""
+    branch = move.branch
+    if move.assumed_branch and branch is not None:
+        return f'That matches none of the options, so start with "{branch.label}": '
+    if move.after_failed_fix and move.another_branch and branch is not None:
+        return f'That did not fix it, so try another branch, "{branch.label}": '
+    if move.after_failed_fix:
+        return "That did not fix it. Next: "
+    if move.outcome is Outcome.BLOCKED:
+        return "Then try this instead: "
+    if branch is not None and move.outcome is Outcome.CHOICE:
+        return f'"{branch.label}" points at {_lower_first(branch.description or "")}: '
+    return ""
+
+
+def _why(move: Move) -> str:
+    if move.branch is None:
+        return (
+            "The cheapest check first."
+            if move.outcome is not Outcome.FAILED
+            else ("The playbook's remaining checks.")
+        )
+    about = f" ({move.branch.description})" if move.branch.description else ""
+    if move.another_branch:
+        return f'The chosen branch did not fix it: trying "{move.branch.label}"{about}.'
+    return f'The branch of "{move.branch.label}"{about}.'
+
+
+def _confidence(session: Session, move: Move) -> float:
+    """The next step's confidence: up when the cause narrows, down after a failure."""
+    if not session.steps:
+        first = FIRST_CONFIDENCE + SETTLED_BONUS * len(move.settled)
+        return round(min(first, MAX_CONFIDENCE), 2)
+    previous = session.steps[-1].confidence
+    outcome = move.outcome
+    if outcome is Outcome.FAILED:
+        return min(previous, round(max(MIN_CONFIDENCE, previous - FAILED_PENALTY), 2))
+    if outcome is Outcome.BLOCKED:
+        return min(previous, round(max(MIN_CONFIDENCE, previous - BLOCKED_PENALTY), 2))
+    if outcome is Outcome.ESCALATE:
+        return previous
+    if move.kind in (MoveKind.CONFIRM, MoveKind.WRAP_UP):
+        raised = max(previous + PROGRESSED, FIXED_CONFIDENCE)
+    elif session.steps[-1].kind in (StepKind.QUESTION, StepKind.FORK):
+        raised = previous + NARROWED
+    else:
+        raised = previous + PROGRESSED
+    return max(previous, round(min(MAX_CONFIDENCE, raised), 2))
 
 
 # -- chat -------------------------------------------------------------------------------
+
+_CONFIRM_ACTIONS: Final = (
+    Action("Confirm with the user", "Have them retry what failed before.", None, "low"),
+    Action("Resolve the session", "Summarise the cause and the fix.", None, "low"),
+)
+_WRAP_UP_ACTION: Final = Action(
+    "Write the resolution summary",
+    "The cause, the fix, and how the user confirmed it.",
+    None,
+    "low",
+)
+_ESCALATE_ACTION: Final = Action(
+    "Escalate to a senior engineer",
+    "The escalation package lists everything tried so far.",
+    None,
+    "low",
+)
+_KEEP_GOING_ACTION: Final = Action(
+    "Or keep troubleshooting", "Say so, and the remaining checks follow.", None, "low"
+)
+_ESCALATE_NOW_ACTION: Final = "Escalate the session now"
+_CLOSING_ACTION: Final = Action(
+    "Resolve or escalate the session",
+    "Resolve it if it is fixed; otherwise escalate it with what was tried.",
+    None,
+    "low",
+)
+_KIND_BY_ACTION: Final = {
+    _CONFIRM_ACTIONS[0].title: MoveKind.CONFIRM,
+    _WRAP_UP_ACTION.title: MoveKind.WRAP_UP,
+    _ESCALATE_ACTION.title: MoveKind.ESCALATION,
+    _ESCALATE_NOW_ACTION: MoveKind.ESCALATE_NOW,
+    _CLOSING_ACTION.title: MoveKind.CLOSING,
+}
 
 
 def _chat_text(session: Session) -> str:
     user_messages = [m.content for m in session.conversation_messages if m.role is MessageRole.USER]
     last = user_messages[-1] if user_messages else session.intake_text
-    turn = max(len(user_messages), 1)
-    book = PLAYBOOKS[detect_domain(_problem_text(session))]
-    quote = _quote(last)
-    if turn > 1 and says_it_worked(last):
-        reply = ParsedReply(
-            f'{LABEL} Good news: "{quote}" sounds fixed. Confirm with the user that it works, '
-            "then resolve the session with a short summary so the resolution note reaches the "
-            "ticket.",
-            actions=(
-                Action("Confirm with the user", "Have them retry what failed before.", None, "low"),
-                Action("Resolve the session", "Summarise the cause and the fix.", None, "low"),
-            ),
+    problem = _problem_text(session)
+    book = PLAYBOOKS[session.problem_domain or detect_domain(problem)]
+    offers = _chat_offers(session)
+    move = next_move(book, _chat_problem(session), offers, CHAT_PACE)
+    text = render_markers(_chat_reply(move, book, _quote(last)))
+    said = {m.content for m in session.conversation_messages if m.role is MessageRole.ASSISTANT}
+    if text in said:
+        text = render_markers(_chat_reply(_closing(move), book, _quote(last)))
+    return text
+
+
+def _chat_problem(session: Session) -> str:
+    """What the chat's problem was described as before the assistant answered."""
+    parts = [session.intake_text or ""]
+    for message in session.conversation_messages:
+        if message.role is not MessageRole.USER:
+            break
+        parts.append(message.content)
+    if session.psa_link is not None:
+        summary = session.psa_link.snapshot.get("summary")
+        if isinstance(summary, str):
+            parts.append(summary)
+    return " ".join(part for part in parts if part.strip())
+
+
+def _chat_offers(session: Session) -> list[Offer]:
+    """The assistant's replies so far, each with the engineer's next message as its answer."""
+    offers: list[Offer] = []
+    messages = session.conversation_messages
+    for index, message in enumerate(messages):
+        if message.role is not MessageRole.ASSISTANT:
+            continue
+        answer = next(
+            (m.content for m in messages[index + 1 :] if m.role is MessageRole.USER), None
         )
-    elif turn == 1:
-        reply = ParsedReply(
-            f'{LABEL} Problem area: {book.label}. You wrote: "{quote}". To narrow it down, '
-            "answer these first:",
-            questions=book.questions,
+        parsed = parse_markers(message.content)
+        titles = tuple(action.title for action in parsed.actions)
+        labels = tuple(o.label for o in parsed.forks[0].options) if parsed.forks else ()
+        kind = next((_KIND_BY_ACTION[t] for t in titles if t in _KIND_BY_ACTION), None)
+        if kind is None:
+            kind = (
+                MoveKind.FORK
+                if labels
+                else MoveKind.QUESTIONS
+                if parsed.questions
+                else MoveKind.ACTIONS
+            )
+        questions = tuple(q.text for q in parsed.questions)
+        offers.append(Offer(kind, questions, titles, labels, answer))
+    return offers
+
+
+def _chat_reply(move: Move, book: Playbook, quote: str) -> ParsedReply:
+    """The chat reply that words ``move`` (``quote``: the engineer's last message)."""
+    said = f'{LABEL} Noted: "{quote}".'
+    if move.kind is MoveKind.QUESTIONS:
+        lead = f'{LABEL} Problem area: {book.label}. You wrote: "{quote}".'
+        if move.settled:
+            lead += f" That already answers {_count(len(move.settled), 'usual question')}."
+        return ParsedReply(
+            f"{lead} To narrow it down, answer these first:", questions=move.questions
         )
-    elif turn == 2:
-        reply = ParsedReply(
-            f'{LABEL} Thanks, noted: "{quote}". For this {book.label} problem, start with '
-            "these checks, in order:",
-            actions=book.actions[:2],
+    if move.kind is MoveKind.ACTIONS and move.branch is None and not move.answers:
+        return ParsedReply(
+            f'{LABEL} Problem area: {book.label}. You wrote: "{quote}", which already answers '
+            "the usual questions. Start with these checks, in order:",
+            actions=move.actions,
         )
-    elif turn == 3:
-        reply = ParsedReply(
-            f'{LABEL} Noted: "{quote}". Which of these fits best? It decides where we go next:',
-            forks=(book.fork,),
+    if move.kind is MoveKind.ACTIONS:
+        return ParsedReply(_chat_action_lead(move, book, quote), actions=move.actions)
+    if move.kind is MoveKind.FORK and move.fork is not None:
+        failed = " The first checks did not fix it." if move.after_failed_fix else ""
+        return ParsedReply(
+            f"{said}{failed} Which of these fits best? It decides where we go next:",
+            forks=(move.fork,),
         )
-    else:
-        escalate = Action(
-            "Escalate to a senior engineer",
-            "If these do not fix it, escalate: the escalation package lists what was tried.",
-            None,
-            "low",
+    if move.kind is MoveKind.CONFIRM:
+        cause = f" Most likely cause: {_lower_first(move.cause)}." if move.cause else ""
+        return ParsedReply(
+            f'{LABEL} Good news: "{quote}" sounds fixed.{cause} Confirm with the user that it '
+            "works, then resolve the session with a short summary so the resolution note "
+            "reaches the ticket.",
+            actions=_CONFIRM_ACTIONS,
         )
-        reply = ParsedReply(
-            f'{LABEL} Noted: "{quote}". The remaining {book.label} checks, then escalate if '
-            "it still fails:",
-            actions=(*book.actions[2:], escalate),
+    if move.kind is MoveKind.WRAP_UP:
+        return ParsedReply(
+            f'{LABEL} Glad it is confirmed: "{quote}". Resolve the session now, with the cause '
+            "and the fix in the summary, so the resolution note reaches the ticket.",
+            actions=(_WRAP_UP_ACTION,),
         )
-    return render_markers(reply)
+    reason = _escalation_reason(move, book)
+    if move.kind is MoveKind.ESCALATION:
+        return ParsedReply(
+            f"{said} {_what_failed(move, book)} Time to escalate to a senior engineer, with "
+            f'the reason "{reason}".',
+            actions=(_ESCALATE_ACTION, _KEEP_GOING_ACTION),
+        )
+    if move.kind is MoveKind.ESCALATE_NOW:
+        return ParsedReply(
+            f"{said} Escalate the session with this reason; the next engineer sees the whole "
+            "conversation in the escalation package.",
+            actions=(Action(_ESCALATE_NOW_ACTION, f'Reason: "{reason}"', None, "low"),),
+        )
+    return ParsedReply(
+        f"{said} Nothing more to try offline after {_count(move.answers, 'message')}: resolve "
+        "the session if it is fixed, or escalate it with what was tried.",
+        actions=(_CLOSING_ACTION,),
+    )
+
+
+def _chat_action_lead(move: Move, book: Playbook, quote: str) -> str:
+    branch = move.branch
+    said = f'{LABEL} Noted: "{quote}".'
+    if branch is None and any(a.title == book.actions[0].title for a in move.actions):
+        return (
+            f'{LABEL} Thanks, noted: "{quote}". For this {book.label} problem, start with these '
+            "checks, in order:"
+        )
+    if branch is None:
+        failed = " That did not fix it either." if move.after_failed_fix else ""
+        return f"{said}{failed} More {book.label} checks to try:"
+    about = _lower_first(branch.description or branch.label)
+    if move.assumed_branch:
+        return f'{said} That matches none of the options, so start with "{branch.label}" ({about}):'
+    if move.after_failed_fix and move.another_branch:
+        return f'{said} That did not fix it, so try another branch, "{branch.label}" ({about}):'
+    if move.after_failed_fix:
+        return f"{said} That did not fix it. Next, in order:"
+    if move.outcome is Outcome.BLOCKED:
+        return f"{said} Then try these instead:"
+    if move.outcome is Outcome.CHOICE:
+        return f'{LABEL} "{branch.label}": that points at {about}. Try these, in order:'
+    if move.another_branch:
+        return f'{said} Another branch to try, "{branch.label}" ({about}):'
+    return f"{said} Next, in order:"
+
+
+# -- wording shared by guided and chat ---------------------------------------------------
+
+
+def _all_actions(book: Playbook) -> Iterator[Action]:
+    yield from book.actions
+    for branch in book.branches:
+        yield from branch
+
+
+def _action_text(action: Action) -> str:
+    parts = [action.title + "."]
+    if action.detail:
+        parts.append(action.detail)
+    if action.command:
+        parts.append(f"Run: {action.command}")
+    return " ".join(parts)
+
+
+def _confirmation(move: Move, book: Playbook) -> str:
+    lead = f'"{move.fixed_by}" worked.' if move.fixed_by else "Good: it works again."
+    cause = f" Most likely cause: {_lower_first(move.cause)}." if move.cause else ""
+    return (
+        f"{lead}{cause} Check with the user that {book.plain} works as before, and note it if "
+        "it comes back. Did that resolve it?"
+    )
+
+
+def _what_failed(move: Move, book: Playbook) -> str:
+    if not move.failed:
+        return f"The {book.label} playbook has nothing left to try."
+    tried = "; ".join(f'"{title}"' for title in move.failed)
+    return f"{_count(len(move.failed), 'fix', 'fixes')} did not solve it ({tried})."
+
+
+def _escalation_reason(move: Move, book: Playbook) -> str:
+    if not move.failed:
+        return f"{book.label}: needs a senior engineer after {_count(move.answers, 'step')}"
+    return f"{book.label}: still failing after {', '.join(move.failed)}"
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def _lower_first(text: str) -> str:
+    """``text`` with a lowercase first letter, unless it starts an acronym ("DNS ...")."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def _quote(message: str, limit: int = 120) -> str:

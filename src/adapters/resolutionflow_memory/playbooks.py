@@ -4,27 +4,26 @@ Pure, deterministic content for `resolutionflow_memory.llm.OfflineLLM`: no sessi
 randomness, no clock, no I/O.
 
 - `detect_domain` picks the problem domain from keywords (`DOMAIN_KEYWORDS`, in priority
-  order); `says_it_worked` reads an answer as reporting the problem fixed.
-- `PLAYBOOKS` holds a `Playbook` per domain: three questions, four actions, a fork and a
-  resolution suggestion, in technical and plain-language wording.
-- `script_of` lays a playbook out as the guided script (two questions, an action, a fork, a
-  second action, a resolution suggestion); `wrap_up` is the step after the script: resolve
-  if the last answer says it is fixed, otherwise escalate or resolve.
+  order).
+- `read_answer` reads an engineer's answer as an `Outcome`: it worked, it still fails, it
+  could not be done, a choice to resolve or escalate, or information; `choose_option` finds
+  the fork option an answer picks.
+- `PLAYBOOKS` holds a `Playbook` per domain: three probing questions (each with the words
+  that settle it, so a question the intake already answered is skipped), four general
+  actions, a fork whose every option has its own branch of two actions, and the likely
+  cause when the first check fixes it; in technical and plain-language wording.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final, TypeAlias
 
-from resolutionflow_core.guided import StepKind, StepOption
 from resolutionflow_core.markers import Action, Fork, ForkOption, Question
 from resolutionflow_core.session import ProblemDomain
-
-ScriptStep: TypeAlias = tuple[StepKind, str, tuple[StepOption, ...], str]
-"""A scripted guided step: its kind, content, options and reasoning."""
 
 # -- domains ----------------------------------------------------------------------------
 
@@ -93,10 +92,37 @@ def domain_hits(text: str) -> tuple[ProblemDomain, int]:
     return best, best_hits
 
 
+class Outcome(StrEnum):
+    """What an engineer's answer says, as the offline assistant reads it."""
+
+    WORKED = "worked"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    """The step could not be done ("Could not do it")."""
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+    CHOICE = "choice"
+    """One of the options of a fork."""
+    INFORMATION = "information"
+
+
 _POSITIVE: Final = re.compile(r"\b(worked|works now|working now|fixed|resolved|solved)\b")
 _NEGATIVE: Final = re.compile(r"\b(not|no|never|still|fail\w*)\b|n't\b")
+_FAILED: Final = re.compile(
+    r"\bstill\b|^\W*(done\W+)?(it\W+)?fail\w*|\bfail\w* again\b"
+    r"|\bno (change|luck|difference)\b|\bsame (error|problem|issue)\b"
+    r"|(\bnot|\bnever|n't)\s+(\w+\s+)?(work|fix|help|resolv|solv|chang)\w*"
+)
+"""Reports that it still fails; "the test page fails" is information, not a failed fix."""
+_BLOCKED: Final = re.compile(
+    r"\b(could not|couldn't|cannot|can't|unable to) (do|run|try|access|reach|get)\b|\bskip"
+)
+_YES: Final = re.compile(r"\W*(yes|yep|yeah|confirmed|correct|indeed|ok|okay|sure)\b")
 _RESOLVE: Final = re.compile(r"\s*resolve\b")
 """An answer choosing to resolve ("Resolve the session")."""
+_ESCALATE: Final = re.compile(r"\s*escalate\b")
+_WORD: Final = re.compile(r"[a-z0-9]{3,}")
+_FILLER: Final = frozenset({"the", "and", "but", "for", "not", "one", "all", "too", "was", "are"})
 
 
 def says_it_worked(answer: str) -> bool:
@@ -105,7 +131,65 @@ def says_it_worked(answer: str) -> bool:
     return bool(_POSITIVE.search(lowered)) and not _NEGATIVE.search(lowered)
 
 
+def says_yes(answer: str) -> bool:
+    """Whether an answer agrees ("yes", "confirmed") without reporting a failure."""
+    return bool(_YES.match(answer.lower())) and not says_it_failed(answer)
+
+
+def says_it_failed(answer: str) -> bool:
+    """Whether an answer reports that it still fails ("Done, still failing", "didn't help")."""
+    return bool(_FAILED.search(answer.lower()))
+
+
+def read_answer(answer: str, options: Sequence[str] = ()) -> Outcome:
+    """What ``answer`` says; ``options`` are the labels of the fork it answers, if any."""
+    lowered = answer.lower()
+    if options and choose_option(answer, options, exact=True) is not None:
+        return Outcome.CHOICE
+    if _RESOLVE.match(lowered):
+        return Outcome.RESOLVE
+    if _ESCALATE.match(lowered):
+        return Outcome.ESCALATE
+    if _BLOCKED.search(lowered):
+        return Outcome.BLOCKED
+    if says_it_worked(answer):
+        return Outcome.WORKED
+    if says_it_failed(answer):
+        return Outcome.FAILED
+    return Outcome.CHOICE if options else Outcome.INFORMATION
+
+
+def choose_option(answer: str, options: Sequence[str], *, exact: bool = False) -> int | None:
+    """The index of the option ``answer`` picks: its label, its number ("2"), or else (unless
+    ``exact``) the option sharing most words with it; `None` if nothing fits."""
+    flat = " ".join(answer.lower().split()).strip(" .!")
+    for index, label in enumerate(options):
+        if flat == label.lower() or flat == str(index + 1) or label.lower() in flat:
+            return index
+    if exact:
+        return None
+    words = set(_WORD.findall(flat)) - _FILLER
+    overlaps = [len(words & set(_WORD.findall(label.lower()))) for label in options]
+    best = max(overlaps, default=0)
+    return overlaps.index(best) if best else None
+
+
 # -- playbooks --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """A question, and the words that settle it when the intake or an answer says them."""
+
+    question: Question
+    settled_by: re.Pattern[str] | None = None
+
+    def settled_in(self, text: str) -> bool:
+        return self.settled_by is not None and bool(self.settled_by.search(text.lower()))
+
+
+Branch: TypeAlias = tuple[Action, Action]
+"""What to try, in order, when a fork option is chosen."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,23 +200,53 @@ class Playbook:
     """Technical name of the problem area, for engineers."""
     plain: str
     """The same in plain language, for the client."""
-    questions: tuple[Question, Question, Question]
+    probes: tuple[Probe, Probe, Probe]
     actions: tuple[Action, Action, Action, Action]
+    """General actions; the first is the cheapest check, offered before the fork."""
     fork: Fork
-    resolution: str
+    branches: tuple[Branch, Branch, Branch]
+    """One branch per fork option, in the fork's order."""
+    cause: str
+    """The likely cause when the first check fixes it."""
 
+    @property
+    def questions(self) -> tuple[Question, ...]:
+        return tuple(probe.question for probe in self.probes)
+
+    def __post_init__(self) -> None:
+        if len(self.branches) != len(self.fork.options):
+            raise ValueError(f"{self.label}: one branch per fork option")
+
+
+def _probe(text: str, why: str | None, settled_by: str | None) -> Probe:
+    pattern = re.compile(settled_by) if settled_by is not None else None
+    return Probe(Question(text, why), pattern)
+
+
+_SCOPE: Final = (
+    r"\b(every ?(one|body)|all (the )?(users|staff|devices|pcs|mailboxes|printers)|nobody"
+    r"|no ?one|whole (office|site|company|team|tenant|floor)|(company|site|tenant)-wide"
+    r"|one user|single user|(only|just) (me|one|him|her|this user|the one)|several (users|people)"
+    r"|one mailbox|several mailboxes|shared mailbox|multiple users)\b"
+)
 
 # A data table, laid out by hand for reading.
 # fmt: off
 PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
     ProblemDomain.NETWORK: Playbook(
         "network connectivity", "your network connection",
-        questions=(
-            Question("Is it one user or device, or everyone at the site?",
-                     "Scope separates a device problem from a site, ISP or VPN problem."),
-            Question("Does it fail on every network (office, home, hotspot) or only on one?",
-                     "A failure on one network only points at its DHCP, DNS or firewall."),
-            Question("What fails exactly: no connection, name resolution, or drops/slowness?"),
+        probes=(
+            _probe("Is it one user or device, or everyone at the site?",
+                   "Scope separates a device problem from a site, ISP or VPN problem.", _SCOPE),
+            _probe("Does it fail on every network (office, home, hotspot) or only on one?",
+                   "A failure on one network only points at its DHCP, DNS or firewall.",
+                   r"\b(every network|all networks|(only|just) (at|in|on|from) (the )?"
+                   r"(office|home|site|hotspot|guest)|(only|just) on (the )?(wi-?fi|ethernet|"
+                   r"cable|guest))\b"),
+            _probe("What fails exactly: no connection, name resolution, or drops/slowness?",
+                   None,
+                   r"\b(drops?|dropping|disconnects?|slow\w*|dns|name resolution|resolve|"
+                   r"no connection|169\.254|no ip|latency|packet loss)\b"),
         ),
         actions=(
             Action("Check the IP configuration",
@@ -152,18 +266,39 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Names do not resolve", "DNS settings or the DNS server"),
             ForkOption("Only the VPN fails", "VPN client, credentials or the concentrator"),
         )),
-        resolution="Most likely cause: a stale DHCP lease or wrong DNS servers on the device. "
-                   "Renew the lease and flush DNS; if it comes back, correct the DNS servers "
-                   "in the site's DHCP scope. Did that resolve it?",
+        branches=(
+            (Action("Renew the lease and check the DHCP scope",
+                    "If it stays 169.254.x.x after a renew, check the scope is not full and "
+                    "the DHCP server answers.",
+                    command="ipconfig /release && ipconfig /renew"),
+             Action("Check the switch port or the Wi-Fi association",
+                    "Try another port and cable; on Wi-Fi, forget the network and join again.")),
+            (Action("Point the device at the right DNS servers",
+                    "Use the servers from the DHCP scope (domain controllers or the router), "
+                    "not a public resolver.",
+                    command="nslookup <internal-name> <dns-server>"),
+             Action("Test the DNS server itself",
+                    "Query it directly; if it does not answer, restart its DNS service.",
+                    command="nslookup microsoft.com <dns-server>", risk="medium")),
+            (Action("Reconnect the VPN and read its log",
+                    "Look for authentication, certificate or phase 2 errors."),
+             Action("Check the VPN account and certificate",
+                    "Confirm the user is in the VPN group, the password is current and the "
+                    "certificate has not expired.")),
+        ),
+        cause="a stale DHCP lease or wrong DNS servers on the device",
     ),
     ProblemDomain.EMAIL: Playbook(
         "email / Outlook", "your email",
-        questions=(
-            Question("Does it affect one mailbox or several?",
-                     "Several mailboxes point at the service or mail flow, one at the client."),
-            Question("Does the same mailbox work in Outlook on the web (OWA)?",
-                     "If OWA works, the mailbox and the service are fine: the client is left."),
-            Question("Is there an error text or code (e.g. 0x800CCC0E, an NDR 5.7.x)?"),
+        probes=(
+            _probe("Does it affect one mailbox or several?",
+                   "Several mailboxes point at the service or mail flow, one at the client.",
+                   _SCOPE),
+            _probe("Does the same mailbox work in Outlook on the web (OWA)?",
+                   "If OWA works, the mailbox and the service are fine: the client is left.",
+                   r"\b(owa|outlook on the web|webmail|web mail|outlook\.office\.com)\b"),
+            _probe("Is there an error text or code (e.g. 0x800CCC0E, an NDR 5.7.x)?", None,
+                   r"\b(0x[0-9a-f]{8}|ndr|5\.\d\.\d+|error code|no error)\b"),
         ),
         actions=(
             Action("Test the mailbox in Outlook on the web",
@@ -182,18 +317,40 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("OWA fails too", "The mailbox, its licence or the service"),
             ForkOption("Mail is delayed or bounces", "Mail flow: MX, SPF or transport rules"),
         )),
-        resolution="Most likely cause: a damaged Outlook profile or offline cache. A new "
-                   "profile (and a rebuilt .ost) should bring mail back; remove the old profile "
-                   "once it works. Did that resolve it?",
+        branches=(
+            (Action("Create a new Outlook profile",
+                    "Control Panel → Mail → Show Profiles → Add; make it the default, reopen.",
+                    command="outlook.exe /profiles"),
+             Action("Rebuild the offline cache",
+                    "Close Outlook and rename the .ost file; Outlook downloads the mailbox "
+                    "again.")),
+            (Action("Check the licence and the mailbox in the admin center",
+                    "Users → the user: an Exchange licence assigned, sign-in allowed, the "
+                    "mailbox not full."),
+             Action("Check Exchange Online service health",
+                    "M365 admin center → Health → Service health → Exchange Online.")),
+            (Action("Trace the message",
+                    "In Exchange Online PowerShell, find the message and its delivery status.",
+                    command="Get-MessageTrace -RecipientAddress <user@domain>"),
+             Action("Check MX, SPF and the transport rules",
+                    "Look up the domain's MX and SPF records and any transport rule that "
+                    "matches the sender.",
+                    command="nslookup -type=mx <domain> && nslookup -type=txt <domain>")),
+        ),
+        cause="the mailbox or the service, since the web test was enough to bring mail back",
     ),
     ProblemDomain.IDENTITY: Playbook(
         "sign-in / identity", "signing in to your account",
-        questions=(
-            Question("Is the account locked out, disabled, or is the password just rejected?",
-                     "Each state has a different fix and a different owner."),
-            Question("Is it an on-premises AD account, a cloud Entra ID account, or synced?",
-                     "It decides where the account is unlocked and where the logs are."),
-            Question("Does the MFA prompt reach the user's registered device?"),
+        probes=(
+            _probe("Is the account locked out, disabled, or is the password just rejected?",
+                   "Each state has a different fix and a different owner.",
+                   r"\b(locked|lockout|disabled|rejected|expired|wrong password)\b"),
+            _probe("Is it an on-premises AD account, a cloud Entra ID account, or synced?",
+                   "It decides where the account is unlocked and where the logs are.",
+                   r"\b(on-?prem\w*|entra|azure ad|active directory|synced|hybrid|"
+                   r"cloud(-only)? account)\b"),
+            _probe("Does the MFA prompt reach the user's registered device?", None,
+                   r"\b(mfa|prompt|authenticator|push|2fa|code)\b"),
         ),
         actions=(
             Action("Check the account's state",
@@ -214,18 +371,38 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("MFA not completed", "Authenticator or phone number registration"),
             ForkOption("Blocked by Conditional Access", "Policy, location or device state"),
         )),
-        resolution="Most likely cause: the account locked out after repeated bad passwords, "
-                   "often an old password cached on a phone or a mapped drive. Unlock it, reset "
-                   "the password and clear stored credentials. Did that resolve it?",
+        branches=(
+            (Action("Unlock the account and reset the password",
+                    "Reset it with the user present; clear old credentials on their devices.",
+                    command="Unlock-ADAccount <user>", risk="medium"),
+             Action("Find the device that keeps the old password",
+                    "The lockout event 4740 on the PDC emulator names the device still trying it.",
+                    command="Get-WinEvent -FilterHashtable @{LogName='Security';Id=4740}")),
+            (Action("Re-register the MFA methods",
+                    "Require re-registration and have the user set up the authenticator again.",
+                    risk="medium"),
+             Action("Check the phone's clock and the authenticator app",
+                    "A wrong clock breaks codes; update the app and allow its notifications.")),
+            (Action("Read which policy blocked the sign-in",
+                    "The sign-in log entry's Conditional Access tab names the policy and the "
+                    "condition that failed."),
+             Action("Bring the device or the location into policy",
+                    "Make the device compliant in Intune or add the trusted location, rather "
+                    "than excluding the user.", risk="medium")),
+        ),
+        cause="a locked or expired account state that the check cleared",
     ),
     ProblemDomain.PRINTING: Playbook(
         "printing", "printing",
-        questions=(
-            Question("Is it one user or everyone printing to this printer?",
-                     "Everyone points at the printer or the print server, one user at the PC."),
-            Question("Is the printer online, and does a test page print from its own panel?",
-                     "A test page from the panel rules out the hardware."),
-            Question("Is there an error on the printer or a job stuck in the queue?"),
+        probes=(
+            _probe("Is it one user or everyone printing to this printer?",
+                   "Everyone points at the printer or the print server, one user at the PC.",
+                   _SCOPE),
+            _probe("Is the printer online, and does a test page print from its own panel?",
+                   "A test page from the panel rules out the hardware.",
+                   r"\b(test page|self-test|configuration page)\b"),
+            _probe("Is there an error on the printer or a job stuck in the queue?", None,
+                   r"\b(error|stuck|jam\w*|queue)\b"),
         ),
         actions=(
             Action("Clear the queue and restart the spooler",
@@ -245,18 +422,38 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Jobs stay in the queue", "Spooler or driver"),
             ForkOption("It prints garbage", "Driver or printer language"),
         )),
-        resolution="Most likely cause: a stuck job blocking the spooler (or a corrupt driver). "
-                   "With the queue cleared and the spooler restarted, printing should work "
-                   "again. Did that resolve it?",
+        branches=(
+            (Action("Check the printer on the network",
+                    "Ping its IP address, open its web page, check it kept its reserved IP.",
+                    command="ping <printer-ip>"),
+             Action("Reserve the printer's IP address and fix the port",
+                    "Give it a DHCP reservation and point the printer port at that address.")),
+            (Action("Check the queue on the print server",
+                    "Look for stuck jobs and errors in the server's PrintService log."),
+             Action("Reinstall the printer driver",
+                    "Remove the printer and its driver package, then add it again.",
+                    command="printui /s /t2", risk="medium")),
+            (Action("Switch the driver's printer language",
+                    "Change PCL to PostScript (or back) in the printer properties, or use the "
+                    "vendor's universal driver."),
+             Action("Print a configuration page and update the firmware",
+                    "A garbled configuration page means the printer itself: update its "
+                    "firmware.")),
+        ),
+        cause="a stuck job blocking the spooler",
     ),
     ProblemDomain.ENDPOINT: Playbook(
         "workstation / laptop", "your computer",
-        questions=(
-            Question("When did it start: after an update, new software or a restart?",
-                     "A recent change is the most common cause and the easiest to undo."),
-            Question("Is it slow all the time or only with certain applications?",
-                     "Always slow points at resources or the disk, one app at that app."),
-            Question("Was there a blue screen stop code or an error message?"),
+        probes=(
+            _probe("When did it start: after an update, new software or a restart?",
+                   "A recent change is the most common cause and the easiest to undo.",
+                   r"\b(since|after (the |an? )?(update|upgrade|restart|reboot|install\w*)|"
+                   r"yesterday|this morning|last (week|night))\b"),
+            _probe("Is it slow all the time or only with certain applications?",
+                   "Always slow points at resources or the disk, one app at that app.",
+                   r"\b(all the time|always|only (in|with|when)|every app\w*)\b"),
+            _probe("Was there a blue screen stop code or an error message?", None,
+                   r"\b(blue screen|bsod|stop code|error message|0x[0-9a-f]+|no error)\b"),
         ),
         actions=(
             Action("Check resource usage",
@@ -275,18 +472,39 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("One process uses the CPU or memory", "That application, or malware"),
             ForkOption("Nothing unusual", "Drivers, startup programs or hardware"),
         )),
-        resolution="Most likely cause: a runaway process or damaged system files. With system "
-                   "files repaired and updates installed it should be back to normal. Did that "
-                   "resolve it?",
+        branches=(
+            (Action("Check the disk's health",
+                    "Read its SMART status: a failing disk is replaced before anything else.",
+                    command="wmic diskdrive get model,status"),
+             Action("Free disk space and install pending updates",
+                    "Keep 15% of the system disk free; install Windows and driver updates.")),
+            (Action("End or update the heavy process",
+                    "End it, then update or reinstall its application; if you do not know "
+                    "it, scan for malware."),
+             Action("Scan the computer for malware",
+                    "A full scan with the EDR or Microsoft Defender.",
+                    command="MpCmdRun -Scan -ScanType 2")),
+            (Action("Disable unneeded startup programs",
+                    "Task Manager → Startup: disable what is not needed, then restart."),
+             Action("Update the drivers and the BIOS",
+                    "Use the vendor's update tool: chipset, storage and graphics drivers "
+                    "first.")),
+        ),
+        cause="a runaway process that the check found and stopped",
     ),
     ProblemDomain.SERVER: Playbook(
         "server", "the server",
-        questions=(
-            Question("Which server and role (file, domain controller, SQL, RDS)? VM or not?",
-                     "The role decides which services and logs to check."),
-            Question("Is the service down for everyone, or only slow?",
-                     "Down points at a stopped service or storage, slow at resources."),
-            Question("What changed recently: patches, a restart, storage, certificates?"),
+        probes=(
+            _probe("Which server and role (file, domain controller, SQL, RDS)? VM or not?",
+                   "The role decides which services and logs to check.",
+                   r"\b(file server|domain controller|dc\d*|sql|rds|hyper-v|vmware|esxi|"
+                   r"print server|exchange server|vm)\b"),
+            _probe("Is the service down for everyone, or only slow?",
+                   "Down points at a stopped service or storage, slow at resources.",
+                   r"\b(down|slow\w*|unreachable|not responding|stopped|offline)\b"),
+            _probe("What changed recently: patches, a restart, storage, certificates?", None,
+                   r"\b(patch\w*|update\w*|restart\w*|reboot\w*|certificate\w*|nothing changed)"
+                   r"\b"),
         ),
         actions=(
             Action("Find automatic services that are not running",
@@ -307,18 +525,43 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("A volume is full", "Logs, shadow copies or backups"),
             ForkOption("Everything looks healthy", "Network, DNS or the client side"),
         )),
-        resolution="Most likely cause: a stopped service or a full volume on the server. With "
-                   "space freed and the service restarted, it should respond again. Did that "
-                   "resolve it?",
+        branches=(
+            (Action("Restart the failed service",
+                    "Restart it in a quiet moment; tell users first if it is shared.",
+                    command="Restart-Service <name>", risk="medium"),
+             Action("Check the service's account and dependencies",
+                    "An expired service-account password or a stopped dependency keeps it "
+                    "from starting.",
+                    command="sc qc <name>")),
+            (Action("Free space on the full volume",
+                    "Move or delete old logs, shadow copies and local backups; keep 15% free.",
+                    command="vssadmin list shadowstorage"),
+             Action("Grow the volume",
+                    "Extend the virtual disk and the partition if cleaning up is not enough.",
+                    risk="medium")),
+            (Action("Test the server from a client",
+                    "Reach it by name and by address and open the share or service from a "
+                    "user's PC.",
+                    command="Test-NetConnection <server> -Port <port>"),
+             Action("Read the System and Application logs",
+                    "Look for service, disk and certificate errors since the problem began.",
+                    command="eventvwr.msc")),
+        ),
+        cause="an automatic service that had stopped",
     ),
     ProblemDomain.SECURITY: Playbook(
         "security incident", "the security concern you reported",
-        questions=(
-            Question("What happened: a reported phishing email, a click, or a malware alert?",
-                     "It decides how urgent containment is."),
-            Question("Did the user enter credentials or open an attachment?",
-                     "Entered credentials mean the account must be treated as compromised."),
-            Question("Which devices and accounts are involved?"),
+        probes=(
+            _probe("What happened: a reported phishing email, a click, or a malware alert?",
+                   "It decides how urgent containment is.",
+                   r"\b(phish\w*|click\w*|malware|alert|ransomware|reported|virus)\b"),
+            _probe("Did the user enter credentials or open an attachment?",
+                   "Entered credentials mean the account must be treated as compromised.",
+                   r"\b(entered|typed|opened|credentials|attachment|did not (enter|open)|"
+                   r"nobody interacted)\b"),
+            _probe("Which devices and accounts are involved?", None,
+                   r"\b(only (the|her|his|their|one) (laptop|pc|device|account)|"
+                   r"(laptop|pc|device|workstation) and (the )?account)\b"),
         ),
         actions=(
             Action("Contain: isolate the device",
@@ -336,18 +579,37 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Malware ran or was flagged", "Treat the device as compromised"),
             ForkOption("Reported only, nobody interacted", "Purge and block the sender"),
         )),
-        resolution="Contained: the device is clean, the account secured (password reset, "
-                   "sessions revoked, no rogue inbox rules) and the message purged. Did that "
-                   "resolve it?",
+        branches=(
+            (Action("Reset the password and revoke sessions",
+                    "Then check the mailbox's inbox rules and the MFA methods.",
+                    command="Revoke-MgUserSignInSession -UserId <user>", risk="medium"),
+             Action("Look for rogue inbox rules and forwarding",
+                    "Rules or forwarding added since the click mean the mailbox was used.",
+                    command="Get-InboxRule -Mailbox <user>")),
+            (Action("Run a full EDR / antivirus scan of the device"),
+             Action("Reimage the device",
+                    "If the scan cannot clean it, wipe and reinstall it from a known-good "
+                    "image.", risk="high")),
+            (Action("Purge the message from every mailbox",
+                    "Search for it by sender and subject and remove it tenant-wide.",
+                    risk="medium"),
+             Action("Block the sender and the link",
+                    "Add the sender and the URL to the tenant's block list.")),
+        ),
+        cause="a contained incident: the device was isolated before anything spread",
     ),
     ProblemDomain.CLOUD: Playbook(
         "Microsoft 365 / cloud service", "your Microsoft 365 / cloud services",
-        questions=(
-            Question("Which service: an M365 app, SharePoint/OneDrive/Teams, Azure or AWS?",
-                     "Each has its own health page and admin portal."),
-            Question("Is it one user, the whole tenant, or a known outage?",
-                     "A tenant-wide problem is usually on the provider's side."),
-            Question("Is there an error message or a correlation id?"),
+        probes=(
+            _probe("Which service: an M365 app, SharePoint/OneDrive/Teams, Azure or AWS?",
+                   "Each has its own health page and admin portal.",
+                   r"\b(sharepoint|onedrive|teams|outlook|excel|word|azure|aws|intune|"
+                   r"exchange online)\b"),
+            _probe("Is it one user, the whole tenant, or a known outage?",
+                   "A tenant-wide problem is usually on the provider's side.",
+                   _SCOPE[:-3] + r"|outage)\b"),
+            _probe("Is there an error message or a correlation id?", None,
+                   r"\b(error|correlation)\b"),
         ),
         actions=(
             Action("Check service health",
@@ -363,18 +625,33 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Healthy, only this user", "Licence, roles or the user's device"),
             ForkOption("Healthy, several users", "Tenant configuration or policies"),
         )),
-        resolution="Most likely cause: the user's licence or a stale cached sign-in. With the "
-                   "licence checked and a fresh sign-in, the service should work again. Did "
-                   "that resolve it?",
+        branches=(
+            (Action("Follow the incident and tell the client",
+                    "Subscribe to its updates; send the client the provider's status."),
+             Action("Offer a workaround",
+                    "The desktop or the web version, or a colleague's shared copy, until the "
+                    "provider fixes it.")),
+            (Action("Check the user's licence and roles",
+                    "A missing licence or role shows as access denied or a missing app."),
+             Action("Sign out everywhere and clear cached credentials",
+                    "Clear the Windows Credential Manager entries, then sign in again.")),
+            (Action("Review recent tenant changes",
+                    "The audit log: Conditional Access, sharing and licence changes since it "
+                    "began."),
+             Action("Compare an affected user with a working one",
+                    "Group memberships, licences and policies: the difference is the cause.")),
+        ),
+        cause="a provider-side incident or a stale sign-in that the check cleared",
     ),
     ProblemDomain.OTHER: Playbook(
         "IT", "your IT issue",
-        questions=(
-            Question("What exactly is the user trying to do, and what happens instead?",
-                     "A precise symptom is the fastest way to the cause."),
-            Question("When did it last work, and what changed since?",
-                     "Most problems follow a change."),
-            Question("How many users are affected?"),
+        probes=(
+            _probe("What exactly is the user trying to do, and what happens instead?",
+                   "A precise symptom is the fastest way to the cause.", None),
+            _probe("When did it last work, and what changed since?",
+                   "Most problems follow a change.",
+                   r"\b(since|after|yesterday|last (week|worked|night)|this morning)\b"),
+            _probe("How many users are affected?", None, _SCOPE),
         ),
         actions=(
             Action("Reproduce the problem yourself", "Note the exact error and the time."),
@@ -387,65 +664,20 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Only for this user", "The user's profile, device or permissions"),
             ForkOption("I cannot reproduce it", "Intermittent: gather times and errors"),
         )),
-        resolution="The checks so far point at a local problem that a restart and the vendor's "
-                   "fix clear. Did that resolve it?",
+        branches=(
+            (Action("Search the vendor's knowledge base for the exact error"),
+             Action("Update or reinstall the application",
+                    "Install the vendor's latest version, or repair the installation.",
+                    risk="medium")),
+            (Action("Try a fresh profile",
+                    "Sign the user in on another device, or create a new local profile."),
+             Action("Compare permissions with a colleague",
+                    "Group memberships and file or application permissions.")),
+            (Action("Have the user note the time and take a screenshot next time",
+                    "An exact time finds the matching log entries."),
+             Action("Check the logs and recent changes")),
+        ),
+        cause="a local glitch that the first check cleared",
     ),
 }
 # fmt: on
-
-# -- the guided script -------------------------------------------------------------------
-
-_DONE_OPTIONS: Final = (
-    StepOption(label="Done, it worked"),
-    StepOption(label="Done, still failing"),
-    StepOption(label="Could not do it", description="Say why in the answer"),
-)
-_RESOLVED_OPTIONS: Final = (
-    StepOption(label="Yes, resolved"),
-    StepOption(label="No, still failing"),
-)
-_WRAP_UP_OPTIONS: Final = (
-    StepOption(label="Resolve the session"),
-    StepOption(label="Escalate to a senior engineer"),
-)
-
-
-def _action_text(action: Action) -> str:
-    parts = [action.title + "."]
-    if action.detail:
-        parts.append(action.detail)
-    if action.command:
-        parts.append(f"Run: {action.command}")
-    return " ".join(parts)
-
-
-def script_of(book: Playbook) -> tuple[ScriptStep, ...]:
-    """The guided script: kind, content, options and reasoning of each step, in order."""
-    first, second, _ = book.questions
-    fork_options = tuple(
-        StepOption(label=o.label, description=o.description) for o in book.fork.options
-    )
-    return (
-        (StepKind.QUESTION, first.text, (), first.why or "Establish the scope first."),
-        (StepKind.QUESTION, second.text, (), second.why or "Narrow down where it fails."),
-        (StepKind.ACTION, _action_text(book.actions[0]), _DONE_OPTIONS, "The cheapest check."),
-        (StepKind.FORK, book.fork.question, fork_options, "The result decides the branch."),
-        (StepKind.ACTION, _action_text(book.actions[1]), _DONE_OPTIONS, "The usual fix."),
-        (StepKind.RESOLUTION_SUGGESTION, book.resolution, _RESOLVED_OPTIONS, "Confirm the fix."),
-    )
-
-
-def wrap_up(book: Playbook, answer: str) -> ScriptStep:
-    """The step after the script, given the last answer (``""`` if none): resolve or escalate."""
-    if says_it_worked(answer) or _RESOLVE.match(answer.lower()):
-        content = (
-            "Confirmed fixed. Resolve the session with a short summary of the cause and the fix, "
-            "so the resolution note goes into the ticket."
-        )
-        return StepKind.RESOLUTION_SUGGESTION, content, _WRAP_UP_OPTIONS, "it is fixed."
-    content = (
-        f"The usual {book.label} fixes did not solve it. Escalate to a senior engineer (the "
-        "escalation package lists everything tried so far), or resolve the session if you "
-        "fixed it another way."
-    )
-    return StepKind.RESOLUTION_SUGGESTION, content, _WRAP_UP_OPTIONS, "the script is exhausted."
