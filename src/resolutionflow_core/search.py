@@ -528,3 +528,15 @@ class SearchNotConfigured(DomainError):
 
     def __init__(self) -> None:
         super().__init__("search is not configured: pass search= to SessionService")
+
+
+def similar_for(actor: Actor, session: Session) -> tuple[SimilarSession, ...]:
+    """The session's solved-before sessions that ``actor`` may open (a claimer may not open
+    everything the starting engineer could)."""
+    if session.account_id != actor.account_id:
+        return ()
+    return tuple(
+        s
+        for s in session.similar_sessions
+        if actor.sees_whole_account or s.user_id == actor.user_id
+    )
