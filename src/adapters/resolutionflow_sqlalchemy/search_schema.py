@@ -271,8 +271,10 @@ def _postgres_statements(columns: Collection[str]) -> list[str]:
         "REFERENCES ai_sessions (id) ON DELETE CASCADE)",
         f"CREATE INDEX IF NOT EXISTS ix_{SEARCH_TABLE}_document ON {SEARCH_TABLE} "
         "USING gin (document)",
+        # plpgsql, not sql: its statement's plan is cached per connection, where an SQL
+        # function would be planned again on every trigger call.
         "CREATE OR REPLACE FUNCTION rf_search_refresh(target uuid) RETURNS void "
-        f"LANGUAGE sql AS $body$ {refresh} $body$",
+        f"LANGUAGE plpgsql AS $body$ BEGIN {refresh}; END $body$",
         "CREATE OR REPLACE FUNCTION rf_search_session_changed() RETURNS trigger "
         "LANGUAGE plpgsql AS $body$ BEGIN PERFORM rf_search_refresh(NEW.id); RETURN NULL; "
         "END $body$",
