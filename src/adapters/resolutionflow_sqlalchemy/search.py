@@ -166,10 +166,12 @@ def _sqlite_snippets(conn: sa.Connection, expression: str, doc_ids: list[int]) -
     return {row[0]: row[1] for row in conn.execute(statement, params)}
 
 
-def _tsquery() -> sa.ColumnElement[Any]:
+def _tsquery() -> Any:
+    """``websearch_to_tsquery(…) AS q`` in FROM: parsed once per statement, not once per
+    row (asyncpg's prepared statements get generic plans, which cannot fold it)."""
     return sa.func.websearch_to_tsquery(
         sa.literal_column(f"'{LANGUAGE}'::regconfig"), sa.bindparam("q")
-    )
+    ).column_valued("q")
 
 
 def _postgres_statement(query: SearchQuery) -> sa.Select[Any]:
