@@ -166,22 +166,25 @@ def _sqlite_snippets(conn: sa.Connection, expression: str, doc_ids: list[int]) -
     return {row[0]: row[1] for row in conn.execute(statement, params)}
 
 
-def _tsquery() -> Any:
-    """``websearch_to_tsquery(…) AS q`` in FROM: parsed once per statement, not once per
-    row (asyncpg's prepared statements get generic plans, which cannot fold it)."""
-    return sa.func.websearch_to_tsquery(
+def _tsquery() -> sa.CTE:
+    """The parsed query as a one-row CTE joined in: parsed once per statement, not once per
+    row (asyncpg's prepared statements get generic plans, which cannot fold the call)."""
+    parsed = sa.func.websearch_to_tsquery(
         sa.literal_column(f"'{LANGUAGE}'::regconfig"), sa.bindparam("q")
-    ).column_valued("q")
+    )
+    return sa.select(parsed.label("q")).cte("search_query")
 
 
 def _postgres_statement(query: SearchQuery) -> sa.Select[Any]:
     tsquery = _tsquery()
-    score = sa.cast(sa.func.ts_rank_cd(_search.c.document, tsquery), sa.Float(53))
+    score = sa.cast(sa.func.ts_rank_cd(_search.c.document, tsquery.c.q), sa.Float(53))
     return (
         sa.select(*_SUMMARY, *_EXTRA, score.label("score"))
-        .select_from(_search.join(ai_sessions, _C.id == _search.c.session_id))
+        .select_from(
+            _search.join(ai_sessions, _C.id == _search.c.session_id).join(tsquery, sa.true())
+        )
         .where(
-            _search.c.document.op("@@")(tsquery),
+            _search.c.document.op("@@")(tsquery.c.q),
             *_filters(query.filters),
             *_after_cursor(score, query),
         )
@@ -193,16 +196,21 @@ def _postgres_statement(query: SearchQuery) -> sa.Select[Any]:
 def _postgres_headlines(conn: sa.Connection, text: str, ids: list[UUID]) -> dict[Any, str]:
     if not ids:
         return {}
+    tsquery = _tsquery()
     document = sa.func.concat_ws("\n", _search.c.title, _search.c.outcome, _search.c.body)
-    statement = sa.select(
-        _search.c.session_id,
-        sa.func.ts_headline(
-            sa.literal_column(f"'{LANGUAGE}'::regconfig"),
-            document,
-            _tsquery(),
-            sa.literal(HEADLINE_OPTIONS),
-        ),
-    ).where(_search.c.session_id.in_(ids))
+    statement = (
+        sa.select(
+            _search.c.session_id,
+            sa.func.ts_headline(
+                sa.literal_column(f"'{LANGUAGE}'::regconfig"),
+                document,
+                tsquery.c.q,
+                sa.literal(HEADLINE_OPTIONS),
+            ),
+        )
+        .select_from(_search.join(tsquery, sa.true()))
+        .where(_search.c.session_id.in_(ids))
+    )
     return {row[0]: row[1] for row in conn.execute(statement, {"q": text})}
 
 
