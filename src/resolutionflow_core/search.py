@@ -18,6 +18,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -412,7 +413,7 @@ RECALL_TERMS = 16
 """The most words of a new problem used to look for similar ones."""
 RECALL_CANDIDATES = 10
 RECALL_LIMIT = 3
-RECALL_MIN_OVERLAP = 0.3
+RECALL_MIN_OVERLAP = 0.35
 """Share of the new problem's words a resolved session's title, summary, resolution and
 root cause must contain: weaker matches are left out."""
 RECALL_MIN_SHARED = 2
@@ -420,7 +421,12 @@ RECALL_MIN_SHARED = 2
 
 def recall_query(actor: Actor, problem: str) -> SearchQuery | None:
     """The resolved sessions to consider for a new problem, or ``None`` if it has no words."""
-    terms = list(dict.fromkeys(w for w in words(problem) if w not in STOP_WORDS and len(w) > 1))
+    # Numbers and two-letter words (host names' "pc", "10" of an address) say little.
+    terms = list(
+        dict.fromkeys(
+            w for w in words(problem) if w not in STOP_WORDS and len(w) > 2 and not w.isdigit()
+        )
+    )
     if not terms:
         return None
     filters = SessionQuery(
@@ -435,7 +441,7 @@ def recall_query(actor: Actor, problem: str) -> SearchQuery | None:
 def similar_from(query: SearchQuery, hits: list[SearchHit]) -> tuple[SimilarSession, ...]:
     """The best ``RECALL_LIMIT`` hits that share enough of the problem's words."""
     wanted = {stem(w) for w in query.terms.positive_words}
-    needed = max(min(RECALL_MIN_SHARED, len(wanted)), round(RECALL_MIN_OVERLAP * len(wanted)))
+    needed = max(min(RECALL_MIN_SHARED, len(wanted)), math.ceil(RECALL_MIN_OVERLAP * len(wanted)))
     similar: list[SimilarSession] = []
     for hit in hits:
         row = hit.summary

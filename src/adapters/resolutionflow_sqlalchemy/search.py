@@ -85,7 +85,7 @@ def search_page(conn: sa.Connection, query: SearchQuery) -> SearchPage:
         SearchHit(
             summary=summary_from_row(row),
             score=float(row.score),
-            match=snippets.get(key),
+            match=_one_line(snippets.get(key)),
             resolution_summary=row.resolution_summary,
             root_cause=row.root_cause,
             resolved_at=row.resolved_at,
@@ -93,6 +93,11 @@ def search_page(conn: sa.Connection, query: SearchQuery) -> SearchPage:
         for row, key in zip(rows, keys, strict=True)
     ]
     return search_page_of(hits, query)
+
+
+def _one_line(snippet: str | None) -> str | None:
+    """A snippet spans messages and fields: show it on one line."""
+    return None if snippet is None else " ".join(snippet.split())
 
 
 def _filters(filters: SessionQuery) -> list[sa.ColumnElement[bool]]:
