@@ -17,6 +17,7 @@ from uuid import UUID
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.guided import ProposedStep
 from resolutionflow_core.listing import SessionPage, SessionQuery
+from resolutionflow_core.search import SearchPage, SearchQuery
 from resolutionflow_core.session import ProblemDomain, Session, SessionType
 from resolutionflow_core.tickets import PSANote, Ticket
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
@@ -36,6 +37,14 @@ class SessionRepository(Protocol):
 
     async def list(self, query: SessionQuery) -> SessionPage:
         """One page of summaries, newest activity first."""
+
+
+class SessionSearch(Protocol):
+    """Full-text search over the committed sessions (see `resolutionflow_core.search`)."""
+
+    async def search(self, query: SearchQuery) -> SearchPage:
+        """One page of hits of ``query.filters.account_id`` only, best first."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from resolutionflow_core import access
+from resolutionflow_core import access, search
 from resolutionflow_core.access import Actor
 from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.errors import (
@@ -42,10 +42,13 @@ from resolutionflow_core.ports import (
     PSAConnections,
     ReplyCompleted,
     SessionDescription,
+    SessionSearch,
     TextDelta,
     UnitOfWorkFactory,
 )
+from resolutionflow_core.search import SearchPage
 from resolutionflow_core.session import IntakeType, Session, SessionType
+from resolutionflow_core.similar import SimilarSession
 from resolutionflow_core.system import RandomIds, SystemClock
 from resolutionflow_core.tickets import PSALink
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
@@ -84,6 +87,7 @@ class SessionService:
         clock: Clock | None = None,
         ids: IdSource | None = None,
         write_attempts: int = DEFAULT_WRITE_ATTEMPTS,
+        search: SessionSearch | None = None,
     ) -> None:
         self._uow = uow
         self._llm = llm
@@ -91,6 +95,7 @@ class SessionService:
         self._clock = clock or SystemClock()
         self._ids = ids or RandomIds()
         self._write_attempts = max(1, write_attempts)
+        self._search = search
 
     # -- start ----------------------------------------------------------------------------
 
@@ -105,6 +110,7 @@ class SessionService:
             now=self._clock.now(),
             system_prompt=self._llm.system_prompt(SessionType.CHAT),
         )
+        session.similar_sessions = await self._recall(actor, first_message)
         await self._insert(session)
         reply = await self._llm_call(session.id, self._llm.chat_reply(session))
         return await self._store_reply(actor, session, session.conversation_messages[-1], reply)
@@ -123,6 +129,7 @@ class SessionService:
             now=self._clock.now(),
             system_prompt=self._llm.system_prompt(SessionType.GUIDED),
         )
+        session.similar_sessions = await self._recall(actor, session.intake_text)
         await self._insert(session)
         return await self._propose_step(actor, session)
 
@@ -311,6 +318,35 @@ class SessionService:
         async with self._uow() as uow:
             return await uow.sessions.list(query)
 
+    async def search(
+        self,
+        actor: Actor,
+        text: str,
+        *,
+        session_types: frozenset[SessionType] | None = None,
+        statuses: frozenset[SessionStatus] | None = None,
+        owner_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """Sessions matching ``text`` (web-search syntax) and the filters, best first."""
+        query = search.search_query(
+            actor,
+            text,
+            session_types=session_types,
+            statuses=statuses,
+            owner_id=owner_id,
+            created_from=created_from,
+            created_to=created_to,
+            limit=limit,
+            cursor=cursor,
+        )
+        if self._search is None:
+            raise search.SearchNotConfigured()
+        return await self._search.search(query)
+
     async def dashboard(self, actor: Actor, *, limit: int = 10) -> Dashboard:
         """Open sessions, escalations waiting for a claim, and recently closed sessions.
 
@@ -330,6 +366,13 @@ class SessionService:
         return Dashboard(active.items, escalated.items, recent.items)
 
     # -- internals ------------------------------------------------------------------------
+
+    async def _recall(self, actor: Actor, problem: str) -> tuple[SimilarSession, ...]:
+        """The account's resolved sessions most like ``problem`` that the actor may open."""
+        query = search.recall_query(actor, problem)
+        if self._search is None or query is None:
+            return ()
+        return search.similar_from(query, (await self._search.search(query)).items)
 
     async def _insert(self, session: Session) -> None:
         async with self._uow() as uow:

@@ -55,6 +55,7 @@ from resolutionflow_core.lifecycle import (
     SessionStatus,
     next_status,
 )
+from resolutionflow_core.similar import SimilarSession
 from resolutionflow_core.tickets import PSALink
 from resolutionflow_core.updates import StatusUpdateDraft
 from resolutionflow_core.usage import TokenUsage
@@ -127,6 +128,8 @@ class Session:
     escalated_at: datetime | None = None
     abandoned_at: datetime | None = None
     version: int = 0
+    similar_sessions: tuple[SimilarSession, ...] = ()
+    """The account's resolved sessions most like this one, found when it started."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     # -- construction -------------------------------------------------------------------

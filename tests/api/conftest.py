@@ -30,6 +30,7 @@ from resolutionflow_sqlalchemy import SqlStorage, migrations
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
 from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
+from resolutionflow_sqlalchemy.search import SqlSessionSearch
 from tests.llm_faults import FaultyLLM
 
 MAX_REQUEST_BYTES = 100_000
@@ -134,7 +135,13 @@ def build_application(
         psa=connections,
         keys=SqlKeyStore(storage.database),
         idempotency=SqlIdempotencyStore(storage.database),
-        sessions=SessionService(uow=storage.unit_of_work, llm=llm, psa=connections, clock=clock),
+        sessions=SessionService(
+            uow=storage.unit_of_work,
+            llm=llm,
+            psa=connections,
+            clock=clock,
+            search=SqlSessionSearch(storage.database),
+        ),
         connections=connections,  # type: ignore[arg-type]
         deliveries=SqlDeliveryQueue(storage.database),
         clock=clock,

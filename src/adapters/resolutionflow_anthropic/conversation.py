@@ -19,6 +19,7 @@ from anthropic.types import (
     UserMessageParam,
 )
 
+from resolutionflow_anthropic.solved_before import solved_before_context
 from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.guided import GuidedStep
 from resolutionflow_core.session import Session, SessionType
@@ -41,12 +42,18 @@ def chat_messages(session: Session) -> list[MessageParam]:
     context = ticket_context(session)
     if context is not None:
         turns.insert(0, ("user", context))
+    memory = solved_before_context(session)
+    if memory is not None:
+        turns.insert(0, ("user", memory))
     return merged(turns, cache_last=True)
 
 
 def guided_messages(session: Session) -> list[MessageParam]:
     """The intake, then each step (as the JSON the model answered) and its answer."""
     turns: list[tuple[Role, str]] = [("user", intake_text(session))]
+    memory = solved_before_context(session)
+    if memory is not None:
+        turns.insert(0, ("user", memory))
     for step in session.steps:
         turns.append(("assistant", step_json(step)))
         if step.response is not None:

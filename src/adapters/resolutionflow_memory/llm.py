@@ -171,7 +171,7 @@ class OfflineLLM:
         )
 
     def _reply(self, session: Session) -> AssistantReply:
-        text = _chat_text(session)
+        text = _solved_before(session) + _chat_text(session)
         usage = _usage(self.system_prompt(session.session_type), session, text)
         return AssistantReply(text=text, model=MODEL, usage=usage)
 
@@ -564,6 +564,19 @@ def _lower_first(text: str) -> str:
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         return text[0].lower() + text[1:]
     return text
+
+
+def _solved_before(session: Session) -> str:
+    """On the first reply, what the account's memory found (`Session.similar_sessions`)."""
+    users = [m for m in session.conversation_messages if m.role is MessageRole.USER]
+    if len(users) > 1 or not session.similar_sessions:
+        return ""
+    best = session.similar_sessions[0]
+    cause = f" Root cause: {_quote(best.root_cause, 160)}." if best.root_cause else ""
+    return (
+        f"{LABEL} This was solved before by {_quote(best.user_id, 60)} "
+        f'("{_quote(best.title, 80)}"): {_quote(best.resolution_summary, 200)}.{cause}\n\n'
+    )
 
 
 def _quote(message: str, limit: int = 120) -> str:

@@ -11,6 +11,7 @@ from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind, Ste
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionSummary
 from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
+from resolutionflow_core.similar import SimilarSession
 from resolutionflow_core.tickets import PSALink
 from resolutionflow_core.usage import TokenUsage
 
@@ -144,6 +145,7 @@ def session_values(session: Session) -> dict[str, Any]:
         "escalated_at": session.escalated_at,
         "abandoned_at": session.abandoned_at,
         "version": session.version,
+        "similar_sessions": [s.to_json() for s in session.similar_sessions] or None,
     }
 
 
@@ -229,6 +231,7 @@ def session_from_row(row: Any, steps: list[GuidedStep]) -> Session:
         escalated_at=row.escalated_at,
         abandoned_at=row.abandoned_at,
         version=row.version,
+        similar_sessions=tuple(SimilarSession.from_json(s) for s in row.similar_sessions or ()),
     )
 
 

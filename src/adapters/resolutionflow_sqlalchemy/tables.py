@@ -30,6 +30,7 @@ from resolutionflow_core.guided import ConfidenceTier, StepKind
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.session import IntakeType, ProblemDomain, SessionType
 from resolutionflow_core.tickets import NoteKind
+from resolutionflow_sqlalchemy import search_schema
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -113,6 +114,7 @@ ai_sessions = sa.Table(
     sa.Column("escalated_at", UTCDateTime),
     sa.Column("abandoned_at", UTCDateTime),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("similar_sessions", JSONDocument),
     one_of("session_type", SessionType, "session_type"),
     one_of("status", SessionStatus, "status"),
     one_of("intake_type", IntakeType, "intake_type"),
@@ -179,6 +181,18 @@ ai_session_steps = sa.Table(
     one_of("kind", StepKind, "kind"),
     sa.CheckConstraint("number >= 1", name="number_positive"),
     sa.CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+)
+
+
+# The search index lives beside these two tables, kept by triggers (see `search_schema`):
+# made with them by `create_all` (steps come second), dropped before them by `drop_all`.
+sa.event.listen(
+    ai_session_steps,
+    "after_create",
+    lambda _table, conn, **_: search_schema.install(conn, ai_sessions.c.keys()),
+)
+sa.event.listen(
+    ai_session_steps, "before_drop", lambda _table, conn, **_: search_schema.remove(conn)
 )
 
 assistant_chats = sa.Table(

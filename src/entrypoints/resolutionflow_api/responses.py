@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -15,8 +16,10 @@ from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind
 from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus, allowed_actions
 from resolutionflow_core.listing import Dashboard, SessionPage, SessionSummary
 from resolutionflow_core.markers import parse_markers
+from resolutionflow_core.search import SearchPage
 from resolutionflow_core.services import ChatTurn
 from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
+from resolutionflow_core.similar import SimilarSession
 from resolutionflow_core.tickets import NoteKind
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
 
@@ -156,6 +159,11 @@ class SessionSummaryRead(Struct):
     updated_at: datetime
     last_activity_at: datetime
     version: int
+    match: str | None = None
+    """Search results (``q``) only: a snippet of the matching text, the matched words
+    between « and »; ``null`` elsewhere."""
+    score: float | None = None
+    """Search results only: relevance, higher is better (comparable within one search)."""
 
 
 def summary_read(row: SessionSummary) -> SessionSummaryRead:
@@ -188,7 +196,7 @@ class TicketRead(Struct):
     linked_at: datetime
 
 
-class SessionRead(SessionSummaryRead):
+class SessionRead(SessionSummaryRead, kw_only=True):
     """One session with its messages (chat) or steps (guided)."""
 
     intake_type: IntakeType
@@ -213,6 +221,39 @@ class SessionRead(SessionSummaryRead):
     psa_deliveries: list[DeliveryRead] | None = None
     """The notes due on the linked ticket and how their delivery stands, oldest first (on
     ``GET /ai-sessions/{id}``; ``null`` in the answers of other operations)."""
+    similar_sessions: list[SimilarSessionRead] | None = None
+    """Solved before: the account's resolved sessions most like this one when it started,
+    best first, those the caller may open (on ``POST /ai-sessions`` and
+    ``GET /ai-sessions/{id}``; ``null`` in the answers of other operations)."""
+
+
+class SimilarSessionRead(Struct):
+    """A resolved session like this one: link to it as "Solved before"."""
+
+    id: UUID
+    session_type: SessionType
+    title: str
+    """Its title, or for guided sessions its problem summary."""
+    resolution_summary: str
+    root_cause: str | None
+    resolved_at: datetime | None
+    resolved_by: str
+    """The engineer who owned it when it was resolved."""
+
+
+def similar_reads(similar: Iterable[SimilarSession]) -> list[SimilarSessionRead]:
+    return [
+        SimilarSessionRead(
+            id=s.id,
+            session_type=SessionType(s.session_type),
+            title=s.title,
+            resolution_summary=s.resolution_summary,
+            root_cause=s.root_cause,
+            resolved_at=s.resolved_at,
+            resolved_by=s.user_id,
+        )
+        for s in similar
+    ]
 
 
 class DeliveryRead(Struct):
@@ -295,6 +336,18 @@ def page_read(page: SessionPage) -> SessionPageRead:
     return SessionPageRead(
         items=[summary_read(row) for row in page.items],
         next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+    )
+
+
+def search_page_read(page: SearchPage) -> SessionPageRead:
+    """A search page: best match first, each item with its ``match`` and ``score``."""
+    items = []
+    for hit in page.items:
+        item = summary_read(hit.summary)
+        item.match, item.score = hit.match, hit.score
+        items.append(item)
+    return SessionPageRead(
+        items=items, next_cursor=page.next_cursor.encode() if page.next_cursor else None
     )
 
 

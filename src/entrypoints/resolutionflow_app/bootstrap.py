@@ -23,6 +23,7 @@ from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
 from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
+from resolutionflow_sqlalchemy.search import SqlSessionSearch
 
 
 class StartupError(Exception):
@@ -90,7 +91,13 @@ def open_application(settings: Settings | None = None) -> Application:
         psa=connections,
         keys=CachedKeyStore(SqlKeyStore(storage.database), ttl=settings.key_cache_seconds),
         idempotency=SqlIdempotencyStore(storage.database),
-        sessions=SessionService(uow=storage.unit_of_work, llm=llm, psa=connections, clock=clock),
+        sessions=SessionService(
+            uow=storage.unit_of_work,
+            llm=llm,
+            psa=connections,
+            clock=clock,
+            search=SqlSessionSearch(storage.database),
+        ),
         connections=connections,
         deliveries=SqlDeliveryQueue(storage.database),
         clock=clock,

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from resolutionflow_sqlalchemy.migrations.connection import migration_connection
+from resolutionflow_sqlalchemy.search_schema import include_object
 from resolutionflow_sqlalchemy.tables import metadata
 
 
@@ -32,6 +33,7 @@ def run_migrations(connection: sa.Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

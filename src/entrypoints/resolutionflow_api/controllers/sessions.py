@@ -21,15 +21,18 @@ from resolutionflow_api.responses import (
     SessionPageRead,
     SessionRead,
     page_read,
+    search_page_read,
     session_read,
+    similar_reads,
 )
 from resolutionflow_core import documentation
 from resolutionflow_core.access import Actor
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from resolutionflow_core.search import MAX_QUERY_CHARS, similar_for
 from resolutionflow_core.services import SessionService
-from resolutionflow_core.session import SessionType
+from resolutionflow_core.session import Session, SessionType
 
 SessionId = Annotated[UUID, PathParameter(description="The session's id (a UUID).")]
 
@@ -71,15 +74,27 @@ class SessionController(Controller):
 
     @get(
         "/",
-        summary="List sessions",
+        summary="List or search sessions",
         description="Newest activity first. Engineers see their own sessions and the "
-        "account's escalated ones; owners, admins and viewers see the whole account.",
+        "account's escalated ones; owners, admins and viewers see the whole account. With "
+        "`q`, a full-text search of both kinds (title, summary, intake, messages, steps and "
+        "answers, resolution, root cause, escalation and abandon reasons, linked ticket): "
+        "best match first, each item with a `match` snippet. `q` reads like a web search: "
+        'words (all must match), `"a phrase"`, `-word` to exclude, `or` between '
+        "alternatives. The filters and cursor paging combine with it.",
         responses=problems(422),
     )
     async def list_sessions(
         self,
         actor: NamedDependency[Actor],
         sessions: NamedDependency[SessionService],
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=MAX_QUERY_CHARS,
+                description='Search text: words, "phrases", -excluded, `or` alternatives.',
+            ),
+        ] = None,
         session_type: Annotated[
             list[SessionType] | None, QueryParameter(description="Repeat for several.")
         ] = None,
@@ -104,6 +119,19 @@ class SessionController(Controller):
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     ) -> SessionPageRead:
+        if q is not None:
+            found = await sessions.search(
+                actor,
+                q,
+                session_types=frozenset(session_type) if session_type else None,
+                statuses=frozenset(status) if status else None,
+                owner_id=owner,
+                created_from=_aware(created_from),
+                created_to=_aware(created_to),
+                limit=limit,
+                cursor=cursor,
+            )
+            return search_page_read(found)
         page = await sessions.list(
             actor,
             session_types=frozenset(session_type) if session_type else None,
@@ -134,6 +162,7 @@ class SessionController(Controller):
         session = await sessions.get(actor, session_id)
         read = session_read(session)
         read.psa_deliveries = await session_deliveries.of(session.id)
+        read.similar_sessions = similar_reads(similar_for(actor, session))
         return read
 
     @get(
@@ -178,8 +207,15 @@ async def _start(
             if error.field != "content":
                 raise
             raise with_field(error, "message") from error
-        return session_read(turn.session)
-    return session_read(await sessions.start_guided(actor, data.intake_type, data.intake_content))
+        return _with_similar(actor, turn.session)
+    started = await sessions.start_guided(actor, data.intake_type, data.intake_content)
+    return _with_similar(actor, started)
+
+
+def _with_similar(actor: Actor, session: Session) -> SessionRead:
+    read = session_read(session)
+    read.similar_sessions = similar_reads(similar_for(actor, session))
+    return read
 
 
 async def _finish_start(
@@ -190,8 +226,8 @@ async def _finish_start(
 ) -> SessionRead:
     """The session was stored but the LLM failed: ask again, without starting another."""
     if isinstance(data, CreateChatSession):
-        return session_read((await sessions.answer_again(actor, session_id)).session)
-    return session_read(await sessions.request_next_step(actor, session_id))
+        return _with_similar(actor, (await sessions.answer_again(actor, session_id)).session)
+    return _with_similar(actor, await sessions.request_next_step(actor, session_id))
 
 
 def _aware(moment: datetime | None) -> datetime | None:

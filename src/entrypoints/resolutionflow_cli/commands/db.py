@@ -76,6 +76,66 @@ def downgrade(
 
 
 @app.command()
+def reindex(
+    ctx: typer.Context,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only compare the index with a rebuild; change nothing.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Rebuild the search index from the sessions (or, with --check, only compare them).
+
+    The database keeps the index by itself on every write; this repairs it after a restore,
+    a manual edit or a schema change. Exits 1 when --check finds a difference.
+
+    Example: `resolutionflow db reindex --check`
+    """
+    from resolutionflow_sqlalchemy import SqlStorage
+    from resolutionflow_sqlalchemy.search import IndexCheck, check_index
+    from resolutionflow_sqlalchemy.search import reindex as rebuild
+
+    url = load_settings(ctx).database_url
+    if _missing_sqlite_file(url):
+        raise CliError(f"no database at {shown_url(url)}: run 'resolutionflow db upgrade'")
+
+    async def work() -> IndexCheck:
+        storage = SqlStorage.from_url(url)
+        try:
+            if check:
+                return await storage.database.read(check_index)
+            return await storage.database.write(rebuild)
+        finally:
+            await storage.dispose()
+
+    result = asyncio.run(work())
+    if json_output:
+        print_json(
+            {
+                "database": shown_url(url),
+                "action": "check" if check else "reindex",
+                "sessions": result.sessions,
+                "indexed": result.indexed,
+                "stale": [str(s) for s in result.stale],
+                "orphans": result.orphans,
+                "engine_consistent": result.engine_consistent,
+                "clean": result.clean,
+            }
+        )
+    else:
+        verb = "Checked" if check else "Reindexed"
+        state = "matches a rebuild" if result.clean else "differs from a rebuild"
+        console().print(
+            Text(
+                f"{verb} {shown_url(url)}: {result.indexed} of {result.sessions} sessions "
+                f"indexed, {len(result.stale)} stale, {result.orphans} orphaned; "
+                f"the index {state}."
+            )
+        )
+    if not result.clean:
+        raise typer.Exit(1)
+
+
+@app.command()
 def current(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the schema's revision and whether it is the newest.
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
-from resolutionflow_cli import render, views
+from resolutionflow_cli import render, search_views, views
 from resolutionflow_cli.errors import CliError
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption, SessionId
 from resolutionflow_cli.output import console, print_json, print_table, table_width
@@ -20,6 +20,7 @@ from resolutionflow_core.access import Actor
 from resolutionflow_core.delivery import Delivery
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SessionPage
+from resolutionflow_core.search import SearchPage, similar_for
 from resolutionflow_core.services import ChatTurn
 from resolutionflow_core.session import IntakeType, Session, SessionType
 
@@ -127,6 +128,92 @@ def list_sessions(
 
 
 @app.command()
+def search(
+    ctx: typer.Context,
+    text: Annotated[
+        str,
+        typer.Argument(
+            metavar="QUERY",
+            help='Words (all must match), "a phrase", -excluded, `or` between alternatives.',
+        ),
+    ],
+    session_type: Annotated[
+        list[SessionType] | None,
+        typer.Option("--type", help="Only this kind (repeat for both)."),
+    ] = None,
+    status: Annotated[
+        list[SessionStatus] | None,
+        typer.Option("--status", help="Only sessions in this status (repeatable)."),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", metavar="USER", help="Only this engineer's.")
+    ] = None,
+    created_from: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from", parser=_from, metavar="DATE", help="Created on or after (UTC unless given)."
+        ),
+    ] = None,
+    created_to: Annotated[
+        datetime | None,
+        typer.Option(
+            "--to", parser=_to, metavar="DATE", help="Created on or before (a date: that day)."
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=MAX_PAGE_SIZE, help="Sessions per page.")
+    ] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Where the previous page ended.")
+    ] = None,
+    actor: ActorOption = AS_DEFAULT,
+    json_output: JsonOption = False,
+) -> None:
+    """Search the account's sessions of both kinds, best match first.
+
+    Title, summary, intake, messages, steps and answers, resolution, root cause, escalation
+    and abandon reasons and the linked ticket are searched; each hit shows where it matched.
+    The filters are those of `sessions list`.
+
+    Example: `resolutionflow sessions search "outlook password -mac" --status resolved`
+    """
+
+    async def work(app: Application) -> SearchPage:
+        return await app.sessions.search(
+            actor,
+            text,
+            session_types=frozenset(session_type) if session_type else None,
+            statuses=frozenset(status) if status else None,
+            owner_id=owner,
+            created_from=created_from,
+            created_to=created_to,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    page = call(load_settings(ctx), work)
+    if json_output:
+        print_json(search_views.search_page_view(page))
+        return
+    out = console()
+    if not page.items:
+        out.print(Text("No session matches." if cursor is None else "No more matches."))
+        return
+    print_table(out, render.sessions_table([hit.summary for hit in page.items], table_width(out)))
+    out.print(Rule("Where they match"))
+    search_views.print_matches(out, page)
+    if page.next_cursor is not None:
+        out.print(
+            Text(
+                f"More: resolutionflow sessions search {text!r} (same filters) "
+                f"--cursor {page.next_cursor.encode()}"
+            ),
+            style="dim",
+            soft_wrap=True,
+        )
+
+
+@app.command()
 def show(
     ctx: typer.Context,
     session_id: SessionId,
@@ -151,10 +238,14 @@ def show(
             {
                 **views.session_view(session),
                 "psa_deliveries": [views.delivery_view(d) for d in deliveries],
+                "similar_sessions": search_views.similar_view(similar_for(actor, session)),
             }
         )
         return
     show_session(console(), session, deliveries)
+    solved = search_views.similar_block(similar_for(actor, session))
+    if solved is not None:
+        console().print(solved)
 
 
 def show_session(out: Console, session: Session, deliveries: list[Delivery]) -> None:
@@ -208,10 +299,18 @@ def new(
     else:
         session = call(settings, lambda app: _start_guided(app, actor, text))
     if json_output:
-        print_json(views.session_view(session))
+        print_json(
+            {
+                **views.session_view(session),
+                "similar_sessions": search_views.similar_view(similar_for(actor, session)),
+            }
+        )
         return
     out = console()
     out.print(render.session_header(session))
+    solved = search_views.similar_block(similar_for(actor, session))
+    if solved is not None:
+        out.print(solved)
     if turn is not None:
         out.print(Rule("Conversation"))
         out.print(render.message_block(turn.message))

@@ -1,0 +1,607 @@
+"""Search: the library's search against the raw FTS query on the same index, and what the
+index adds to a chat turn.
+
+Seeds one database per engine with realistic sessions (``--sessions``, 100,000 by default,
+~20 messages each on average: the issue's ~2,000,000 messages) through the same INSERTs the
+history benchmark uses, so the database's triggers index every row as it arrives. Then:
+
+1. **Search**: a two-word query (``user reboot``) with the history's filters (one account,
+   chat, resolved), 50 hits per page, through ``SessionService.search`` (parse, adapter,
+   snippets), for the first page and for the page 1,000 hits deep (its cursor reached by
+   following ``next_cursor``), against the same two statements written by hand on the raw
+   driver (sqlite3 / asyncpg: match + filters + rank + keyset + limit, then the page's
+   snippets). Goal: library <= 1.5x raw, p50 and p95.
+2. **Chat turn**: load a session (~20 messages), append the engineer's message and the
+   reply, commit, through the unit of work, on the indexed database and on a copy with the
+   index removed (triggers and tables dropped); each repetition uses another session, the
+   two variants interleaved. Goal: indexed <= 1.25x.
+
+    uv run python bench/search.py [--sessions 100000] [--runs 30] [--quick]
+        [--engines sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from _common import (
+    _admin,
+    _dsn,
+    asyncpg_dsn,
+    create_schema,
+    machine_summary,
+    note,
+    postgres_database,
+    print_table,
+    time_interleaved,
+    verdict,
+)
+from history_list import JSON_COLUMNS, postgres_param, row_values, sqlite_param
+
+from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
+from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.search import SearchTerms, search_query
+from resolutionflow_core.services import SessionService
+from resolutionflow_core.session import IntakeType, Session, SessionType
+from resolutionflow_memory import OfflineLLM
+from resolutionflow_sqlalchemy import SqlStorage
+from resolutionflow_sqlalchemy.search import (
+    HEADLINE_OPTIONS,
+    SNIPPET_TOKENS,
+    SQLITE_WEIGHTS,
+    SqlSessionSearch,
+)
+from resolutionflow_sqlalchemy.search_schema import remove_statements
+
+SEARCH_GOAL = 1.5
+TURN_GOAL = 1.25
+PAGE = 50
+DEPTH = 1_000
+QUERY = "user reboot"
+ACCOUNTS = ("acct-0", "acct-1")
+ACTOR = Actor(ACCOUNTS[0], "acct-0-lead", Role.OWNER)
+FILTERS: dict[str, Any] = {
+    "session_types": frozenset({SessionType.CHAT}),
+    "statuses": frozenset({SessionStatus.RESOLVED}),
+}
+NOW = datetime(2026, 6, 30, 17, 0, tzinfo=UTC)
+
+# -- realistic text ------------------------------------------------------------------------------
+
+DOMAINS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "network": (
+        (
+            "VPN tunnel to {site} drops every {n} minutes",
+            "DNS lookups for {host} fail from the {site} office",
+            "Wifi in the {site} meeting rooms disconnects laptops",
+        ),
+        (
+            "The firewall log shows IKE phase 2 renegotiating at {n} minute intervals",
+            "Ping to {ip} times out while the gateway answers",
+            "nslookup {host} returns SERVFAIL from the branch resolver",
+            "Switch port {n} on the {site} stack flaps according to the syslog",
+        ),
+        ("Raised the SA lifetime to match the peer", "Replaced the failing access point"),
+    ),
+    "email": (
+        (
+            "Outlook keeps asking for the password on {host}",
+            "Shared mailbox for {team} stopped syncing",
+            "Mail to {site} partner bounces with 550 5.7.1",
+        ),
+        (
+            "The credential manager holds two entries for the old tenant",
+            "Message trace shows the connector rejecting the sender",
+            "The OST file on {host} is {n} GB and the sync log has errors",
+            "Modern authentication is enabled but the registry key forces basic auth",
+        ),
+        ("Cleared cached credentials and rebuilt the Outlook profile", "Fixed the SPF record"),
+    ),
+    "printing": (
+        (
+            "Printer on floor {n} shows offline for {team}",
+            "Print jobs stuck in the spooler on {host}",
+            "Scanner to email stopped after the relay change",
+        ),
+        (
+            "The spooler service restarts and the queue fills again",
+            "The printer has a new DHCP lease, the port still points at {ip}",
+            "Driver package on the print server is version {n}",
+        ),
+        ("Set a DHCP reservation and updated the port", "Cleared the spool folder"),
+    ),
+    "identity": (
+        (
+            "New starter in {team} cannot sign in to Teams",
+            "MFA prompts loop for {team} users",
+            "Account lockouts every morning for the {team} lead",
+        ),
+        (
+            "Entra sign-in logs show error {code} for the account",
+            "A mapped drive on {host} uses the old password and locks the account",
+            "Conditional access blocks the location of the {site} office",
+        ),
+        ("Removed the stale mapped drive credentials", "Excluded the site from the policy"),
+    ),
+    "endpoint": (
+        (
+            "Laptop {host} is slow after the update",
+            "BitLocker recovery screen on {host} at every boot",
+            "Windows update fails with {code} on {host}",
+        ),
+        (
+            "Disk usage sits at 100 percent with the search indexer",
+            "The TPM was cleared by the firmware update",
+            "The update log shows {code} while installing the cumulative update",
+        ),
+        ("Suspended BitLocker and updated the firmware", "Reset the update components"),
+    ),
+}
+GENERIC = (
+    "Asked the user to reboot the machine and try again",
+    "The user confirms the problem started this morning",
+    "Checked the event log around the time of the failure",
+    "Will check with the user after lunch",
+    "Remote session opened with the user's permission",
+    "No other users report the same problem",
+    "Rebooted the server during the maintenance window",
+)
+SITES = ("Leeds", "Bristol", "Dublin", "Lyon", "Graz", "Porto")
+TEAMS = ("finance", "sales", "reception", "warehouse", "legal", "payroll")
+CODES = ("0x80070005", "0x800f081f", "AADSTS50126", "0x8024402c", "AADSTS53003")
+
+
+def fill(template: str, rng: random.Random) -> str:
+    return template.format(
+        site=rng.choice(SITES),
+        team=rng.choice(TEAMS),
+        host=f"pc-{rng.randrange(900):03d}",
+        ip=f"10.{rng.randrange(255)}.{rng.randrange(255)}.{rng.randrange(255)}",
+        n=rng.randrange(2, 60),
+        code=rng.choice(CODES),
+    )
+
+
+def sessions(count: int, seed: int = 20261202) -> Iterator[Session]:
+    rng = random.Random(seed)
+    names = list(DOMAINS)
+    for n in range(count):
+        account = ACCOUNTS[n % len(ACCOUNTS)]
+        problems, facts, fixes = DOMAINS[names[rng.randrange(len(names))]]
+        last = NOW - timedelta(seconds=rng.uniform(0, 365 * 24 * 3600))
+        created = last - timedelta(hours=rng.uniform(0.1, 48))
+        problem = fill(rng.choice(problems), rng)
+        chat = rng.random() < 0.6
+        status = rng.choices(list(SessionStatus), [0.12, 0.08, 0.55, 0.10, 0.15])[
+            0
+        ]  # active, paused, resolved, escalated, abandoned
+        messages = []
+        if chat:
+            messages.append(ConversationMessage(MessageRole.USER, problem, created))
+            for i in range(rng.randrange(9, 31) - 1):
+                pool = GENERIC if rng.random() < 0.3 else facts
+                text = " ".join(
+                    fill(rng.choice(pool), rng) + "." for _ in range(rng.randrange(1, 4))
+                )
+                role = MessageRole.ASSISTANT if i % 2 == 0 else MessageRole.USER
+                messages.append(ConversationMessage(role, text, created + timedelta(seconds=i)))
+        resolved = status is SessionStatus.RESOLVED
+        yield Session(
+            id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            account_id=account,
+            user_id=f"{account}-eng-{rng.randrange(6)}",
+            session_type=SessionType.CHAT if chat else SessionType.GUIDED,
+            intake_type=IntakeType.FREE_TEXT,
+            intake_content={"text": problem},
+            created_at=created,
+            updated_at=last,
+            last_activity_at=last,
+            status=status,
+            title=problem[:80] if chat else None,
+            conversation_messages=MessageHistory(messages),
+            problem_summary=None if chat else problem,
+            resolution_summary=rng.choice(fixes) if resolved else None,
+            root_cause=fill(rng.choice(facts), rng) if resolved else None,
+            escalation_reason="needs a senior engineer"
+            if status is SessionStatus.ESCALATED
+            else None,
+            resolved_at=last if resolved else None,
+            escalated_at=last if status is SessionStatus.ESCALATED else None,
+            abandoned_at=last if status is SessionStatus.ABANDONED else None,
+            paused_at=last if status is SessionStatus.PAUSED else None,
+            version=len(messages) + 2,
+        )
+
+
+def batches(count: int, size: int = 2_000) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for session in sessions(count):
+        batch.append(row_values(session))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def load_sqlite(path: Path, count: int) -> tuple[int, float]:
+    conn = sqlite3.connect(path, isolation_level=None)
+    started = time.perf_counter()
+    messages = 0
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        names: list[str] | None = None
+        conn.execute("BEGIN IMMEDIATE")
+        for batch in batches(count):
+            if names is None:
+                names = list(batch[0])
+                statement = (
+                    f"INSERT INTO ai_sessions ({', '.join(names)}) "
+                    f"VALUES ({', '.join('?' for _ in names)})"
+                )
+            messages += sum(len(row["conversation_messages"]) for row in batch)
+            conn.executemany(statement, [[sqlite_param(n, row[n]) for n in names] for row in batch])
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return messages, time.perf_counter() - started
+
+
+async def load_postgres(url: str, count: int) -> tuple[int, float]:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    started = time.perf_counter()
+    messages = 0
+    try:
+        names: list[str] | None = None
+        async with conn.transaction():
+            for batch in batches(count):
+                if names is None:
+                    names = list(batch[0])
+                    placeholders = [
+                        f"${i}::jsonb" if n in JSON_COLUMNS else f"${i}"
+                        for i, n in enumerate(names, 1)
+                    ]
+                    statement = (
+                        f"INSERT INTO ai_sessions ({', '.join(names)}) "
+                        f"VALUES ({', '.join(placeholders)})"
+                    )
+                messages += sum(len(row["conversation_messages"]) for row in batch)
+                await conn.executemany(
+                    statement, [[postgres_param(n, row[n]) for n in names] for row in batch]
+                )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return messages, time.perf_counter() - started
+
+
+# -- the raw queries (what a hand-written search on the same index sends) -----------------------
+
+SQLITE_RAW = f"""
+WITH matches AS MATERIALIZED (
+  SELECT rowid AS doc_id, -bm25(ai_sessions_fts, {", ".join(map(str, SQLITE_WEIGHTS))}) AS score
+  FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?)
+SELECT s.id, s.title, s.status, s.last_activity_at, m.score, m.doc_id
+FROM matches AS m JOIN ai_sessions_search AS x ON x.doc_id = m.doc_id
+JOIN ai_sessions AS s ON s.id = x.session_id
+WHERE s.account_id = ? AND s.session_type = 'chat' AND s.status = 'resolved' {{keyset}}
+ORDER BY m.score DESC, s.id DESC LIMIT {PAGE + 1}"""
+SQLITE_SNIPPETS = (
+    f"SELECT rowid, snippet(ai_sessions_fts, -1, '«', '»', '…', {SNIPPET_TOKENS}) "
+    "FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ? AND rowid IN ({ids})"
+)
+PG_RAW = f"""
+SELECT s.id, s.title, s.status, s.last_activity_at,
+  ts_rank_cd(x.document, q)::float8 AS score
+FROM ai_sessions_search AS x JOIN ai_sessions AS s ON s.id = x.session_id,
+  websearch_to_tsquery('english', $1) AS q
+WHERE x.document @@ q AND s.account_id = $2 AND s.session_type = 'chat'
+  AND s.status = 'resolved' {{keyset}}
+ORDER BY score DESC, s.id DESC LIMIT {PAGE + 1}"""
+PG_HEADLINES = (
+    "SELECT session_id, ts_headline('english', concat_ws(E'\\n', title, outcome, body), "
+    f"websearch_to_tsquery('english', $1), '{HEADLINE_OPTIONS}') "
+    "FROM ai_sessions_search WHERE session_id = ANY($2::uuid[])"
+)
+
+
+def raw_sqlite(conn: sqlite3.Connection, cursor: tuple[float, str] | None) -> list[Any]:
+    expression = SearchTerms.parse(QUERY).to_fts5()
+    params: list[Any] = [expression, ACCOUNTS[0]]
+    keyset = ""
+    if cursor is not None:
+        keyset = "AND (m.score < ? OR (m.score = ? AND s.id < ?))"
+        params += [cursor[0], cursor[0], cursor[1]]
+    conn.execute("BEGIN")
+    rows = conn.execute(SQLITE_RAW.format(keyset=keyset), params).fetchall()[:PAGE]
+    ids = [r[5] for r in rows]
+    snippets = conn.execute(
+        SQLITE_SNIPPETS.format(ids=", ".join("?" for _ in ids)), [expression, *ids]
+    ).fetchall()
+    conn.execute("COMMIT")
+    return [rows, snippets]
+
+
+async def raw_postgres(conn: Any, cursor: tuple[float, uuid.UUID] | None) -> list[Any]:
+    text = SearchTerms.parse(QUERY).to_websearch()
+    params: list[Any] = [text, ACCOUNTS[0]]
+    keyset = ""
+    if cursor is not None:
+        rank = "ts_rank_cd(x.document, q)::float8"
+        keyset = f"AND ({rank} < $3 OR ({rank} = $3 AND s.id < $4))"
+        params += [cursor[0], cursor[1]]
+    async with conn.transaction():
+        rows = (await conn.fetch(PG_RAW.format(keyset=keyset), *params))[:PAGE]
+        headlines = await conn.fetch(PG_HEADLINES, text, [r["id"] for r in rows])
+    return [rows, headlines]
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+
+async def deep_cursor(service: SessionService) -> tuple[str | None, int]:
+    """The cursor after ``DEPTH`` hits (or as deep as the matches go), and that depth."""
+    cursor: str | None = None
+    depth = 0
+    while depth < DEPTH:
+        page = await service.search(ACTOR, QUERY, limit=PAGE, cursor=cursor, **FILTERS)
+        if page.next_cursor is None:
+            break
+        depth += len(page.items)
+        cursor = page.next_cursor.encode()
+    return cursor, depth
+
+
+async def chat_turn(storage: SqlStorage, session_id: uuid.UUID, n: int) -> None:
+    async with storage.unit_of_work() as uow:
+        session = await uow.sessions.get(session_id, account_id=ACCOUNTS[0])
+        when = session.last_activity_at + timedelta(seconds=1)
+        session.add_message(
+            MessageRole.USER, f"Tried the fix on pc-{n:03d}, still failing", now=when, by="x"
+        )
+        session.add_message(
+            MessageRole.ASSISTANT,
+            "Check the event log for error 7031 and reboot the user's PC.",
+            now=when,
+            by=None,
+        )
+        await uow.commit()
+
+
+def active_chats(count: int, limit: int) -> list[uuid.UUID]:
+    found = [
+        s.id
+        for s in sessions(count)
+        if s.account_id == ACCOUNTS[0]
+        and s.session_type is SessionType.CHAT
+        and s.status is SessionStatus.ACTIVE
+    ]
+    return found[:limit]
+
+
+async def measure_engine(
+    name: str, url: str, plain_url: str, raw: Any, count: int, runs: int, warmup: int
+) -> tuple[list[list[object]], list[object]]:
+    storage = SqlStorage.from_url(url)
+    service = SessionService(
+        uow=storage.unit_of_work, llm=OfflineLLM(), search=SqlSessionSearch(storage.database)
+    )
+    cursor_token, depth = await deep_cursor(service)
+    first_page = await service.search(ACTOR, QUERY, limit=PAGE, **FILTERS)
+    deep_page = (
+        await service.search(ACTOR, QUERY, limit=PAGE, cursor=cursor_token, **FILTERS)
+        if cursor_token
+        else first_page
+    )
+    from resolutionflow_core.search import SearchCursor
+
+    raw_cursor: Any = None
+    if cursor_token:
+        fingerprint = search_query(ACTOR, QUERY, limit=PAGE, **FILTERS).fingerprint
+        decoded = SearchCursor.decode(cursor_token, fingerprint)
+        raw_cursor = (
+            decoded.score,
+            decoded.session_id.hex if name == "sqlite" else decoded.session_id,
+        )
+
+    async def lib_first() -> object:
+        return await service.search(ACTOR, QUERY, limit=PAGE, **FILTERS)
+
+    async def lib_deep() -> object:
+        return await service.search(ACTOR, QUERY, limit=PAGE, cursor=cursor_token, **FILTERS)
+
+    if name == "sqlite":
+        conn = sqlite3.connect(
+            url.removeprefix("sqlite:///"), isolation_level=None, check_same_thread=False
+        )
+
+        async def raw_first() -> object:
+            return await asyncio.to_thread(raw_sqlite, conn, None)
+
+        async def raw_deep() -> object:
+            return await asyncio.to_thread(raw_sqlite, conn, raw_cursor)
+    else:
+        conn = await asyncpg.connect(asyncpg_dsn(url))
+
+        async def raw_first() -> object:
+            return await raw_postgres(conn, None)
+
+        async def raw_deep() -> object:
+            return await raw_postgres(conn, raw_cursor)
+
+    for raw_page, lib_page in ((await raw_first(), first_page), (await raw_deep(), deep_page)):
+        raw_ids = [str(r[0]).replace("-", "") for r in raw_page[0]]  # type: ignore[index]
+        if raw_ids != [h.summary.id.hex for h in lib_page.items]:
+            raise AssertionError("the raw query and the library return different pages")
+    results = await time_interleaved(
+        {
+            "lib first": lib_first,
+            "raw first": raw_first,
+            "lib deep": lib_deep,
+            "raw deep": raw_deep,
+        },
+        runs=runs,
+        warmup=warmup,
+    )
+    if name == "sqlite":
+        conn.close()
+    else:
+        await conn.close()
+    rows: list[list[object]] = []
+    for page in ("first", f"deep ({depth})"):
+        key = page.split()[0]
+        lib, rawt = results[f"lib {key}"].wall, results[f"raw {key}"].wall
+        ratio50, ratio95 = lib.median / rawt.median, lib.p95 / rawt.p95
+        rows.append(
+            [
+                name,
+                page,
+                lib.median,
+                lib.p95,
+                rawt.median,
+                rawt.p95,
+                f"{ratio50:.2f}x",
+                f"{ratio95:.2f}x",
+                verdict(max(ratio50, ratio95), SEARCH_GOAL),
+            ]
+        )
+    # chat turns: indexed database against the copy without the index
+    plain = SqlStorage.from_url(plain_url)
+    targets = active_chats(count, warmup + runs + 2)
+    counter = iter(range(10**6))
+    pairs: dict[str, list[uuid.UUID]] = {"indexed": list(targets), "no index": list(targets)}
+
+    async def indexed() -> None:
+        await chat_turn(storage, pairs["indexed"].pop(), next(counter))
+
+    async def no_index() -> None:
+        await chat_turn(plain, pairs["no index"].pop(), next(counter))
+
+    turn_runs = min(runs, len(targets) - warmup - 1)
+    turns = await time_interleaved(
+        {"indexed": indexed, "no index": no_index}, runs=turn_runs, warmup=warmup
+    )
+    with_index, without = turns["indexed"].wall, turns["no index"].wall
+    ratio = with_index.median / without.median
+    turn_row: list[object] = [
+        name,
+        with_index.median,
+        with_index.p95,
+        without.median,
+        without.p95,
+        f"{ratio:.2f}x",
+        verdict(ratio, TURN_GOAL),
+    ]
+    await storage.dispose()
+    await plain.dispose()
+    return rows, turn_row
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sessions", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="2,000 sessions, 10 runs")
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    args = parser.parse_args()
+    count, runs, warmup = (2_000, 10, 2) if args.quick else (args.sessions, args.runs, 3)
+    engines = args.engines.split(",")
+    print(f"Search benchmark: {count:,} sessions; {machine_summary()}")
+    search_rows: list[list[object]] = []
+    turn_rows: list[list[object]] = []
+    if "sqlite" in engines:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "search.db"
+            await create_schema(f"sqlite:///{path}")
+            messages, seconds = load_sqlite(path, count)
+            note(
+                f"sqlite: loaded and indexed {count:,} sessions, {messages:,} messages "
+                f"in {seconds:.0f} s"
+            )
+            plain = Path(directory) / "plain.db"
+            shutil.copyfile(path, plain)
+            with sqlite3.connect(plain) as db:
+                for statement in remove_statements("sqlite"):
+                    db.execute(statement)
+            rows, turn = await measure_engine(
+                "sqlite", f"sqlite:///{path}", f"sqlite:///{plain}", None, count, runs, warmup
+            )
+            search_rows += rows
+            turn_rows.append(turn)
+    if "postgresql" in engines:
+        async with postgres_database("rf_bench_search") as url:
+            if url is not None:
+                await create_schema(url)
+                messages, seconds = await load_postgres(url, count)
+                note(
+                    f"postgresql: loaded and indexed {count:,} sessions, {messages:,} messages "
+                    f"in {seconds:.0f} s"
+                )
+                plain_name = f"{url.rpartition('/')[2]}_plain"
+                await _admin(f'CREATE DATABASE "{plain_name}" TEMPLATE "{url.rpartition("/")[2]}"')
+                plain_url = _dsn(plain_name)
+                try:
+                    conn = await asyncpg.connect(plain_url)
+                    for statement in remove_statements("postgresql"):
+                        await conn.execute(statement)
+                    await conn.close()
+                    rows, turn = await measure_engine(
+                        "postgresql", url, plain_url, None, count, runs, warmup
+                    )
+                    search_rows += rows
+                    turn_rows.append(turn)
+                finally:
+                    await _admin(f'DROP DATABASE IF EXISTS "{plain_name}" WITH (FORCE)')
+    print(f'\nSearch "{QUERY}" (account, chat, resolved), {PAGE} per page, ms')
+    print_table(
+        [
+            "engine",
+            "page",
+            "lib p50",
+            "lib p95",
+            "raw p50",
+            "raw p95",
+            "p50 ratio",
+            "p95 ratio",
+            f"<= {SEARCH_GOAL}x",
+        ],
+        search_rows,
+    )
+    print("\nChat turn (load ~20 messages, append two, commit), ms")
+    print_table(
+        [
+            "engine",
+            "indexed p50",
+            "indexed p95",
+            "no index p50",
+            "no index p95",
+            "ratio",
+            f"<= {TURN_GOAL}x",
+        ],
+        turn_rows,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

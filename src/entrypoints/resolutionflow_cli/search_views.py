@@ -1,0 +1,78 @@
+"""How search hits and solved-before sessions look in the CLI (tables and ``--json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.console import Console, Group
+from rich.rule import Rule
+from rich.text import Text
+
+from resolutionflow_cli.output import clean
+from resolutionflow_cli.views import Json, summary_view, when
+from resolutionflow_core.search import HIGHLIGHT_START, HIGHLIGHT_STOP, SearchPage
+from resolutionflow_core.similar import SimilarSession, clipped
+
+
+def search_page_view(page: SearchPage) -> Json:
+    return {
+        "items": [
+            {**summary_view(hit.summary), "match": hit.match, "score": hit.score}
+            for hit in page.items
+        ],
+        "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+    }
+
+
+def similar_view(similar: Iterable[SimilarSession]) -> list[Json]:
+    return [
+        {
+            "id": str(s.id),
+            "session_type": s.session_type,
+            "title": s.title,
+            "resolution_summary": s.resolution_summary,
+            "root_cause": s.root_cause,
+            "resolved_at": when(s.resolved_at),
+            "resolved_by": s.user_id,
+        }
+        for s in similar
+    ]
+
+
+def match_text(match: str | None) -> Text:
+    """A snippet with its matched words in bold (the markers themselves are not shown)."""
+    text = Text()
+    if not match:
+        return text
+    rest = clean(match)
+    while HIGHLIGHT_START in rest:
+        before, _, after = rest.partition(HIGHLIGHT_START)
+        word, _, rest = after.partition(HIGHLIGHT_STOP)
+        text.append(before)
+        text.append(word, style="bold yellow")
+    text.append(rest)
+    return text
+
+
+def print_matches(out: Console, page: SearchPage) -> None:
+    for hit in page.items:
+        out.print(Text.assemble((str(hit.summary.id), "dim"), "  ", match_text(hit.match)))
+
+
+def similar_block(similar: tuple[SimilarSession, ...]) -> Group | None:
+    """The "Solved before" section, or ``None`` when there is nothing to show."""
+    if not similar:
+        return None
+    lines: list[Rule | Text] = [Rule("Solved before")]
+    for s in similar:
+        lines.append(
+            Text.assemble(
+                (clean(s.title), "bold"),
+                (f"  by {clean(s.user_id)}", "dim"),
+                (f"  resolutionflow sessions show {s.id}", "dim"),
+            )
+        )
+        lines.append(Text(f"  {clean(clipped(s.resolution_summary, 200) or '')}"))
+        if s.root_cause:
+            lines.append(Text(f"  Root cause: {clean(clipped(s.root_cause, 200) or '')}"))
+    return Group(*lines)

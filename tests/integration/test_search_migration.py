@@ -1,0 +1,57 @@
+"""Migration 0009: indexes the sessions that exist, and its downgrade leaves nothing behind."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.search import search_query
+from resolutionflow_core.services import SessionService
+from resolutionflow_memory import OfflineLLM
+from resolutionflow_sqlalchemy import SqlStorage, migrations
+from resolutionflow_sqlalchemy.search import SqlSessionSearch, check_index
+from resolutionflow_sqlalchemy.search_schema import is_search_object
+from tests.integration.test_migrations import NewDatabase, new_database, on_connection
+
+__all__ = ["new_database"]  # the fixture, shared with the migration tests
+
+OWNER = Actor("acme", "alice", Role.OWNER)
+
+
+def search_objects(connection: sa.Connection) -> set[str]:
+    """The index's tables, and every trigger or function named after the search."""
+    names = {n for n in sa.inspect(connection).get_table_names() if is_search_object(n)}
+    if connection.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        ).scalars()
+    else:
+        rows = connection.exec_driver_sql(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+            "UNION SELECT proname FROM pg_proc WHERE proname LIKE 'rf_search%'"
+        ).scalars()
+    return names | {str(name) for name in rows}
+
+
+async def test_the_upgrade_indexes_existing_sessions_and_the_downgrade_removes_it_all(
+    new_database: NewDatabase,
+) -> None:
+    url = new_database()
+    await migrations.upgrade(url, "0006_psa_connections")
+    before = await on_connection(url, search_objects)
+    storage = SqlStorage.from_url(url)
+    try:
+        # A session that exists when 0009 runs: written at head, then the index taken away.
+        await migrations.upgrade(url)
+        service = SessionService(uow=storage.unit_of_work, llm=OfflineLLM())
+        session_id = (await service.start_chat(OWNER, "Scanner relay broken")).session.id
+        await migrations.downgrade(url, "0006_psa_connections")
+        assert await on_connection(url, search_objects) == before
+
+        await migrations.upgrade(url)
+
+        page = await SqlSessionSearch(storage.database).search(search_query(OWNER, "relay"))
+        assert [hit.summary.id for hit in page.items] == [session_id]
+        assert (await storage.database.read(check_index)).clean
+    finally:
+        await storage.dispose()
