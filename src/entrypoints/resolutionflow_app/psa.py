@@ -26,27 +26,40 @@ from resolutionflow_core.tickets import NoteKind, Ticket
 
 SECRET_KEY_HELP = (
     "set RESOLUTIONFLOW_SECRET_KEY to a key made with `resolutionflow secret-key` "
-    "(keep it: stored PSA credentials can only be opened with the same key)"
+    "(keep it: stored PSA credentials can only be opened with a key they were sealed with)"
 )
 
 
 class CredentialsLocked(PSAError):
-    """Stored credentials cannot be opened (no key configured, or a different key)."""
+    """Stored credentials cannot be opened (no key configured, or none of the keys fits)."""
 
     code = "psa_credentials_locked"
 
 
+def secret_keys(configured: str | None) -> list[str]:
+    """The keys in ``RESOLUTIONFLOW_SECRET_KEY``: one, or several separated by commas (or
+    whitespace), the newest first."""
+    return [key for key in (configured or "").replace(",", " ").split() if key]
+
+
 class Sealer:
-    """Seals and opens credentials with a Fernet key."""
+    """Seals credentials with the first of its Fernet keys and opens them with any of them
+    (`MultiFernet`), so a key can be rotated: put the new key first, keep the old ones
+    until `Sealer.reseal` has run over every stored credential (``resolutionflow secret-key
+    rotate``), then drop them."""
 
     def __init__(self, key: str | None) -> None:
-        self._key = key
+        self._keys = secret_keys(key)
 
     @staticmethod
     def new_key() -> str:
         from cryptography.fernet import Fernet
 
         return Fernet.generate_key().decode()
+
+    def check(self) -> None:
+        """Raise `CredentialsLocked` unless there is a key and every key is a Fernet key."""
+        self._fernet()
 
     def seal(self, credentials: dict[str, str]) -> str:
         token: bytes = self._fernet().encrypt(json.dumps(credentials).encode())
@@ -58,23 +71,67 @@ class Sealer:
         try:
             opened: dict[str, str] = json.loads(self._fernet().decrypt(sealed.encode()))
         except InvalidToken:
-            raise CredentialsLocked(
-                "the stored PSA credentials were sealed with another key: restore the "
-                "RESOLUTIONFLOW_SECRET_KEY they were saved with, or connect again"
-            ) from None
+            raise CredentialsLocked(_ANOTHER_KEY) from None
         return opened
 
-    def _fernet(self) -> Any:
-        from cryptography.fernet import Fernet
+    def reseal(self, sealed: str) -> str:
+        """``sealed`` opened with any key and sealed again with the newest (the first)."""
+        from cryptography.fernet import InvalidToken
 
-        if not self._key:
-            raise CredentialsLocked(f"PSA credentials need a secret key: {SECRET_KEY_HELP}")
         try:
-            return Fernet(self._key.encode())
-        except ValueError:
-            raise CredentialsLocked(
-                f"RESOLUTIONFLOW_SECRET_KEY is not a valid key: {SECRET_KEY_HELP}"
-            ) from None
+            token: bytes = self._fernet().rotate(sealed.encode())
+        except InvalidToken:
+            raise CredentialsLocked(_ANOTHER_KEY) from None
+        return token.decode()
+
+    def _fernet(self) -> Any:
+        from cryptography.fernet import Fernet, MultiFernet
+
+        if not self._keys:
+            raise CredentialsLocked(f"PSA credentials need a secret key: {SECRET_KEY_HELP}")
+        fernets = []
+        for place, key in enumerate(self._keys, start=1):
+            try:
+                fernets.append(Fernet(key.encode()))
+            except ValueError:
+                which = f"key {place} of {len(self._keys)}" if len(self._keys) > 1 else "it"
+                raise CredentialsLocked(
+                    f"RESOLUTIONFLOW_SECRET_KEY is not a valid key ({which}): {SECRET_KEY_HELP}"
+                ) from None
+        return MultiFernet(fernets)
+
+
+_ANOTHER_KEY = (
+    "the stored PSA credentials were sealed with another key: add the "
+    "RESOLUTIONFLOW_SECRET_KEY they were saved with (after the newest, comma-separated), "
+    "or connect again"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Resealed:
+    """What re-sealing the stored credentials did: the accounts whose credentials are now
+    sealed with the newest key, and those none of the keys could open (left as they were)."""
+
+    resealed: list[str]
+    locked: list[str]
+
+
+async def reseal_credentials(store: PSAConnectionStore, sealer: Sealer) -> Resealed:
+    """Seal every stored connection's credentials again with the newest key, in one
+    transaction; credentials no key opens are left as they are and named."""
+    sealer.check()  # no key, or a malformed one: say so once, before any record is read
+    locked: list[str] = []
+
+    def reseal(record: PSAConnectionRecord) -> str | None:
+        try:
+            return sealer.reseal(record.sealed_credentials)
+        except CredentialsLocked:
+            locked.append(record.account_id)
+            return None
+
+    resealed = await store.reseal(reseal)
+    return Resealed(resealed=resealed, locked=locked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +367,10 @@ class ConfiguredPSAConnections:
         except PSAConfigurationError as error:
             raise InvalidInput(client.provider, str(error)) from error
         return ConnectionTest(ticket, Discovered(dict(found.facts), dict(found.choices)))
+
+    async def reseal(self) -> Resealed:
+        """Seal every stored connection's credentials again with the newest key."""
+        return await reseal_credentials(self._store, self._sealer)
 
     async def disconnect(self, account_id: str) -> bool:
         cached = self._clients.pop(account_id, None)
