@@ -14,15 +14,18 @@ outcomes, note types), so an owner sees the connection is right before a note is
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resolutionflow_core.connections import PSAConnectionRecord, PSAConnectionStore
 from resolutionflow_core.errors import InvalidInput, PSAError, PSANotConfigured
 from resolutionflow_core.ports import PSAClient
-from resolutionflow_core.tickets import NoteKind, Ticket
+from resolutionflow_core.tickets import Ticket
+
+if TYPE_CHECKING:
+    from resolutionflow_psa import ProviderSpec, PSAConnection, Tuning
 
 SECRET_KEY_HELP = (
     "set RESOLUTIONFLOW_SECRET_KEY to a key made with `resolutionflow secret-key` "
@@ -135,20 +138,6 @@ async def reseal_credentials(store: PSAConnectionStore, sealer: Sealer) -> Resea
 
 
 @dataclass(frozen=True, slots=True)
-class Provider:
-    """What a provider needs: its settings, which of them are secret, how to build a client,
-    and what of the instance must be checked (and remembered) when the connection is saved."""
-
-    name: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
-    secret: tuple[str, ...]
-    build: Callable[[dict[str, Any], Any], PSAClient]
-    settle: Callable[[PSAClient], Awaitable[dict[str, str]]] | None = None
-    """Contacted on save: checks the instance and returns settings to store with it."""
-
-
-@dataclass(frozen=True, slots=True)
 class Discovered:
     """What testing a connection found out about the PSA instance (see the adapters'
     ``discover``): facts used (codebase, auth server, outcomes, note types) and choices."""
@@ -165,107 +154,28 @@ class ConnectionTest:
     discovered: Discovered
 
 
-def _connectwise(values: dict[str, Any], guard: Any) -> PSAClient:
-    from resolutionflow_psa import ConnectWisePSA, ConnectWiseSettings
+class _Providers(Mapping[str, "ProviderSpec"]):
+    """The adapters' registry (`resolutionflow_psa.registry.PROVIDERS`), read on first use:
+    the PSA adapters (and httpx) are imported only by what connects to a PSA."""
 
-    fields = {k: values[k] for k in ("company", "public_key", "private_key", "client_id")}
-    if values.get("api_version"):
-        fields["api_version"] = values["api_version"]
-    if values.get("base_url"):
-        settings = ConnectWiseSettings(base_url=values["base_url"], **fields)
-    else:  # the codebase is looked up unless the owner fixed it
-        settings = ConnectWiseSettings.for_site(
-            values["site"], codebase=values.get("codebase") or None, **fields
-        )
-    return ConnectWisePSA(settings, guard=guard)
+    def _specs(self) -> Mapping[str, ProviderSpec]:
+        from resolutionflow_psa.registry import PROVIDERS as specs
 
+        return specs
 
-def halo_outcomes(values: dict[str, Any]) -> dict[NoteKind, str]:
-    """The outcomes a connection's settings name (``outcome_detail``...), by kind."""
-    return {
-        kind: str(values[f"outcome_{kind}"]).strip()
-        for kind in NoteKind
-        if str(values.get(f"outcome_{kind}") or "").strip()
-    }
+    def __getitem__(self, name: str) -> ProviderSpec:
+        return self._specs()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs())
+
+    def __len__(self) -> int:
+        return len(self._specs())
 
 
-def autotask_note_types(values: dict[str, Any]) -> dict[NoteKind, int] | None:
-    """The note types a connection's settings name (``note_type_detail``...), all or none."""
-    named = {kind: values.get(f"note_type_{kind}") for kind in NoteKind}
-    if not any(str(value or "").strip() for value in named.values()):
-        return None
-    types: dict[NoteKind, int] = {}
-    for kind, value in named.items():
-        text = str(value or "").strip()
-        if not text.isdigit():
-            raise InvalidInput(
-                f"settings.note_type_{kind}",
-                "must be a noteType picklist value (a number); set all three or none",
-            )
-        types[kind] = int(text)
-    return types
-
-
-def _halopsa(values: dict[str, Any], guard: Any) -> PSAClient:
-    from resolutionflow_psa import HaloPSA, HaloPSASettings
-
-    optional = {k: values[k] for k in ("auth_url", "tenant") if values.get(k)}
-    settings = HaloPSASettings(
-        base_url=values["base_url"],
-        client_id=values["client_id"],
-        client_secret=values["client_secret"],
-        outcomes=halo_outcomes(values),
-        **optional,
-    )
-    return HaloPSA(settings, guard=guard)
-
-
-async def _settle_halopsa(client: PSAClient) -> dict[str, str]:
-    """The outcomes the notes will use, checked against the instance (or chosen from it)."""
-    from resolutionflow_psa import HaloPSA
-
-    assert isinstance(client, HaloPSA)
-    chosen = await client.outcomes()
-    return {f"outcome_{kind}": outcome for kind, outcome in chosen.items()}
-
-
-def _autotask(values: dict[str, Any], guard: Any) -> PSAClient:
-    from resolutionflow_psa import AutotaskPSA, AutotaskSettings
-
-    settings = AutotaskSettings(
-        base_url=values["base_url"],
-        integration_code=values["integration_code"],
-        username=values["username"],
-        secret=values["secret"],
-        note_types=autotask_note_types(values),
-    )
-    return AutotaskPSA(settings, guard=guard)
-
-
-PROVIDERS: dict[str, Provider] = {
-    "connectwise": Provider(
-        "connectwise",
-        required=("company", "public_key", "client_id"),
-        optional=("site", "base_url", "codebase", "api_version"),
-        secret=("private_key",),
-        build=_connectwise,
-    ),
-    "halopsa": Provider(
-        "halopsa",
-        required=("base_url", "client_id"),
-        optional=("auth_url", "tenant", *(f"outcome_{kind}" for kind in NoteKind)),
-        secret=("client_secret",),
-        build=_halopsa,
-        settle=_settle_halopsa,
-    ),
-    "autotask": Provider(
-        "autotask",
-        required=("base_url", "username"),
-        optional=tuple(f"note_type_{kind}" for kind in NoteKind),
-        secret=("integration_code", "secret"),
-        build=_autotask,
-    ),
-}
+PROVIDERS: Mapping[str, ProviderSpec] = _Providers()
+"""Each provider's spec, by name: its connection model and the settings it requires and
+accepts, and the credentials it keeps secret (read from the model, never restated)."""
 
 TICKET_CHANGES = ("resolved", "escalated")
 
@@ -286,11 +196,19 @@ class ConfiguredPSAConnections:
     """The `PSAConnections` port over stored, sealed connections; plus their management."""
 
     def __init__(
-        self, store: PSAConnectionStore, sealer: Sealer, *, allow_loopback: bool = False
+        self,
+        store: PSAConnectionStore,
+        sealer: Sealer,
+        *,
+        allow_loopback: bool = False,
+        tuning: Tuning | None = None,
     ) -> None:
+        """``tuning``: the adapters' timeout, retry policy and injected parts (sleep,
+        chance...), for every connection; a test's short waits, say."""
         self._store = store
         self._sealer = sealer
         self._allow_loopback = allow_loopback
+        self._tuning: Tuning = tuning or {}
         self._clients: dict[str, tuple[datetime, PSAClient]] = {}
 
     # -- the port ---------------------------------------------------------------------------
@@ -335,11 +253,11 @@ class ConfiguredPSAConnections:
             raise InvalidInput("provider", f"must be one of {sorted(PROVIDERS)}")
         public = _checked_settings(spec, settings)
         secret = _checked_credentials(spec, credentials)
-        client = self._build(provider, public, secret)  # refuses bad hosts and values now
+        connection = _connection(spec, public, secret)  # refuses bad values and hosts now
+        client = self._client(connection)
         sealed = self._sealer.seal(secret)  # no key, no contact: fail before the PSA is asked
         try:
-            if spec.settle is not None:
-                public = {**public, **await self._settled(spec, client)}
+            public = {**public, **await _settled(connection, client)}
         finally:
             await _close(client)
         record = PSAConnectionRecord(account_id, provider, public, sealed, now, now)
@@ -383,37 +301,63 @@ class ConfiguredPSAConnections:
             await _close(client)
         self._clients.clear()
 
-    async def _settled(self, spec: Provider, client: PSAClient) -> dict[str, str]:
-        from resolutionflow_psa import PSAConfigurationError
-
-        assert spec.settle is not None
-        try:
-            return await spec.settle(client)
-        except PSAConfigurationError as error:
-            raise InvalidInput(spec.name, str(error)) from error
-
     def _build(
         self, provider: str, settings: dict[str, Any], credentials: dict[str, str]
     ) -> PSAClient:
+        return self._client(_connection(PROVIDERS[provider], settings, credentials))
+
+    def _client(self, connection: PSAConnection) -> PSAClient:
         from resolutionflow_psa import HostGuard, PSAConfigurationError
 
-        spec = PROVIDERS[provider]
+        tuning: Tuning = {"guard": HostGuard(allow_loopback=self._allow_loopback), **self._tuning}
         try:
-            return spec.build(
-                {**settings, **credentials}, HostGuard(allow_loopback=self._allow_loopback)
-            )
+            return connection.client(**tuning)
         except PSAConfigurationError as error:
-            raise InvalidInput(provider, str(error)) from error
+            raise InvalidInput(connection.PROVIDER, str(error)) from error
 
 
-def _checked_settings(spec: Provider, settings: dict[str, Any]) -> dict[str, Any]:
+def _connection(
+    spec: ProviderSpec, settings: dict[str, Any], credentials: dict[str, str]
+) -> PSAConnection:
+    """The provider's connection model from stored or entered values; `InvalidInput`
+    naming the setting when it cannot work."""
+    from pydantic import ValidationError
+
+    from resolutionflow_psa import PSAConfigurationError, PSASettingInvalid
+
+    values = {k: v for k, v in {**settings, **credentials}.items() if k != "statuses"}
+    try:
+        return spec.connection.model_validate(values)
+    except PSASettingInvalid as error:
+        where = "settings" if error.setting is None else f"settings.{error.setting}"
+        raise InvalidInput(where, str(error)) from error
+    except PSAConfigurationError as error:
+        raise InvalidInput(spec.name, str(error)) from error
+    except ValidationError as error:
+        problem = error.errors()[0]
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        part = "credentials" if name in spec.secret else "settings"
+        raise InvalidInput(f"{part}.{name}" if name else part, problem["msg"]) from None
+
+
+async def _settled(connection: PSAConnection, client: PSAClient) -> dict[str, str]:
+    """What the instance decides for the connection (HaloPSA's outcomes), checked."""
+    from resolutionflow_psa import PSAConfigurationError, PSAHttpClient
+
+    if not isinstance(client, PSAHttpClient):
+        return {}
+    try:
+        return await connection.settle(client)
+    except PSAConfigurationError as error:
+        raise InvalidInput(connection.PROVIDER, str(error)) from error
+
+
+def _checked_settings(spec: ProviderSpec, settings: dict[str, Any]) -> dict[str, Any]:
     allowed = {*spec.required, *spec.optional, "statuses"}
     unknown = sorted(set(settings) - allowed)
     if unknown:
         raise InvalidInput("settings", f"unknown for {spec.name}: {', '.join(unknown)}")
     missing = [name for name in spec.required if not str(settings.get(name) or "").strip()]
-    if spec.name == "connectwise" and not (settings.get("site") or settings.get("base_url")):
-        missing.append("site or base_url")
     if missing:
         raise InvalidInput("settings", f"{spec.name} needs {', '.join(missing)}")
     statuses = settings.get("statuses") or {}
@@ -422,7 +366,7 @@ def _checked_settings(spec: Provider, settings: dict[str, Any]) -> dict[str, Any
     return {**{k: v for k, v in settings.items() if k != "statuses"}, "statuses": dict(statuses)}
 
 
-def _checked_credentials(spec: Provider, credentials: dict[str, str]) -> dict[str, str]:
+def _checked_credentials(spec: ProviderSpec, credentials: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(credentials) - set(spec.secret))
     if unknown:
         raise InvalidInput("credentials", f"unknown for {spec.name}: {', '.join(unknown)}")
@@ -432,7 +376,7 @@ def _checked_credentials(spec: Provider, credentials: dict[str, str]) -> dict[st
     return {name: str(credentials[name]) for name in spec.secret}
 
 
-def _view(record: PSAConnectionRecord, spec: Provider | None) -> ConnectionView:
+def _view(record: PSAConnectionRecord, spec: ProviderSpec | None) -> ConnectionView:
     return ConnectionView(
         account_id=record.account_id,
         provider=record.provider,
