@@ -2,8 +2,10 @@
 
 `ConfiguredPSAConnections` is the `PSAConnections` port the services and the delivery relay
 use: it reads the account's connection record, opens its sealed credentials with the
-operator's key (Fernet, ``RESOLUTIONFLOW_SECRET_KEY``) and builds the provider's adapter,
-guarded to the public https host the operator configured.
+operator's keys (Fernet, ``RESOLUTIONFLOW_SECRET_KEY``: the newest first, see `Sealer`) and
+builds the provider's adapter through the adapter's own connection model (`PROVIDERS`, the
+registry of `resolutionflow_psa`), guarded to the public https host the operator
+configured. Nothing here names a provider's settings: each adapter declares them.
 
 Saving a HaloPSA connection contacts the instance: its outcomes are per instance, so the
 ones the notes will use are checked (or chosen) and stored with the connection. Testing a
