@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -100,6 +100,9 @@ class AnthropicSettings(BaseSettings):
     def _key_is_text(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
 
+    _environ: ClassVar[Mapping[str, str] | None] = None
+    """The mapping read instead of the process environment (see `from_env`)."""
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -110,6 +113,8 @@ class AnthropicSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Keyword arguments, then the environment: no ``.env`` file, no secrets directory."""
+        if cls._environ is not None:
+            env_settings = _MappingSource(settings_cls, cls._environ)
         return init_settings, env_settings
 
     @classmethod
@@ -138,20 +143,8 @@ class _MappingSource(EnvSettingsSource):
 
 def _from_mapping(environ: Mapping[str, str]) -> AnthropicSettings:
     """The settings read from ``environ`` alone (the process environment is not looked at)."""
-
-    class FromMapping(AnthropicSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return init_settings, _MappingSource(settings_cls, environ)
-
-    read = FromMapping()
+    reading = type("AnthropicSettingsFromMapping", (AnthropicSettings,), {"_environ": environ})
+    read = reading()
     return AnthropicSettings.model_construct(**read.model_dump())
 
 
