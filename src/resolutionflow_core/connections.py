@@ -7,6 +7,7 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,4 +33,10 @@ class PSAConnectionStore(Protocol):
 
     async def delete(self, account_id: str) -> bool:
         """Remove the account's connection; False if it had none."""
+        ...
+
+    async def reseal(self, reseal: Callable[[PSAConnectionRecord], str | None]) -> list[str]:
+        """Replace each connection's sealed credentials with ``reseal(record)`` (None leaves
+        it as it is), all in one transaction; the accounts whose credentials were replaced.
+        A connection saved meanwhile is not overwritten with credentials sealed before."""
         ...

@@ -214,6 +214,21 @@ async def test_without_the_key_credentials_are_neither_saved_nor_opened() -> Non
         await other_key.client_for("acme")
 
 
+def test_several_keys_seal_with_the_first_and_open_with_any() -> None:
+    old, new = Sealer.new_key(), Sealer.new_key()
+    under_old = Sealer(old).seal({"private_key": "k"})
+    rotating = Sealer(f" {new} ,{old}\n")
+    assert rotating.open(under_old) == {"private_key": "k"}
+    sealed = rotating.seal({"private_key": "k2"})
+    assert Sealer(new).open(sealed) == {"private_key": "k2"}
+    with pytest.raises(CredentialsLocked, match="another key"):
+        Sealer(old).open(sealed)
+    resealed = rotating.reseal(under_old)
+    assert Sealer(new).open(resealed) == {"private_key": "k"}
+    with pytest.raises(CredentialsLocked, match="another key"):
+        Sealer(Sealer.new_key()).reseal(under_old)
+
+
 async def test_an_account_without_a_connection_is_told_so_and_can_disconnect_once() -> None:
     psa, _ = connections()
     with pytest.raises(PSANotConfigured):

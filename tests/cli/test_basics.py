@@ -33,6 +33,7 @@ COMMANDS = [
     ["psa", "test"],
     ["psa", "disconnect"],
     ["secret-key"],
+    ["secret-key", "rotate"],
     ["outbox", "run"],
     ["migrate", "assistant-chats"],
 ]

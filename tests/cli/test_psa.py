@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from resolutionflow_app import Application
+from resolutionflow_app.psa import PROVIDERS
 from resolutionflow_core.delivery import RelayReport
 from resolutionflow_memory import InMemoryPSA
 from resolutionflow_psa import ConnectWisePSA, ConnectWiseSettings, HostGuard
@@ -77,9 +78,9 @@ def test_connect_without_a_secret_key_says_how_to_make_one(cli: Cli) -> None:
 
 def test_connect_refuses_bad_input_and_engineers(cli: Cli, secret_key: str) -> None:
     line = cli.refused(2, "psa", "connect", "freshdesk")
-    assert line == (
-        "resolutionflow: error: unknown PSA 'freshdesk': use one of autotask, connectwise, halopsa"
-    )
+    known = ", ".join(sorted(PROVIDERS))
+    assert line == f"resolutionflow: error: unknown PSA 'freshdesk': use one of {known}"
+    assert known.startswith("autotask, connectwise, halopsa")
     line = cli.refused(1, "psa", "connect", "halopsa", "--credential", "client_secret=x")
     assert "halopsa needs base_url, client_id" in line
     line = cli.refused(2, "psa", "connect", "halopsa", "--setting", "base_url")

@@ -17,6 +17,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from pydantic import ValidationError
 
 from resolutionflow_anthropic import (
     DEFAULT_MODEL,
@@ -198,13 +199,60 @@ def test_asking_for_anthropic_without_a_key_is_a_clear_error(environ: dict[str, 
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
-    [("MAX_TOKENS", "lots"), ("MAX_TOKENS", "0"), ("TIMEOUT", "-1"), ("EFFORT", "extreme")],
+    ("name", "value", "expected"),
+    [
+        ("MAX_TOKENS", "lots", "a whole number of at least 1"),
+        ("MAX_TOKENS", "0", "a whole number of at least 1"),
+        ("TIMEOUT", "-1", "a number of seconds above 0"),
+        ("TIMEOUT", "inf", "a number of seconds above 0"),
+        ("MAX_RETRIES", "-2", "a whole number of at least 0"),
+        ("STRUCTURED_OUTPUT", "xml", "json_schema or tool"),
+        ("EFFORT", "extreme", "one of low, medium, high, xhigh, max"),
+    ],
 )
-def test_a_malformed_setting_names_its_variable(name: str, value: str) -> None:
+def test_a_malformed_setting_names_its_variable_and_what_it_must_be(
+    name: str, value: str, expected: str
+) -> None:
     environ = {"ANTHROPIC_API_KEY": "sk-ant-1", f"RESOLUTIONFLOW_ANTHROPIC_{name}": value}
-    with pytest.raises(AnthropicConfigurationError, match=f"RESOLUTIONFLOW_ANTHROPIC_{name}"):
+    with pytest.raises(AnthropicConfigurationError) as failed:
         AnthropicSettings.from_env(environ)
+    assert (
+        str(failed.value) == f"RESOLUTIONFLOW_ANTHROPIC_{name} must be {expected} (got {value!r})"
+    )
+
+
+def test_blank_settings_take_their_defaults_and_values_are_stripped() -> None:
+    settings = AnthropicSettings.from_env(
+        {
+            "ANTHROPIC_API_KEY": " sk-ant-1 ",
+            "RESOLUTIONFLOW_ANTHROPIC_MODEL": "  ",
+            "RESOLUTIONFLOW_ANTHROPIC_MAX_TOKENS": " 4096 ",
+            "RESOLUTIONFLOW_ANTHROPIC_EFFORT": "",
+        }
+    )
+    assert (settings.api_key, settings.model) == ("sk-ant-1", DEFAULT_MODEL)
+    assert (settings.max_tokens, settings.effort) == (4096, None)
+
+
+def test_settings_read_the_process_environment_unless_given_a_mapping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-process")
+    monkeypatch.setenv("RESOLUTIONFLOW_ANTHROPIC_MODEL", "claude-haiku-4-5")
+    from_process = AnthropicSettings.from_env()
+    assert (from_process.api_key, from_process.model) == ("sk-ant-process", "claude-haiku-4-5")
+    with pytest.raises(AnthropicConfigurationError, match="ANTHROPIC_API_KEY"):
+        AnthropicSettings.from_env({})  # a given mapping is all that is read
+
+
+def test_keyword_settings_win_over_the_environment_and_are_frozen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RESOLUTIONFLOW_ANTHROPIC_MAX_TOKENS", "100")
+    settings = AnthropicSettings(api_key="sk-ant-1", max_tokens=2048)
+    assert settings.max_tokens == 2048
+    with pytest.raises(ValidationError):
+        settings.max_tokens = 1  # type: ignore[misc]
 
 
 # -- system prompts ---------------------------------------------------------------------

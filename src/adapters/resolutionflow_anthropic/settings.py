@@ -1,12 +1,19 @@
-"""Settings of the Anthropic LLM: model, limits and retry policy, read from the environment."""
+"""Settings of the Anthropic LLM: model, limits and retry policy, read from the environment
+with pydantic-settings (``ANTHROPIC_API_KEY`` and ``RESOLUTIONFLOW_ANTHROPIC_*``)."""
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Final, Literal, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_MODEL: Final = "claude-sonnet-5-5"
 """The current Claude Sonnet."""
@@ -35,124 +42,117 @@ Effort = Literal["low", "medium", "high", "xhigh", "max"]
 ENV_API_KEY: Final = "ANTHROPIC_API_KEY"
 ENV_PREFIX: Final = "RESOLUTIONFLOW_ANTHROPIC_"
 
-T = TypeVar("T")
+_NO_KEY: Final = (
+    f"the Anthropic LLM needs an API key: set {ENV_API_KEY} "
+    "(or RESOLUTIONFLOW_LLM=offline to use the offline assistant)"
+)
+_EXPECTED: Final[Mapping[str, str]] = {
+    "model": "the name of a Claude model",
+    "max_tokens": "a whole number of at least 1",
+    "timeout": "a number of seconds above 0",
+    "max_retries": "a whole number of at least 0",
+    "max_retry_wait": "a number of seconds",
+    "stream_retry_delay": "a number of seconds",
+    "structured_output": "json_schema or tool",
+    "effort": "one of low, medium, high, xhigh, max",
+    "base_url": "a URL",
+}
+"""What each setting must be, said in the error that names its variable."""
 
 
 class AnthropicConfigurationError(ValueError):
     """The Anthropic LLM cannot start with these settings; the message says what to set."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AnthropicSettings:
-    """What the Anthropic LLM needs; `from_env` reads it from ``ANTHROPIC_API_KEY`` and
-    ``RESOLUTIONFLOW_ANTHROPIC_*``."""
+class AnthropicSettings(BaseSettings):
+    """What the Anthropic LLM needs: ``ANTHROPIC_API_KEY`` and ``RESOLUTIONFLOW_ANTHROPIC_*``
+    (``MODEL``, ``MAX_TOKENS``, ``TIMEOUT``...); keyword arguments win over the environment.
 
-    api_key: str = field(repr=False)
-    model: str = DEFAULT_MODEL
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    timeout: float = DEFAULT_TIMEOUT
-    max_retries: int = DEFAULT_MAX_RETRIES
-    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
-    stream_retry_delay: float = DEFAULT_STREAM_RETRY_DELAY
+    `from_env` turns a validation error into `AnthropicConfigurationError` naming the
+    variable; built directly, the settings raise pydantic's `ValidationError`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+    api_key: str = Field(
+        repr=False, validation_alias=AliasChoices("api_key", ENV_API_KEY), min_length=1
+    )
+    model: str = Field(DEFAULT_MODEL, min_length=1)
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=1)
+    timeout: float = Field(DEFAULT_TIMEOUT, gt=0, allow_inf_nan=False)
+    max_retries: int = Field(DEFAULT_MAX_RETRIES, ge=0)
+    max_retry_wait: float = Field(DEFAULT_MAX_RETRY_WAIT, ge=0, allow_inf_nan=False)
+    stream_retry_delay: float = Field(DEFAULT_STREAM_RETRY_DELAY, ge=0, allow_inf_nan=False)
     structured_output: StructuredOutput = "json_schema"
     effort: Effort | None = None
     """``output_config.effort``; None leaves the model's default."""
-    base_url: str | None = None
+    base_url: str | None = Field(None, min_length=1)
     """None: the SDK's default (``ANTHROPIC_BASE_URL`` or the public API)."""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.api_key, str) or not self.api_key.strip():
-            raise AnthropicConfigurationError(
-                f"the Anthropic LLM needs an API key: set {ENV_API_KEY} "
-                "(or RESOLUTIONFLOW_LLM=offline to use the offline assistant)"
-            )
-        if not self.model.strip():
-            raise AnthropicConfigurationError(f"{ENV_PREFIX}MODEL must name a Claude model")
-        _require(self.max_tokens >= 1, "MAX_TOKENS", "a whole number of at least 1")
-        _require(_positive(self.timeout), "TIMEOUT", "a number of seconds above 0")
-        _require(self.max_retries >= 0, "MAX_RETRIES", "a whole number of at least 0")
-        _require(_at_least_zero(self.max_retry_wait), "MAX_RETRY_WAIT", "a number of seconds")
-        _require(
-            _at_least_zero(self.stream_retry_delay), "STREAM_RETRY_DELAY", "a number of seconds"
-        )
-        _require(
-            self.structured_output in _STRUCTURED_OUTPUTS,
-            "STRUCTURED_OUTPUT",
-            "json_schema or tool",
-        )
-        _require(
-            self.effort is None or self.effort in _EFFORTS,
-            "EFFORT",
-            "one of " + ", ".join(_EFFORTS),
-        )
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _key_is_text(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    _environ: ClassVar[Mapping[str, str] | None] = None
+    """The mapping read instead of the process environment (see `from_env`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the environment: no ``.env`` file, no secrets directory."""
+        if cls._environ is not None:
+            env_settings = _MappingSource(settings_cls, cls._environ)
+        return init_settings, env_settings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AnthropicSettings:
         """The settings from ``environ`` (default: the process environment).
 
-        Unset variables take the defaults; a missing key or a malformed value raises
-        `AnthropicConfigurationError` naming the variable.
+        Unset or blank variables take the defaults; a missing key or a malformed value
+        raises `AnthropicConfigurationError` naming the variable.
         """
-        env = os.environ if environ is None else environ
-
-        def read(name: str, parse: Callable[[str], T], default: T) -> T:
-            raw = env.get(ENV_PREFIX + name, "").strip()
-            if not raw:
-                return default
-            try:
-                return parse(raw)
-            except ValueError:
-                raise AnthropicConfigurationError(
-                    f"{ENV_PREFIX}{name}={raw!r} is not valid"
-                ) from None
-
-        return cls(
-            api_key=env.get(ENV_API_KEY, "").strip(),
-            model=read("MODEL", str, DEFAULT_MODEL),
-            max_tokens=read("MAX_TOKENS", int, DEFAULT_MAX_TOKENS),
-            timeout=read("TIMEOUT", float, DEFAULT_TIMEOUT),
-            max_retries=read("MAX_RETRIES", int, DEFAULT_MAX_RETRIES),
-            max_retry_wait=read("MAX_RETRY_WAIT", float, DEFAULT_MAX_RETRY_WAIT),
-            stream_retry_delay=read("STREAM_RETRY_DELAY", float, DEFAULT_STREAM_RETRY_DELAY),
-            structured_output=read("STRUCTURED_OUTPUT", _structured_output, "json_schema"),
-            effort=read("EFFORT", _effort, None),
-            base_url=read("BASE_URL", str, None),
-        )
+        try:
+            return _from_mapping(os.environ if environ is None else environ)
+        except ValidationError as error:
+            raise AnthropicConfigurationError(_explained(error)) from None
 
 
-_STRUCTURED_OUTPUTS: Final[dict[str, StructuredOutput]] = {
-    "json_schema": "json_schema",
-    "tool": "tool",
-}
-_EFFORTS: Final[dict[str, Effort]] = {
-    "low": "low",
-    "medium": "medium",
-    "high": "high",
-    "xhigh": "xhigh",
-    "max": "max",
-}
+class _MappingSource(EnvSettingsSource):
+    """The environment source reading a given mapping (blank values left out)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = {key.lower(): value for key, value in environ.items() if value.strip()}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._given
 
 
-def _structured_output(raw: str) -> StructuredOutput:
-    if raw not in _STRUCTURED_OUTPUTS:
-        raise ValueError(raw)
-    return _STRUCTURED_OUTPUTS[raw]
+def _from_mapping(environ: Mapping[str, str]) -> AnthropicSettings:
+    """The settings read from ``environ`` alone (the process environment is not looked at)."""
+    reading = type("AnthropicSettingsFromMapping", (AnthropicSettings,), {"_environ": environ})
+    read = reading()
+    return AnthropicSettings.model_construct(**read.model_dump())
 
 
-def _effort(raw: str) -> Effort:
-    if raw not in _EFFORTS:
-        raise ValueError(raw)
-    return _EFFORTS[raw]
-
-
-def _positive(value: float) -> bool:
-    return math.isfinite(value) and value > 0
-
-
-def _at_least_zero(value: float) -> bool:
-    return math.isfinite(value) and value >= 0
-
-
-def _require(ok: bool, name: str, expected: str) -> None:
-    if not ok:
-        raise AnthropicConfigurationError(f"{ENV_PREFIX}{name} must be {expected}")
+def _explained(error: ValidationError) -> str:
+    """The first problem, naming the environment variable and what it must be."""
+    problem = error.errors()[0]
+    name = str(problem["loc"][0]) if problem["loc"] else ""
+    if name in ("api_key", ENV_API_KEY):
+        return _NO_KEY
+    expected = _EXPECTED.get(name, "valid")
+    return f"{ENV_PREFIX}{name.upper()} must be {expected} (got {problem.get('input')!r})"

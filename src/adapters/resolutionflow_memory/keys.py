@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
@@ -105,3 +106,12 @@ class InMemoryPSAConnectionStore:
 
     async def delete(self, account_id: str) -> bool:
         return self._records.pop(account_id, None) is not None
+
+    async def reseal(self, reseal: Callable[[PSAConnectionRecord], str | None]) -> list[str]:
+        resealed: dict[str, PSAConnectionRecord] = {}
+        for account_id, record in sorted(self._records.items()):
+            sealed = reseal(record)
+            if sealed is not None:
+                resealed[account_id] = replace(record, sealed_credentials=sealed)
+        self._records.update(resealed)  # all or nothing: reseal may raise half-way
+        return list(resealed)

@@ -29,16 +29,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 import httpx
+from pydantic import SecretStr, model_validator
 
 from resolutionflow_core.errors import TicketNotFound
 from resolutionflow_core.tickets import NoteKind, PSANote, Ticket
+from resolutionflow_psa.connection import PSAConnection, Tuning
 from resolutionflow_psa.errors import (
     PSAConfigurationError,
     PSANotFound,
     PSAResponseInvalid,
+    PSASettingInvalid,
     UnknownStatus,
 )
 from resolutionflow_psa.http import (
@@ -137,6 +140,53 @@ class AutotaskSettings:
     def api_url(self) -> str:
         root = self.base_url.strip().rstrip("/")
         return root if root.lower().endswith("/v1.0") else f"{root}/V1.0"
+
+
+class AutotaskConnection(PSAConnection):
+    """An Autotask connection as an owner enters it: the zone URL, the API user, and the
+    ``noteType`` of each kind of note (all three or none: none reads the picklist)."""
+
+    PROVIDER: ClassVar[str] = PROVIDER
+
+    base_url: str
+    username: str
+    integration_code: SecretStr
+    secret: SecretStr
+    note_type_detail: str | None = None
+    note_type_internal: str | None = None
+    note_type_resolution: str | None = None
+
+    @model_validator(mode="after")
+    def _note_types_all_or_none(self) -> Self:
+        self.note_types()
+        return self
+
+    def note_types(self) -> dict[NoteKind, int] | None:
+        """The note types named, by kind: all three, or None."""
+        named = {kind: getattr(self, f"note_type_{kind}") for kind in NoteKind}
+        if all(value is None for value in named.values()):
+            return None
+        types: dict[NoteKind, int] = {}
+        for kind, value in named.items():
+            if value is None or not value.isdigit():
+                raise PSASettingInvalid(
+                    f"note_type_{kind}",
+                    "must be a noteType picklist value (a number); set all three or none",
+                )
+            types[kind] = int(value)
+        return types
+
+    def client(self, **tuning: Unpack[Tuning]) -> AutotaskPSA:
+        options, injected = self.options(tuning)
+        settings = AutotaskSettings(
+            base_url=self.base_url,
+            integration_code=self.integration_code.get_secret_value(),
+            username=self.username,
+            secret=self.secret.get_secret_value(),
+            note_types=self.note_types(),
+            **options,
+        )
+        return AutotaskPSA(settings, **injected)
 
 
 class AutotaskPSA(PSAHttpClient):

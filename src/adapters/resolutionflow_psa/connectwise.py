@@ -22,17 +22,20 @@ import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 import httpx
+from pydantic import SecretStr, model_validator
 
 from resolutionflow_core.errors import TicketNotFound
 from resolutionflow_core.tickets import NoteKind, Ticket
+from resolutionflow_psa.connection import PSAConnection, Tuning
 from resolutionflow_psa.errors import (
     PSAConfigurationError,
     PSANotFound,
     PSARequestRejected,
     PSAResponseInvalid,
+    PSASettingInvalid,
     UnknownStatus,
 )
 from resolutionflow_psa.http import (
@@ -122,6 +125,49 @@ class ConnectWiseSettings:
     def authorization(self) -> str:
         pair = f"{self.company}+{self.public_key}:{self.private_key}"
         return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+class ConnectWiseConnection(PSAConnection):
+    """A ConnectWise connection as an owner enters it: the site (its codebase looked up) or
+    a fixed REST root, the API member's keys and the integration's clientId."""
+
+    PROVIDER: ClassVar[str] = PROVIDER
+
+    company: str
+    public_key: str
+    client_id: str
+    private_key: SecretStr
+    site: str | None = None
+    """The site host (``api-na.myconnectwise.net``); the codebase is looked up."""
+    base_url: str | None = None
+    """A fixed REST root instead of ``site``."""
+    codebase: str | None = None
+    """A fixed codebase on ``site`` instead of the one looked up."""
+    api_version: str | None = None
+
+    @model_validator(mode="after")
+    def _site_or_base_url(self) -> Self:
+        if self.site is None and self.base_url is None:
+            raise PSASettingInvalid(None, f"{PROVIDER} needs site or base_url")
+        return self
+
+    def client(self, **tuning: Unpack[Tuning]) -> ConnectWisePSA:
+        options, injected = self.options(tuning)
+        fields: dict[str, Any] = {
+            "company": self.company,
+            "public_key": self.public_key,
+            "private_key": self.private_key.get_secret_value(),
+            "client_id": self.client_id,
+            **options,
+        }
+        if self.api_version is not None:
+            fields["api_version"] = self.api_version
+        if self.base_url is not None:
+            settings = ConnectWiseSettings(base_url=self.base_url, **fields)
+        else:  # the codebase is looked up unless the owner fixed it
+            assert self.site is not None
+            settings = ConnectWiseSettings.for_site(self.site, codebase=self.codebase, **fields)
+        return ConnectWisePSA(settings, **injected)
 
 
 class ConnectWisePSA(PSAHttpClient):

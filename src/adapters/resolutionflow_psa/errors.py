@@ -132,3 +132,14 @@ class StatusChangeIgnored(PSAError):
         self.ticket_id = ticket_id
         self.wanted = wanted
         self.actual = actual
+
+
+class PSASettingInvalid(PSAConfigurationError):
+    """A connection setting the adapter cannot work with; ``setting`` names it (None: the
+    settings as a whole, e.g. one of two settings is needed)."""
+
+    code = "psa_configuration_error"
+
+    def __init__(self, setting: str | None, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting

@@ -21,12 +21,14 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import httpx
+from pydantic import SecretStr
 
 from resolutionflow_core.errors import TicketNotFound
 from resolutionflow_core.tickets import NoteKind, Ticket
+from resolutionflow_psa.connection import PSAConnection, Tuning
 from resolutionflow_psa.errors import (
     PSAAuthenticationFailed,
     PSAConfigurationError,
@@ -114,6 +116,47 @@ class HaloPSASettings:
     @property
     def token_url(self) -> str:
         return f"{(self.auth_url or self.default_auth_url).strip().rstrip('/')}/token"
+
+
+class HaloPSAConnection(PSAConnection):
+    """A HaloPSA connection as an owner enters it. Saving it contacts the instance
+    (`settle`): the outcomes named are checked, those not named chosen, and all three are
+    stored with the connection."""
+
+    PROVIDER: ClassVar[str] = PROVIDER
+
+    base_url: str
+    client_id: str
+    client_secret: SecretStr
+    auth_url: str | None = None
+    tenant: str | None = None
+    outcome_detail: str | None = None
+    outcome_internal: str | None = None
+    outcome_resolution: str | None = None
+
+    def outcomes(self) -> dict[NoteKind, str]:
+        """The outcomes named (``outcome_detail``...), by kind of note."""
+        named = {kind: getattr(self, f"outcome_{kind}") for kind in NoteKind}
+        return {kind: outcome for kind, outcome in named.items() if outcome is not None}
+
+    def client(self, **tuning: Unpack[Tuning]) -> HaloPSA:
+        options, injected = self.options(tuning)
+        settings = HaloPSASettings(
+            base_url=self.base_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret.get_secret_value(),
+            auth_url=self.auth_url,
+            tenant=self.tenant,
+            outcomes=self.outcomes(),
+            **options,
+        )
+        return HaloPSA(settings, **injected)
+
+    async def settle(self, client: PSAHttpClient) -> dict[str, str]:
+        """The outcomes the notes will use, checked against the instance (or chosen)."""
+        assert isinstance(client, HaloPSA)
+        chosen = await client.outcomes()
+        return {f"outcome_{kind}": outcome for kind, outcome in chosen.items()}
 
 
 class HaloPSA(PSAHttpClient):

@@ -21,6 +21,7 @@ import email.utils
 import math
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -132,9 +133,11 @@ class Injected(TypedDict, total=False):
     clock: Callable[[], float] | None
 
 
-class PSAHttpClient:
+class PSAHttpClient(ABC):
     """The base of the HTTP PSA adapters: `provider`, `post_note`, `find_note` and
-    `change_status` are written once here on top of a few provider-specific methods."""
+    `change_status` are written once here on top of the abstract provider-specific
+    methods (`get_ticket`, `list_notes`, `_create_note`, `_status_target`, `_set_status`,
+    `_current_status`), which every adapter supplies."""
 
     PROVIDER: ClassVar[str] = "psa"
     VALIDATION_ERRORS_AS_500: ClassVar[bool] = False
@@ -190,8 +193,9 @@ class PSAHttpClient:
 
     # -- the port, written once ----------------------------------------------------------
 
+    @abstractmethod
     async def get_ticket(self, ticket_id: str) -> Ticket:
-        raise NotImplementedError
+        """The ticket, as the core's `Ticket` (`TicketNotFound` if there is none)."""
 
     async def post_note(self, ticket_id: str, note: PSANote) -> str:
         """Post ``note`` with its marker line; returns the PSA's id for the note.
@@ -229,8 +233,9 @@ class PSAHttpClient:
                 return existing.note_id
         return None
 
+    @abstractmethod
     async def list_notes(self, ticket_id: str) -> list[TicketNote]:
-        raise NotImplementedError
+        """The ticket's notes, every page."""
 
     async def discover(self) -> Discovery:
         """Look up what the connection depends on in this PSA instance (codebase, auth
@@ -262,28 +267,30 @@ class PSAHttpClient:
 
     # -- what each provider supplies -------------------------------------------------------
 
-    async def _prepare_note(self, kind: NoteKind) -> None:
-        """Read what posting a note of ``kind`` needs from the PSA (outcomes, note types)."""
+    async def _prepare_note(self, kind: NoteKind) -> None:  # noqa: B027 (optional hook)
+        """Read what posting a note of ``kind`` needs from the PSA (outcomes, note types);
+        nothing by default."""
 
     def _note_text(self, note: PSANote) -> str:
         """The text posted for ``note``: its text with the marker line (fitted to the PSA's
         limits by adapters that have them)."""
         return with_marker(note.text, note.marker)
 
+    @abstractmethod
     async def _create_note(self, number: int, kind: NoteKind, text: str) -> str | None:
         """One request creating the note (no retries); the new note's id if the answer has it."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _status_target(self, number: int, wanted: str) -> tuple[str | None, TicketStatus]:
         """The ticket's current status id and the status ``wanted`` names."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def _set_status(self, number: int, target: TicketStatus) -> None:
-        raise NotImplementedError
+        """One request setting the ticket's status to ``target``."""
 
+    @abstractmethod
     async def _current_status(self, number: int) -> tuple[str | None, str | None]:
         """The ticket's status now, read back: (id, name)."""
-        raise NotImplementedError
 
     async def _auth_headers(self) -> dict[str, str]:
         """Headers that authenticate a request."""

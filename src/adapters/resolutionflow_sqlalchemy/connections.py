@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,3 +61,24 @@ class SqlPSAConnectionStore:
         statement = sa.delete(psa_connections).where(_P.account_id == account_id)
         deleted = await self._database.write(lambda conn: conn.execute(statement).rowcount)
         return bool(deleted)
+
+    async def reseal(self, reseal: Callable[[PSAConnectionRecord], str | None]) -> list[str]:
+        def work(conn: sa.Connection) -> list[str]:
+            rows = conn.execute(sa.select(psa_connections).order_by(_P.account_id)).all()
+            resealed: list[str] = []
+            for row in rows:
+                sealed = reseal(_record(row))
+                if sealed is None:
+                    continue
+                # Only the credentials just read: a connection saved meanwhile keeps its own.
+                changed = conn.execute(
+                    sa.update(psa_connections)
+                    .where(_P.account_id == row.account_id)
+                    .where(_P.sealed_credentials == row.sealed_credentials)
+                    .values(sealed_credentials=sealed)
+                ).rowcount
+                if changed:
+                    resealed.append(row.account_id)
+            return resealed
+
+        return await self._database.write(work)

@@ -2,8 +2,10 @@
 
 `ConfiguredPSAConnections` is the `PSAConnections` port the services and the delivery relay
 use: it reads the account's connection record, opens its sealed credentials with the
-operator's key (Fernet, ``RESOLUTIONFLOW_SECRET_KEY``) and builds the provider's adapter,
-guarded to the public https host the operator configured.
+operator's keys (Fernet, ``RESOLUTIONFLOW_SECRET_KEY``: the newest first, see `Sealer`) and
+builds the provider's adapter through the adapter's own connection model (`PROVIDERS`, the
+registry of `resolutionflow_psa`), guarded to the public https host the operator
+configured. Nothing here names a provider's settings: each adapter declares them.
 
 Saving a HaloPSA connection contacts the instance: its outcomes are per instance, so the
 ones the notes will use are checked (or chosen) and stored with the connection. Testing a
@@ -14,39 +16,55 @@ outcomes, note types), so an owner sees the connection is right before a note is
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resolutionflow_core.connections import PSAConnectionRecord, PSAConnectionStore
 from resolutionflow_core.errors import InvalidInput, PSAError, PSANotConfigured
 from resolutionflow_core.ports import PSAClient
-from resolutionflow_core.tickets import NoteKind, Ticket
+from resolutionflow_core.tickets import Ticket
+
+if TYPE_CHECKING:
+    from resolutionflow_psa import ProviderSpec, PSAConnection, Tuning
 
 SECRET_KEY_HELP = (
     "set RESOLUTIONFLOW_SECRET_KEY to a key made with `resolutionflow secret-key` "
-    "(keep it: stored PSA credentials can only be opened with the same key)"
+    "(keep it: stored PSA credentials can only be opened with a key they were sealed with)"
 )
 
 
 class CredentialsLocked(PSAError):
-    """Stored credentials cannot be opened (no key configured, or a different key)."""
+    """Stored credentials cannot be opened (no key configured, or none of the keys fits)."""
 
     code = "psa_credentials_locked"
 
 
+def secret_keys(configured: str | None) -> list[str]:
+    """The keys in ``RESOLUTIONFLOW_SECRET_KEY``: one, or several separated by commas (or
+    whitespace), the newest first."""
+    return [key for key in (configured or "").replace(",", " ").split() if key]
+
+
 class Sealer:
-    """Seals and opens credentials with a Fernet key."""
+    """Seals credentials with the first of its Fernet keys and opens them with any of them
+    (`MultiFernet`), so a key can be rotated: put the new key first, keep the old ones
+    until `Sealer.reseal` has run over every stored credential (``resolutionflow secret-key
+    rotate``), then drop them."""
 
     def __init__(self, key: str | None) -> None:
-        self._key = key
+        self._keys = secret_keys(key)
 
     @staticmethod
     def new_key() -> str:
         from cryptography.fernet import Fernet
 
         return Fernet.generate_key().decode()
+
+    def check(self) -> None:
+        """Raise `CredentialsLocked` unless there is a key and every key is a Fernet key."""
+        self._fernet()
 
     def seal(self, credentials: dict[str, str]) -> str:
         token: bytes = self._fernet().encrypt(json.dumps(credentials).encode())
@@ -58,37 +76,67 @@ class Sealer:
         try:
             opened: dict[str, str] = json.loads(self._fernet().decrypt(sealed.encode()))
         except InvalidToken:
-            raise CredentialsLocked(
-                "the stored PSA credentials were sealed with another key: restore the "
-                "RESOLUTIONFLOW_SECRET_KEY they were saved with, or connect again"
-            ) from None
+            raise CredentialsLocked(_ANOTHER_KEY) from None
         return opened
 
-    def _fernet(self) -> Any:
-        from cryptography.fernet import Fernet
+    def reseal(self, sealed: str) -> str:
+        """``sealed`` opened with any key and sealed again with the newest (the first)."""
+        from cryptography.fernet import InvalidToken
 
-        if not self._key:
-            raise CredentialsLocked(f"PSA credentials need a secret key: {SECRET_KEY_HELP}")
         try:
-            return Fernet(self._key.encode())
-        except ValueError:
-            raise CredentialsLocked(
-                f"RESOLUTIONFLOW_SECRET_KEY is not a valid key: {SECRET_KEY_HELP}"
-            ) from None
+            token: bytes = self._fernet().rotate(sealed.encode())
+        except InvalidToken:
+            raise CredentialsLocked(_ANOTHER_KEY) from None
+        return token.decode()
+
+    def _fernet(self) -> Any:
+        from cryptography.fernet import Fernet, MultiFernet
+
+        if not self._keys:
+            raise CredentialsLocked(f"PSA credentials need a secret key: {SECRET_KEY_HELP}")
+        fernets = []
+        for place, key in enumerate(self._keys, start=1):
+            try:
+                fernets.append(Fernet(key.encode()))
+            except ValueError:
+                which = f"key {place} of {len(self._keys)}" if len(self._keys) > 1 else "it"
+                raise CredentialsLocked(
+                    f"RESOLUTIONFLOW_SECRET_KEY is not a valid key ({which}): {SECRET_KEY_HELP}"
+                ) from None
+        return MultiFernet(fernets)
+
+
+_ANOTHER_KEY = (
+    "the stored PSA credentials were sealed with another key: add the "
+    "RESOLUTIONFLOW_SECRET_KEY they were saved with (after the newest, comma-separated), "
+    "or connect again"
+)
 
 
 @dataclass(frozen=True, slots=True)
-class Provider:
-    """What a provider needs: its settings, which of them are secret, how to build a client,
-    and what of the instance must be checked (and remembered) when the connection is saved."""
+class Resealed:
+    """What re-sealing the stored credentials did: the accounts whose credentials are now
+    sealed with the newest key, and those none of the keys could open (left as they were)."""
 
-    name: str
-    required: tuple[str, ...]
-    optional: tuple[str, ...]
-    secret: tuple[str, ...]
-    build: Callable[[dict[str, Any], Any], PSAClient]
-    settle: Callable[[PSAClient], Awaitable[dict[str, str]]] | None = None
-    """Contacted on save: checks the instance and returns settings to store with it."""
+    resealed: list[str]
+    locked: list[str]
+
+
+async def reseal_credentials(store: PSAConnectionStore, sealer: Sealer) -> Resealed:
+    """Seal every stored connection's credentials again with the newest key, in one
+    transaction; credentials no key opens are left as they are and named."""
+    sealer.check()  # no key, or a malformed one: say so once, before any record is read
+    locked: list[str] = []
+
+    def reseal(record: PSAConnectionRecord) -> str | None:
+        try:
+            return sealer.reseal(record.sealed_credentials)
+        except CredentialsLocked:
+            locked.append(record.account_id)
+            return None
+
+    resealed = await store.reseal(reseal)
+    return Resealed(resealed=resealed, locked=locked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,107 +156,28 @@ class ConnectionTest:
     discovered: Discovered
 
 
-def _connectwise(values: dict[str, Any], guard: Any) -> PSAClient:
-    from resolutionflow_psa import ConnectWisePSA, ConnectWiseSettings
+class _Providers(Mapping[str, "ProviderSpec"]):
+    """The adapters' registry (`resolutionflow_psa.registry.PROVIDERS`), read on first use:
+    the PSA adapters (and httpx) are imported only by what connects to a PSA."""
 
-    fields = {k: values[k] for k in ("company", "public_key", "private_key", "client_id")}
-    if values.get("api_version"):
-        fields["api_version"] = values["api_version"]
-    if values.get("base_url"):
-        settings = ConnectWiseSettings(base_url=values["base_url"], **fields)
-    else:  # the codebase is looked up unless the owner fixed it
-        settings = ConnectWiseSettings.for_site(
-            values["site"], codebase=values.get("codebase") or None, **fields
-        )
-    return ConnectWisePSA(settings, guard=guard)
+    def _specs(self) -> Mapping[str, ProviderSpec]:
+        from resolutionflow_psa.registry import PROVIDERS as specs
 
+        return specs
 
-def halo_outcomes(values: dict[str, Any]) -> dict[NoteKind, str]:
-    """The outcomes a connection's settings name (``outcome_detail``...), by kind."""
-    return {
-        kind: str(values[f"outcome_{kind}"]).strip()
-        for kind in NoteKind
-        if str(values.get(f"outcome_{kind}") or "").strip()
-    }
+    def __getitem__(self, name: str) -> ProviderSpec:
+        return self._specs()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs())
+
+    def __len__(self) -> int:
+        return len(self._specs())
 
 
-def autotask_note_types(values: dict[str, Any]) -> dict[NoteKind, int] | None:
-    """The note types a connection's settings name (``note_type_detail``...), all or none."""
-    named = {kind: values.get(f"note_type_{kind}") for kind in NoteKind}
-    if not any(str(value or "").strip() for value in named.values()):
-        return None
-    types: dict[NoteKind, int] = {}
-    for kind, value in named.items():
-        text = str(value or "").strip()
-        if not text.isdigit():
-            raise InvalidInput(
-                f"settings.note_type_{kind}",
-                "must be a noteType picklist value (a number); set all three or none",
-            )
-        types[kind] = int(text)
-    return types
-
-
-def _halopsa(values: dict[str, Any], guard: Any) -> PSAClient:
-    from resolutionflow_psa import HaloPSA, HaloPSASettings
-
-    optional = {k: values[k] for k in ("auth_url", "tenant") if values.get(k)}
-    settings = HaloPSASettings(
-        base_url=values["base_url"],
-        client_id=values["client_id"],
-        client_secret=values["client_secret"],
-        outcomes=halo_outcomes(values),
-        **optional,
-    )
-    return HaloPSA(settings, guard=guard)
-
-
-async def _settle_halopsa(client: PSAClient) -> dict[str, str]:
-    """The outcomes the notes will use, checked against the instance (or chosen from it)."""
-    from resolutionflow_psa import HaloPSA
-
-    assert isinstance(client, HaloPSA)
-    chosen = await client.outcomes()
-    return {f"outcome_{kind}": outcome for kind, outcome in chosen.items()}
-
-
-def _autotask(values: dict[str, Any], guard: Any) -> PSAClient:
-    from resolutionflow_psa import AutotaskPSA, AutotaskSettings
-
-    settings = AutotaskSettings(
-        base_url=values["base_url"],
-        integration_code=values["integration_code"],
-        username=values["username"],
-        secret=values["secret"],
-        note_types=autotask_note_types(values),
-    )
-    return AutotaskPSA(settings, guard=guard)
-
-
-PROVIDERS: dict[str, Provider] = {
-    "connectwise": Provider(
-        "connectwise",
-        required=("company", "public_key", "client_id"),
-        optional=("site", "base_url", "codebase", "api_version"),
-        secret=("private_key",),
-        build=_connectwise,
-    ),
-    "halopsa": Provider(
-        "halopsa",
-        required=("base_url", "client_id"),
-        optional=("auth_url", "tenant", *(f"outcome_{kind}" for kind in NoteKind)),
-        secret=("client_secret",),
-        build=_halopsa,
-        settle=_settle_halopsa,
-    ),
-    "autotask": Provider(
-        "autotask",
-        required=("base_url", "username"),
-        optional=tuple(f"note_type_{kind}" for kind in NoteKind),
-        secret=("integration_code", "secret"),
-        build=_autotask,
-    ),
-}
+PROVIDERS: Mapping[str, ProviderSpec] = _Providers()
+"""Each provider's spec, by name: its connection model and the settings it requires and
+accepts, and the credentials it keeps secret (read from the model, never restated)."""
 
 TICKET_CHANGES = ("resolved", "escalated")
 
@@ -229,11 +198,19 @@ class ConfiguredPSAConnections:
     """The `PSAConnections` port over stored, sealed connections; plus their management."""
 
     def __init__(
-        self, store: PSAConnectionStore, sealer: Sealer, *, allow_loopback: bool = False
+        self,
+        store: PSAConnectionStore,
+        sealer: Sealer,
+        *,
+        allow_loopback: bool = False,
+        tuning: Tuning | None = None,
     ) -> None:
+        """``tuning``: the adapters' timeout, retry policy and injected parts (sleep,
+        chance...), for every connection; a test's short waits, say."""
         self._store = store
         self._sealer = sealer
         self._allow_loopback = allow_loopback
+        self._tuning: Tuning = tuning or {}
         self._clients: dict[str, tuple[datetime, PSAClient]] = {}
 
     # -- the port ---------------------------------------------------------------------------
@@ -278,11 +255,11 @@ class ConfiguredPSAConnections:
             raise InvalidInput("provider", f"must be one of {sorted(PROVIDERS)}")
         public = _checked_settings(spec, settings)
         secret = _checked_credentials(spec, credentials)
-        client = self._build(provider, public, secret)  # refuses bad hosts and values now
+        connection = _connection(spec, public, secret)  # refuses bad values and hosts now
+        client = self._client(connection)
         sealed = self._sealer.seal(secret)  # no key, no contact: fail before the PSA is asked
         try:
-            if spec.settle is not None:
-                public = {**public, **await self._settled(spec, client)}
+            public = {**public, **await _settled(connection, client)}
         finally:
             await _close(client)
         record = PSAConnectionRecord(account_id, provider, public, sealed, now, now)
@@ -311,6 +288,10 @@ class ConfiguredPSAConnections:
             raise InvalidInput(client.provider, str(error)) from error
         return ConnectionTest(ticket, Discovered(dict(found.facts), dict(found.choices)))
 
+    async def reseal(self) -> Resealed:
+        """Seal every stored connection's credentials again with the newest key."""
+        return await reseal_credentials(self._store, self._sealer)
+
     async def disconnect(self, account_id: str) -> bool:
         cached = self._clients.pop(account_id, None)
         if cached is not None:
@@ -322,37 +303,63 @@ class ConfiguredPSAConnections:
             await _close(client)
         self._clients.clear()
 
-    async def _settled(self, spec: Provider, client: PSAClient) -> dict[str, str]:
-        from resolutionflow_psa import PSAConfigurationError
-
-        assert spec.settle is not None
-        try:
-            return await spec.settle(client)
-        except PSAConfigurationError as error:
-            raise InvalidInput(spec.name, str(error)) from error
-
     def _build(
         self, provider: str, settings: dict[str, Any], credentials: dict[str, str]
     ) -> PSAClient:
+        return self._client(_connection(PROVIDERS[provider], settings, credentials))
+
+    def _client(self, connection: PSAConnection) -> PSAClient:
         from resolutionflow_psa import HostGuard, PSAConfigurationError
 
-        spec = PROVIDERS[provider]
+        tuning: Tuning = {"guard": HostGuard(allow_loopback=self._allow_loopback), **self._tuning}
         try:
-            return spec.build(
-                {**settings, **credentials}, HostGuard(allow_loopback=self._allow_loopback)
-            )
+            return connection.client(**tuning)
         except PSAConfigurationError as error:
-            raise InvalidInput(provider, str(error)) from error
+            raise InvalidInput(connection.PROVIDER, str(error)) from error
 
 
-def _checked_settings(spec: Provider, settings: dict[str, Any]) -> dict[str, Any]:
+def _connection(
+    spec: ProviderSpec, settings: dict[str, Any], credentials: dict[str, str]
+) -> PSAConnection:
+    """The provider's connection model from stored or entered values; `InvalidInput`
+    naming the setting when it cannot work."""
+    from pydantic import ValidationError
+
+    from resolutionflow_psa import PSAConfigurationError, PSASettingInvalid
+
+    values = {k: v for k, v in {**settings, **credentials}.items() if k != "statuses"}
+    try:
+        return spec.connection.model_validate(values)
+    except PSASettingInvalid as error:
+        where = "settings" if error.setting is None else f"settings.{error.setting}"
+        raise InvalidInput(where, str(error)) from error
+    except PSAConfigurationError as error:
+        raise InvalidInput(spec.name, str(error)) from error
+    except ValidationError as error:
+        problem = error.errors()[0]
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        part = "credentials" if name in spec.secret else "settings"
+        raise InvalidInput(f"{part}.{name}" if name else part, problem["msg"]) from None
+
+
+async def _settled(connection: PSAConnection, client: PSAClient) -> dict[str, str]:
+    """What the instance decides for the connection (HaloPSA's outcomes), checked."""
+    from resolutionflow_psa import PSAConfigurationError, PSAHttpClient
+
+    if not isinstance(client, PSAHttpClient):
+        return {}
+    try:
+        return await connection.settle(client)
+    except PSAConfigurationError as error:
+        raise InvalidInput(connection.PROVIDER, str(error)) from error
+
+
+def _checked_settings(spec: ProviderSpec, settings: dict[str, Any]) -> dict[str, Any]:
     allowed = {*spec.required, *spec.optional, "statuses"}
     unknown = sorted(set(settings) - allowed)
     if unknown:
         raise InvalidInput("settings", f"unknown for {spec.name}: {', '.join(unknown)}")
     missing = [name for name in spec.required if not str(settings.get(name) or "").strip()]
-    if spec.name == "connectwise" and not (settings.get("site") or settings.get("base_url")):
-        missing.append("site or base_url")
     if missing:
         raise InvalidInput("settings", f"{spec.name} needs {', '.join(missing)}")
     statuses = settings.get("statuses") or {}
@@ -361,7 +368,7 @@ def _checked_settings(spec: Provider, settings: dict[str, Any]) -> dict[str, Any
     return {**{k: v for k, v in settings.items() if k != "statuses"}, "statuses": dict(statuses)}
 
 
-def _checked_credentials(spec: Provider, credentials: dict[str, str]) -> dict[str, str]:
+def _checked_credentials(spec: ProviderSpec, credentials: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(credentials) - set(spec.secret))
     if unknown:
         raise InvalidInput("credentials", f"unknown for {spec.name}: {', '.join(unknown)}")
@@ -371,7 +378,7 @@ def _checked_credentials(spec: Provider, credentials: dict[str, str]) -> dict[st
     return {name: str(credentials[name]) for name in spec.secret}
 
 
-def _view(record: PSAConnectionRecord, spec: Provider | None) -> ConnectionView:
+def _view(record: PSAConnectionRecord, spec: ProviderSpec | None) -> ConnectionView:
     return ConnectionView(
         account_id=record.account_id,
         provider=record.provider,

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
         None,
         repr=False,
         description="Fernet key sealing PSA credentials at rest (`resolutionflow secret-key` "
-        "makes one); without it no PSA connection can be saved or used",
+        "makes one), or several comma-separated, the newest first (it seals, all open; "
+        "`resolutionflow secret-key rotate` re-seals with it); without it no PSA connection "
+        "can be saved or used",
     )
     key_cache_seconds: float = Field(
         5.0,

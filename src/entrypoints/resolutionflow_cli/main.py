@@ -24,6 +24,7 @@ from resolutionflow_cli.commands import (
     migrate,
     outbox,
     psa,
+    secret_key,
     serve,
     sessions,
     ticket,
@@ -162,7 +163,7 @@ app.command("serve", rich_help_panel=OPERATORS)(serve.serve)
 app.add_typer(db.app, name="db", rich_help_panel=OPERATORS)
 app.add_typer(keys.app, name="keys", rich_help_panel=OPERATORS)
 app.add_typer(psa.app, name="psa", rich_help_panel=OPERATORS)
-app.command("secret-key", rich_help_panel=OPERATORS)(psa.secret_key)
+app.add_typer(secret_key.app, name="secret-key", rich_help_panel=OPERATORS)
 app.add_typer(outbox.app, name="outbox", rich_help_panel=OPERATORS)
 app.add_typer(migrate.app, name="migrate", rich_help_panel=OPERATORS)
 

@@ -13,7 +13,6 @@ test's, so backoff waits pass at once; the adapters' retry waits are not slept e
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -23,18 +22,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from resolutionflow_app.psa import PROVIDERS, ConfiguredPSAConnections, Sealer, halo_outcomes
+from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_core.delivery import DeliveryRelay, DeliveryState, RelayReport
 from resolutionflow_core.session import Session
 from resolutionflow_core.tickets import NoteKind, PSALink
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
-from resolutionflow_psa import (
-    ConnectWisePSA,
-    ConnectWiseSettings,
-    HaloPSA,
-    HaloPSASettings,
-    RetryPolicy,
-)
+from resolutionflow_psa import RetryPolicy, Tuning
 from resolutionflow_psa.marker import carries_marker
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
@@ -57,37 +50,8 @@ async def _no_wait(_seconds: float) -> None:
     return None
 
 
-def _fast_connectwise(values: dict[str, Any], guard: Any) -> ConnectWisePSA:
-    settings = ConnectWiseSettings(
-        base_url=values["base_url"],
-        company=values["company"],
-        public_key=values["public_key"],
-        private_key=values["private_key"],
-        client_id=values["client_id"],
-        timeout=CLIENT_TIMEOUT,
-        retry=FAST_RETRY,
-    )
-    return ConnectWisePSA(settings, guard=guard, sleep=_no_wait, chance=half)
-
-
-def _fast_halo(values: dict[str, Any], guard: Any) -> HaloPSA:
-    settings = HaloPSASettings(
-        base_url=values["base_url"],
-        client_id=values["client_id"],
-        client_secret=values["client_secret"],
-        tenant=values.get("tenant"),
-        outcomes=halo_outcomes(values),
-        timeout=CLIENT_TIMEOUT,
-        retry=FAST_RETRY,
-    )
-    return HaloPSA(settings, guard=guard, sleep=_no_wait, chance=half)
-
-
-@pytest.fixture(autouse=True)
-def fast_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The providers' adapters as configured, with the tests' short timeout and no sleeping."""
-    for name, build in (("connectwise", _fast_connectwise), ("halopsa", _fast_halo)):
-        monkeypatch.setitem(PROVIDERS, name, dataclasses.replace(PROVIDERS[name], build=build))
+FAST: Tuning = {"timeout": CLIENT_TIMEOUT, "retry": FAST_RETRY, "sleep": _no_wait, "chance": half}
+"""The providers' adapters as configured, with the tests' short timeout and no sleeping."""
 
 
 class ManualClock:
@@ -111,7 +75,7 @@ class World:
 
     def connections(self, storage: SqlStorage | None = None) -> ConfiguredPSAConnections:
         store = SqlPSAConnectionStore((storage or self.storage).database)
-        opened = ConfiguredPSAConnections(store, Sealer(self.key), allow_loopback=True)
+        opened = ConfiguredPSAConnections(store, Sealer(self.key), allow_loopback=True, tuning=FAST)
         self._connections.append(opened)
         return opened
 

@@ -1,5 +1,5 @@
-"""``resolutionflow psa``: the account's PSA connection (owners and admins), and
-``resolutionflow secret-key``, which makes the key that seals PSA credentials at rest.
+"""``resolutionflow psa``: the account's PSA connection (owners and admins); the key that
+seals the credentials at rest is ``resolutionflow secret-key`` (`commands.secret_key`).
 
 Credentials are asked for without echo when they are not given (``--credential`` puts them
 in the shell's history); they are sealed with ``RESOLUTIONFLOW_SECRET_KEY`` before they are
@@ -200,19 +200,6 @@ def disconnect(
     if not call(load_settings(ctx), work):
         raise CliError(f"account {actor.account_id} has no PSA connection", ExitCode.NOT_FOUND)
     console().print(Text(f"Disconnected account {actor.account_id} from its PSA."))
-
-
-def secret_key() -> None:
-    """Make a new key for RESOLUTIONFLOW_SECRET_KEY (it seals PSA credentials).
-
-    The key is printed, not stored: keep it safe, and keep using it (credentials sealed
-    with one key cannot be opened with another).
-
-    Example: `export RESOLUTIONFLOW_SECRET_KEY="$(resolutionflow secret-key)"`
-    """
-    from resolutionflow_app.psa import Sealer
-
-    typer.echo(Sealer.new_key())
 
 
 def _view_json(view: ConnectionView) -> dict[str, Any]:
