@@ -47,9 +47,20 @@ class InvalidTransition(DomainError):
 
     def __init__(self, status: str, action: str, reason: str | None = None) -> None:
         why = reason or f"the lifecycle has no '{action}' transition from '{status}'"
-        super().__init__(f"cannot {action} a session that is {status}: {why}")
+        super().__init__(f"cannot {action} {_object_of(action)} that is {status}: {why}")
         self.status = status
         self.action = action
+
+
+SESSION_VERBS = frozenset(
+    {"pause", "resume", "resolve", "escalate", "claim", "abandon", "describe"}
+)
+"""Operations whose object is the session itself ("pause a session"); every other operation
+names its own object ("answer a step") and happens *in* a session."""
+
+
+def _object_of(action: str) -> str:
+    return "a session" if action in SESSION_VERBS else "in a session"
 
 
 class WrongSessionType(DomainError):

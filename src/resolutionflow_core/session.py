@@ -266,7 +266,7 @@ class Session:
 
     def check_awaits_reply(self) -> None:
         """Raise unless the chat's last message is the engineer's, still without a reply."""
-        operation = "reply"
+        operation = "get a reply"
         self._require_type(SessionType.CHAT, operation)
         self._require_active(operation)
         if not self.conversation_messages or (
@@ -467,7 +467,7 @@ class Session:
 
     def _require_active(self, operation: str) -> None:
         if self.status is not _S.ACTIVE:
-            reason = f"only an active session accepts it, this one is {self.status}"
+            reason = "only an active session allows that"
             raise InvalidTransition(self.status, operation, reason)
 
     def _record(
