@@ -59,7 +59,8 @@ class SessionQuery:
     statuses: frozenset[SessionStatus] | None = None
     owner_id: str | None = None
     visible_to_user: str | None = None
-    """Only the sessions this user owns, plus the account's escalated ones (engineers)."""
+    """Only the sessions this user owns or escalated, plus the account's escalated ones
+    (engineers)."""
     created_from: datetime | None = None
     created_to: datetime | None = None
     limit: int = DEFAULT_PAGE_SIZE
@@ -81,6 +82,7 @@ class SessionQuery:
             and (
                 self.visible_to_user is None
                 or row.user_id == self.visible_to_user
+                or row.escalated_by == self.visible_to_user
                 or row.status is SessionStatus.ESCALATED
             )
             and (self.created_from is None or row.created_at >= self.created_from)
@@ -110,6 +112,8 @@ class SessionSummary:
     updated_at: datetime
     last_activity_at: datetime
     version: int
+    escalated_by: str | None = None
+    """Who escalated the session last (they keep read access after a claim)."""
 
     @property
     def display_title(self) -> str:
@@ -137,6 +141,7 @@ class SessionSummary:
             updated_at=session.updated_at,
             last_activity_at=session.last_activity_at,
             version=session.version,
+            escalated_by=session.escalated_by,
         )
 
 

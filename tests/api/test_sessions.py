@@ -159,13 +159,59 @@ async def test_escalate_then_another_engineer_claims_and_owns_it(api: Api) -> No
         json={"escalation_reason": "Needs tenant admin rights"},
         headers=await api.headers(),
     )
+    as_bob = await api.session(session["id"], user="bob")
+    as_viewer = await api.session(session["id"], user="vera", role=Role.VIEWER)
     claimed = await api.client.post(f"{path}/claim", headers=await api.headers("bob"))
 
     assert escalated.json()["status"] == "escalated"
     assert escalated.json()["escalated_by"] == "alice"
-    assert escalated.json()["allowed_actions"] == ["claim"]
+    # Computed for who asks: the escalator may not claim, a colleague may, a viewer nothing.
+    assert escalated.json()["allowed_actions"] == []
+    assert as_bob["allowed_actions"] == ["claim"]
+    assert as_viewer["allowed_actions"] == []
     assert claimed.status_code == 200, claimed.text
     assert (claimed.json()["status"], claimed.json()["owner_id"]) == ("active", "bob")
+    assert claimed.json()["allowed_actions"] == ["pause", "resolve", "abandon", "escalate"]
+
+
+async def test_the_escalator_cannot_claim_and_is_not_offered_the_claim(api: Api) -> None:
+    session = await api.start_chat()
+    path = f"{BASE}/{session['id']}"
+    await api.client.post(
+        f"{path}/escalate",
+        json={"escalation_reason": "Needs a senior"},
+        headers=await api.headers(),
+    )
+
+    offered = (await api.session(session["id"]))["allowed_actions"]
+    claim = await api.client.post(f"{path}/claim", headers=await api.headers())
+
+    assert "claim" not in offered
+    problem(claim, 409, "invalid_transition")
+
+
+async def test_the_engineer_who_escalated_keeps_reading_after_a_colleague_claims(
+    api: Api,
+) -> None:
+    session = await api.start_chat()
+    path = f"{BASE}/{session['id']}"
+    await api.client.post(
+        f"{path}/escalate",
+        json={"escalation_reason": "Needs a senior"},
+        headers=await api.headers(),
+    )
+    await api.client.post(f"{path}/claim", headers=await api.headers("bob"))
+
+    followed = await api.client.get(path, headers=await api.headers())
+    listed = await api.client.get(BASE, headers=await api.headers())
+    work = await api.client.post(f"{path}/pause", headers=await api.headers())
+    stranger = await api.client.get(path, headers=await api.headers("carol"))
+
+    assert followed.status_code == 200, followed.text
+    assert (followed.json()["owner_id"], followed.json()["allowed_actions"]) == ("bob", [])
+    assert session["id"] in [row["id"] for row in listed.json()["items"]]
+    problem(work, 403, "permission_denied")  # reading, not working: it is bob's now
+    problem(stranger, 404, "session_not_found")
 
 
 async def test_abandon_with_or_without_a_reason(api: Api) -> None:

@@ -106,7 +106,10 @@ class ReferenceModel:
 
     def can_see(self, person: Person, s: ModelSession) -> bool:
         return s.account == person.account and (
-            person.sees_whole_account or s.owner == person.user or s.status == ESCALATED
+            person.sees_whole_account
+            or s.owner == person.user
+            or s.escalated_by == person.user  # they follow up on their escalation
+            or s.status == ESCALATED
         )
 
     def visible_ids(self, person: Person) -> set[UUID]:

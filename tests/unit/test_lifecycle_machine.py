@@ -33,6 +33,7 @@ from resolutionflow_core import (
     ChatTurn,
     DomainError,
     IntakeType,
+    LifecycleAction,
     MessageRole,
     Role,
     Session,
@@ -44,6 +45,7 @@ from resolutionflow_core import (
     UpdateLength,
     tier_for,
 )
+from resolutionflow_core.access import allowed_actions_for
 from resolutionflow_memory.llm import OfflineLLM
 from resolutionflow_memory.psa import InMemoryPSA, InMemoryPSAConnections
 from resolutionflow_memory.storage import InMemoryStorage
@@ -441,6 +443,40 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
             "answer": lambda: self.answer_step(sid, OWNER, text),
         }
         attempts[action]()
+
+    @rule(
+        sid=sessions,
+        person=st.sampled_from(["the escalator", OWNER, *PEOPLE]),
+        action=st.sampled_from(LifecycleAction),
+    )
+    def allowed_actions_say_what_will_succeed(
+        self, sid: UUID, person: Person | str, action: LifecycleAction
+    ) -> None:
+        """Every action `allowed_actions_for` lists succeeds for that actor; others fail."""
+        if person == "the escalator":
+            escalator = self.model.sessions[sid].escalated_by
+            person = BY_USER[escalator] if escalator else OWNER
+        who = self.who(person, sid)
+        before = self.storage.committed(sid)
+        listed = allowed_actions_for(actor_of(who), before)
+        assert len(set(listed)) == len(listed)
+        version = before.version
+        text = "Restarted the print spooler"
+        calls: dict[LifecycleAction, Callable[[], None]] = {
+            LifecycleAction.PAUSE: lambda: self.pause(sid, who),
+            LifecycleAction.RESUME: lambda: self.resume(sid, who),
+            LifecycleAction.RESOLVE: lambda: self.resolve(sid, who, text, None),
+            LifecycleAction.ESCALATE: lambda: self.escalate(sid, who, text),
+            LifecycleAction.ABANDON: lambda: self.abandon(sid, who, None),
+            LifecycleAction.CLAIM: lambda: self.claim(sid, who),
+        }
+        calls[action]()
+        succeeded = self.storage.committed(sid).version > version
+        event(f"allowed_actions: {action} {'listed' if action in listed else 'not listed'}")
+        assert succeeded == (action in listed), (
+            f"{who.user} {action} on a {before.status} session: listed {listed}, "
+            f"{'succeeded' if succeeded else 'refused'}"
+        )
 
     # -- PSA and updates --------------------------------------------------------------------
 

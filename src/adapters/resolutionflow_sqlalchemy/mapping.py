@@ -32,6 +32,7 @@ SUMMARY_COLUMNS = (
     "updated_at",
     "last_activity_at",
     "version",
+    "escalated_by",
 )
 
 
@@ -251,4 +252,5 @@ def summary_from_row(row: Any) -> SessionSummary:
         updated_at=row.updated_at,
         last_activity_at=row.last_activity_at,
         version=row.version,
+        escalated_by=row.escalated_by,
     )

@@ -9,10 +9,11 @@ from uuid import UUID
 
 import msgspec
 
+from resolutionflow_core.access import Actor, allowed_actions_for
 from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.delivery import Delivery, DeliveryState
 from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind
-from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus, allowed_actions
+from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus
 from resolutionflow_core.listing import Dashboard, SessionPage, SessionSummary
 from resolutionflow_core.markers import parse_markers
 from resolutionflow_core.services import ChatTurn
@@ -205,7 +206,9 @@ class SessionRead(SessionSummaryRead):
     escalated_at: datetime | None
     abandoned_at: datetime | None
     allowed_actions: list[LifecycleAction]
-    """The lifecycle actions the session's status allows."""
+    """The lifecycle actions the caller may perform now, from the session's status *and* who
+    the caller is (no ``claim`` for the engineer who escalated, none for a viewer): each one
+    listed succeeds for this caller."""
     messages: list[MessageRead] | None
     """Chat sessions: the conversation, oldest first; ``null`` for guided sessions."""
     steps: list[StepRead] | None
@@ -247,7 +250,8 @@ def delivery_read(delivery: Delivery) -> DeliveryRead:
     )
 
 
-def session_read(session: Session) -> SessionRead:
+def session_read(session: Session, actor: Actor) -> SessionRead:
+    """The session as ``actor`` sees it (``allowed_actions`` are theirs)."""
     summary = summary_read(SessionSummary.of(session))
     link = session.psa_link
     chat = session.session_type is SessionType.CHAT
@@ -275,7 +279,7 @@ def session_read(session: Session) -> SessionRead:
         resolved_at=session.resolved_at,
         escalated_at=session.escalated_at,
         abandoned_at=session.abandoned_at,
-        allowed_actions=list(allowed_actions(session.status)),
+        allowed_actions=list(allowed_actions_for(actor, session)),
         messages=(
             [message_read(m, i) for i, m in enumerate(session.conversation_messages)]
             if chat

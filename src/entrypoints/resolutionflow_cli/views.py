@@ -207,7 +207,7 @@ def key_view(key: ApiKey) -> Json:
 
 def new_key_view(created: NewKey) -> Json:
     """A key just created, with its secret: printed this once, never again."""
-    return {**key_view(created.key), "secret": created.secret}
+    return {"key": key_view(created.key), "secret": created.secret}
 
 
 def report_view(report: MigrationReport) -> Json:

@@ -132,7 +132,7 @@ class SessionController(Controller):
         session_deliveries: NamedDependency[SessionDeliveries],
     ) -> SessionRead:
         session = await sessions.get(actor, session_id)
-        read = session_read(session)
+        read = session_read(session, actor)
         read.psa_deliveries = await session_deliveries.of(session.id)
         return read
 
@@ -178,8 +178,10 @@ async def _start(
             if error.field != "content":
                 raise
             raise with_field(error, "message") from error
-        return session_read(turn.session)
-    return session_read(await sessions.start_guided(actor, data.intake_type, data.intake_content))
+        return session_read(turn.session, actor)
+    return session_read(
+        await sessions.start_guided(actor, data.intake_type, data.intake_content), actor
+    )
 
 
 async def _finish_start(
@@ -190,8 +192,8 @@ async def _finish_start(
 ) -> SessionRead:
     """The session was stored but the LLM failed: ask again, without starting another."""
     if isinstance(data, CreateChatSession):
-        return session_read((await sessions.answer_again(actor, session_id)).session)
-    return session_read(await sessions.request_next_step(actor, session_id))
+        return session_read((await sessions.answer_again(actor, session_id)).session, actor)
+    return session_read(await sessions.request_next_step(actor, session_id), actor)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
