@@ -184,11 +184,12 @@ class SessionService:
         return await self._propose_step(actor, session)
 
     async def request_next_step(self, actor: Actor, session_id: UUID) -> Session:
-        """Ask the AI for a step when none is pending (after an LLM failure)."""
+        """Ask the AI for a step when none is pending (after an LLM failure).
+
+        `StepAlreadyPending` if a step still waits for its answer (answer it instead).
+        """
         session = await self.get(actor, session_id)
         access.ensure_can_work(actor, session, "ask for the next step")
-        if session.session_type is SessionType.GUIDED and session.pending_step is not None:
-            return session
         session.check_can_add_step()
         return await self._propose_step(actor, session)
 

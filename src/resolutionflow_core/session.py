@@ -93,6 +93,9 @@ class ProblemDomain(StrEnum):
 _A = LifecycleAction
 _S = SessionStatus
 
+_STEP_CLOSING = frozenset({_S.RESOLVED, _S.ABANDONED, _S.ESCALATED})
+"""Statuses in which no guided step waits for an answer."""
+
 
 @dataclass(eq=False, kw_only=True)
 class Session:
@@ -121,6 +124,8 @@ class Session:
     root_cause: str | None = None
     escalation_reason: str | None = None
     escalated_by: str | None = None
+    abandon_reason: str | None = None
+    """Why the session was abandoned, when the engineer said (optional)."""
     psa_link: PSALink | None = None
     paused_at: datetime | None = None
     resolved_at: datetime | None = None
@@ -205,7 +210,20 @@ class Session:
 
     @property
     def pending_step(self) -> GuidedStep | None:
-        """The last step while it waits for the engineer's answer."""
+        """The last step while it waits for the engineer's answer.
+
+        Closing a session (resolve, abandon, escalate) closes its pending step: a closed or
+        escalated session has none. A claim reopens it for the new owner to answer.
+        """
+        if self.status in _STEP_CLOSING:
+            return None
+        if self.steps and self.steps[-1].is_pending:
+            return self.steps[-1]
+        return None
+
+    @property
+    def unanswered_step(self) -> GuidedStep | None:
+        """The last step if it never got an answer (pending, or closed with the session)."""
         if self.steps and self.steps[-1].is_pending:
             return self.steps[-1]
         return None
@@ -424,6 +442,7 @@ class Session:
         target = next_status(self.status, _A.ABANDON)
         why = _optional_text(reason, "reason")
         self.status = target
+        self.abandon_reason = why
         self.paused_at = None
         self.abandoned_at = now
         self.last_activity_at = now

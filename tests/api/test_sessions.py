@@ -400,3 +400,55 @@ async def test_a_colleagues_open_session_is_not_found_for_an_engineer(api: Api) 
     response = await api.client.get(f"{BASE}/{session['id']}", headers=await api.headers())
 
     problem(response, 404, "session_not_found")
+
+
+async def test_next_step_while_a_step_is_pending_is_409_step_already_pending(api: Api) -> None:
+    session = await api.start_guided()
+
+    response = await api.client.post(
+        f"{BASE}/{session['id']}/next-step", headers=await api.headers()
+    )
+
+    body = problem(response, 409, "step_already_pending")
+    assert "step 1" in body["detail"]
+    assert len((await api.session(session["id"]))["steps"]) == 1
+
+
+async def test_the_abandon_reason_is_shown_on_the_session(api: Api) -> None:
+    headers = await api.headers()
+    first, second = await api.start_chat(), await api.start_guided()
+
+    answered = await api.client.post(
+        f"{BASE}/{first['id']}/abandon", json={"reason": "User left the company"}, headers=headers
+    )
+    await api.client.post(f"{BASE}/{second['id']}/abandon", headers=headers)
+    shown = await api.session(first["id"])
+    documentation = await api.client.get(f"{BASE}/{first['id']}/documentation", headers=headers)
+
+    assert answered.json()["abandon_reason"] == "User left the company"
+    assert shown["abandon_reason"] == "User left the company"
+    assert (await api.session(second["id"]))["abandon_reason"] is None
+    text = documentation.json()["text"]
+    assert "Reason: User left the company" in text
+    assert "Resolution: Not recorded" not in text.replace("\n", " ")
+
+
+async def test_resolving_a_guided_session_closes_its_pending_step(api: Api) -> None:
+    session = await api.start_guided()
+    assert session["steps"][-1]["pending"] is True
+
+    resolved = await api.client.post(
+        f"{BASE}/{session['id']}/resolve",
+        json={"resolution_summary": "Power-cycled the printer"},
+        headers=await api.headers(),
+    )
+    package = await api.client.get(
+        f"{BASE}/{session['id']}/documentation",
+        params={"kind": "escalation_package"},
+        headers=await api.headers(),
+    )
+
+    assert resolved.status_code == 200, resolved.text
+    assert [step["pending"] for step in resolved.json()["steps"]] == [False]
+    assert resolved.json()["steps"][0]["response"] is None
+    assert "Open step" not in package.json()["text"]

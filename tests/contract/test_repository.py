@@ -273,3 +273,35 @@ async def test_concurrent_chat_turns_all_land_in_order_none_twice(
     assert sorted(contents) == sorted(f"turn {n}" for n in range(20))
     assert stored.step_count == 21
     assert stored.version == session.version + 20
+
+
+async def test_the_abandon_reason_is_kept_on_the_session(storage: StorageHarness) -> None:
+    with_reason, without = new_chat(1), new_guided(2)
+    with_reason.abandon(now=at(1), by="alice", reason="  User left the company  ")
+    without.abandon(now=at(1), by="alice")
+    await insert(storage, with_reason, without)
+
+    loaded, loaded_without = await load(storage, with_reason.id), await load(storage, without.id)
+
+    assert loaded.abandon_reason == "User left the company"
+    assert loaded_without.abandon_reason is None
+    assert comparable(loaded) == comparable(with_reason)
+
+
+async def test_an_engineer_keeps_listing_a_session_they_escalated_after_a_claim(
+    storage: StorageHarness,
+) -> None:
+    escalated = new_chat(1, user="alice", when=1)
+    escalated.escalate("Needs a senior", now=at(2), by="alice")
+    escalated.claim(now=at(3), by="bob")
+    carols = new_chat(2, user="carol", when=4)
+    await insert(storage, escalated, carols)
+
+    async with storage.uow() as uow:
+        alice = await uow.sessions.list(SessionQuery(account_id="acme", visible_to_user="alice"))
+        dave = await uow.sessions.list(SessionQuery(account_id="acme", visible_to_user="dave"))
+
+    assert [(row.id.int, row.user_id, row.escalated_by) for row in alice.items] == [
+        (1, "bob", "alice")
+    ]
+    assert dave.items == []

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from resolutionflow_core.errors import (
     DomainError,
+    StepAlreadyPending,
     InvalidInput,
     InvalidTransition,
     NoPendingStep,
@@ -82,6 +83,11 @@ class ModelSession:
     described: bool = False
     linked_ticket: str | None = None
     version: int = 0
+
+    @property
+    def open_step(self) -> bool:
+        """A step waits for an answer: closing (resolve, abandon, escalate) closes it."""
+        return self.pending and self.status not in {RESOLVED, ABANDONED, ESCALATED}
 
 
 def blank(text: str) -> bool:
@@ -165,9 +171,9 @@ class ReferenceModel:
         s = self.sessions[sid]
         if s.kind != GUIDED:
             return WrongSessionType
-        if s.pending:
-            return None  # nothing to do: the pending step is the next step
-        return None if s.status == ACTIVE else InvalidTransition
+        if s.status != ACTIVE:
+            return InvalidTransition
+        return StepAlreadyPending if s.pending else None
 
     def answer_again(self, person: Person, sid: UUID) -> Outcome:
         if (refused := self.work(person, sid)) is not None:

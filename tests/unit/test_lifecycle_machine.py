@@ -353,9 +353,13 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
     @rule(sid=sessions, person=people_or_owner, reason=st.none() | texts)
     def abandon(self, sid: UUID, person: Person | str, reason: str | None) -> None:
         who = self.who(person, sid)
+        version = self.storage.committed(sid).version
         self._transition(
             sid, who, "abandon", lambda: self.service.abandon(actor_of(who), sid, reason), reason
         )
+        stored = self.storage.committed(sid)
+        if stored.version > version:  # abandoned now: the reason is kept on the session
+            assert stored.abandon_reason == (reason.strip() if reason and reason.strip() else None)
 
     @rule(sid=sessions, person=people_or_owner, summary=texts, root_cause=st.none() | texts)
     def resolve(
@@ -683,7 +687,8 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
         )
         assert len(session.conversation_messages) == expected.messages
         assert len(session.steps) == expected.steps
-        assert (session.pending_step is not None) == expected.pending
+        assert (session.pending_step is not None) == expected.open_step
+        assert (session.unanswered_step is not None) == expected.pending
         linked = session.psa_link.ticket_id if session.psa_link else None
         assert linked == expected.linked_ticket
 
@@ -721,6 +726,8 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
         assert (session.escalated_at is not None) == (status == "escalated")
         assert (session.abandoned_at is not None) == (status == "abandoned")
         assert (session.resolution_summary is not None) == (status == "resolved")
+        if status != "abandoned":
+            assert session.abandon_reason is None
         if status == "escalated":
             assert session.escalation_reason
             assert session.escalated_by

@@ -83,6 +83,8 @@ class StepRead(Struct):
     response: str | None
     responded_at: datetime | None
     pending: bool
+    """Waiting for the engineer's answer. Closing the session (resolve, abandon, escalate)
+    closes its pending step: an unanswered step of a closed session is not pending."""
 
 
 def message_read(message: ConversationMessage, index: int) -> MessageRead:
@@ -118,7 +120,7 @@ def message_read(message: ConversationMessage, index: int) -> MessageRead:
     )
 
 
-def step_read(step: GuidedStep) -> StepRead:
+def step_read(step: GuidedStep, *, pending: bool) -> StepRead:
     return StepRead(
         number=step.number,
         kind=step.kind,
@@ -129,7 +131,7 @@ def step_read(step: GuidedStep) -> StepRead:
         created_at=step.created_at,
         response=step.response,
         responded_at=step.responded_at,
-        pending=step.is_pending,
+        pending=pending,
     )
 
 
@@ -200,6 +202,8 @@ class SessionRead(SessionSummaryRead):
     root_cause: str | None
     escalation_reason: str | None
     escalated_by: str | None
+    abandon_reason: str | None
+    """Why the session was abandoned, when the engineer said."""
     ticket: TicketRead | None
     paused_at: datetime | None
     resolved_at: datetime | None
@@ -265,6 +269,7 @@ def session_read(session: Session, actor: Actor) -> SessionRead:
         root_cause=session.root_cause,
         escalation_reason=session.escalation_reason,
         escalated_by=session.escalated_by,
+        abandon_reason=session.abandon_reason,
         ticket=(
             TicketRead(
                 provider=link.provider,
@@ -285,7 +290,9 @@ def session_read(session: Session, actor: Actor) -> SessionRead:
             if chat
             else None
         ),
-        steps=None if chat else [step_read(s) for s in session.steps],
+        steps=None
+        if chat
+        else [step_read(s, pending=s is session.pending_step) for s in session.steps],
     )
 
 
@@ -363,8 +370,8 @@ def guided_turn_read(session: Session) -> GuidedTurnRead:
     answered = [s for s in session.steps if not s.is_pending]
     return GuidedTurnRead(
         session=summary_read(SessionSummary.of(session)),
-        answered_step=step_read(answered[-1]) if answered else None,
-        next_step=step_read(pending) if pending else None,
+        answered_step=step_read(answered[-1], pending=False) if answered else None,
+        next_step=step_read(pending, pending=True) if pending else None,
     )
 
 

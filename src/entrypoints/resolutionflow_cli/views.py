@@ -82,6 +82,7 @@ def session_view(session: Session) -> Json:
         "root_cause": session.root_cause,
         "escalation_reason": session.escalation_reason,
         "escalated_by": session.escalated_by,
+        "abandon_reason": session.abandon_reason,
         "psa_link": None
         if link is None
         else {

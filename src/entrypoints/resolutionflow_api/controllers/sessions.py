@@ -25,11 +25,11 @@ from resolutionflow_api.responses import (
 )
 from resolutionflow_core import documentation
 from resolutionflow_core.access import Actor
-from resolutionflow_core.errors import InvalidInput
+from resolutionflow_core.errors import InvalidInput, StepAlreadyPending
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from resolutionflow_core.services import SessionService
-from resolutionflow_core.session import SessionType
+from resolutionflow_core.session import Session, SessionType
 
 SessionId = Annotated[UUID, PathParameter(description="The session's id (a UUID).")]
 
@@ -193,7 +193,7 @@ async def _finish_start(
     """The session was stored but the LLM failed: ask again, without starting another."""
     if isinstance(data, CreateChatSession):
         return session_read((await sessions.answer_again(actor, session_id)).session, actor)
-    return session_read(await sessions.request_next_step(actor, session_id), actor)
+    return session_read(await next_or_pending_step(sessions, actor, session_id), actor)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -201,3 +201,12 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
+
+
+async def next_or_pending_step(sessions: SessionService, actor: Actor, session_id: UUID) -> Session:
+    """Finishing a replayed request: the missing step, or the one already pending (a retry
+    that raced another finishing the same turn gets its result, not a 409)."""
+    try:
+        return await sessions.request_next_step(actor, session_id)
+    except StepAlreadyPending:
+        return await sessions.get(actor, session_id)

@@ -16,7 +16,7 @@ from resolutionflow_cli.errors import CliError
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption, SessionId
 from resolutionflow_cli.output import console, print_json, print_table, table_width
 from resolutionflow_cli.runtime import call, load_settings
-from resolutionflow_core.access import Actor
+from resolutionflow_core.access import Actor, allowed_actions_for
 from resolutionflow_core.delivery import Delivery
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SessionPage
@@ -150,15 +150,22 @@ def show(
         print_json(
             {
                 **views.session_view(session),
+                "allowed_actions": [a.value for a in allowed_actions_for(actor, session)],
                 "psa_deliveries": [views.delivery_view(d) for d in deliveries],
             }
         )
         return
-    show_session(console(), session, deliveries)
+    show_session(console(), session, deliveries, actor)
 
 
-def show_session(out: Console, session: Session, deliveries: list[Delivery]) -> None:
+def show_session(
+    out: Console, session: Session, deliveries: list[Delivery], actor: Actor | None = None
+) -> None:
     out.print(render.session_header(session))
+    if actor is not None:
+        allowed = allowed_actions_for(actor, session)
+        listed = ", ".join(f"resolutionflow {a.value}" for a in allowed) or "none"
+        out.print(Text(f"You may now: {listed}", style="dim"), soft_wrap=True)
     if deliveries:
         out.print(Rule("PSA deliveries"))
         out.print(render.deliveries_table(deliveries))
