@@ -12,7 +12,6 @@ from uuid import UUID
 
 from resolutionflow_core.errors import (
     DomainError,
-    StepAlreadyPending,
     InvalidInput,
     InvalidTransition,
     NoPendingStep,
@@ -20,6 +19,7 @@ from resolutionflow_core.errors import (
     PermissionDenied,
     PSANotConfigured,
     SessionNotFound,
+    StepAlreadyPending,
     TicketNotFound,
     WrongSessionType,
 )
