@@ -5,7 +5,11 @@ Entrypoints map them once, at the edge (HTTP problem details, CLI messages).
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import TypeVar
 from uuid import UUID
+
+E = TypeVar("E", bound=Enum)
 
 
 class DomainError(Exception):
@@ -27,6 +31,18 @@ class InvalidInput(DomainError, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+def enum_value(enum_type: type[E], value: object, field: str) -> E:
+    """``value`` as a member of ``enum_type``: the member itself or its value, else
+    `InvalidInput` naming the field and the values allowed (the same on every adapter)."""
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except (ValueError, TypeError):
+        allowed = ", ".join(str(member.value) for member in enum_type)
+        raise InvalidInput(field, f"must be one of {allowed}, got {value!r}") from None
 
 
 class ContentTooLarge(InvalidInput):

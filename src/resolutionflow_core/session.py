@@ -31,6 +31,7 @@ from resolutionflow_core.errors import (
     NothingToAnswer,
     StepAlreadyPending,
     WrongSessionType,
+    enum_value,
 )
 from resolutionflow_core.events import (
     DomainEvent,
@@ -179,6 +180,7 @@ class Session:
         system_prompt: str | None = None,
     ) -> Session:
         """A guided session on an intake; the AI's first step comes with `add_step`."""
+        intake_type = enum_value(IntakeType, intake_type, "intake_type")
         content = _checked_intake(intake_type, intake_content)
         session = cls(
             id=session_id,
@@ -359,6 +361,7 @@ class Session:
 
     def describe(self, summary: str, domain: ProblemDomain, *, now: datetime) -> None:
         """Set the AI-made problem summary and domain."""
+        domain = enum_value(ProblemDomain, domain, "problem_domain")
         if self.is_closed:
             raise InvalidTransition(self.status, "describe", f"a {self.status} session is closed")
         text = clean_message(without_nul(summary), field="problem_summary", limit=MAX_SUMMARY_CHARS)
