@@ -356,8 +356,10 @@ async def test_an_escalation_is_visible_to_the_account_and_claimed_by_someone_el
         await world.service.claim(VIEWER, session_id)
     claimed = await world.service.claim(BOB, session_id)
     assert (claimed.status, claimed.user_id) == (SessionStatus.ACTIVE, "bob")
-    with pytest.raises(SessionNotFound):
-        await world.service.get(ALICE, session_id)
+    # Alice escalated it: she keeps reading it to follow up, but it is Bob's to work now.
+    assert (await world.service.get(ALICE, session_id)).user_id == "bob"
+    with pytest.raises(PermissionDenied):
+        await world.service.pause(ALICE, session_id)
 
 
 # -- PSA and updates ------------------------------------------------------------------------
