@@ -158,6 +158,20 @@ class InvalidCursor(InvalidInput):
         super().__init__("cursor", "is not a cursor returned by a previous page")
 
 
+class CursorMismatch(InvalidCursor):
+    """A cursor used with other filters than the query that issued it."""
+
+    code = "cursor_mismatch"
+
+    def __init__(self) -> None:
+        InvalidInput.__init__(
+            self,
+            "cursor",
+            "belongs to a query with other filters; repeat the filters of the page it came "
+            "from, or leave the cursor out to start from the first page",
+        )
+
+
 class LLMError(DomainError):
     """The LLM port failed.
 

@@ -330,7 +330,8 @@ class SessionService:
             cursor=Cursor.decode(cursor) if cursor else None,
         )
         async with self._uow() as uow:
-            return await uow.sessions.list(query)
+            page = await uow.sessions.list(query)
+        return page.of_query(query)
 
     async def dashboard(self, actor: Actor, *, limit: int = 10) -> Dashboard:
         """Open sessions, escalations waiting for a claim, and recently closed sessions.

@@ -320,6 +320,33 @@ async def test_list_filters_by_type_status_owner_and_dates(api: Api) -> None:
     assert await ids(created_from=future) == []
     assert len(await ids(created_from=past, created_to=future)) == 3
     assert len(await ids(created_from=past.removesuffix("+00:00"))) == 3  # naive is UTC
+    today = datetime.now(UTC).date()
+    assert len(await ids(created_from=today.isoformat())) == 3  # a date: start of day, UTC
+    assert len(await ids(created_to=today.isoformat())) == 3  # a date: to the end of it
+    assert await ids(created_from=(today + timedelta(days=1)).isoformat()) == []
+    refused = await api.client.get(BASE, params={"created_from": "2026-13-01"}, headers=admin)
+    assert problem(refused, 422)["errors"][0]["field"] == "created_from"
+
+
+async def test_a_cursor_belongs_to_its_query(api: Api) -> None:
+    for n in range(3):
+        await api.start_guided(f"Printer {n} offline")
+    await api.start_chat()
+    headers = await api.headers("ada", Role.ADMIN)
+    first = await api.client.get(
+        BASE, params={"session_type": "guided", "limit": 2}, headers=headers
+    )
+    cursor = first.json()["next_cursor"]
+
+    same = await api.client.get(
+        BASE, params={"session_type": "guided", "limit": 2, "cursor": cursor}, headers=headers
+    )
+    other = await api.client.get(BASE, params={"limit": 2, "cursor": cursor}, headers=headers)
+
+    assert [row["session_type"] for row in same.json()["items"]] == ["guided"]
+    body = problem(other, 422, "cursor_mismatch")
+    assert body["errors"][0]["field"] == "cursor"
+    assert "other filters" in body["detail"]
 
 
 async def test_engineers_list_their_own_sessions(api: Api) -> None:

@@ -128,6 +128,7 @@ SAMPLES: dict[type[DomainError], tuple[object, ...]] = {
     errors.StaleSession: (SID, 4),
     errors.PermissionDenied: ("pause", "viewers can only read"),
     errors.InvalidCursor: (),
+    errors.CursorMismatch: (),
     errors.LLMError: ("the LLM failed",),
     errors.LLMUnavailable: ("the LLM is overloaded",),
     errors.LLMRejected: ("the API key is not valid",),

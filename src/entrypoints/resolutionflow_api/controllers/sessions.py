@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,7 +27,7 @@ from resolutionflow_core import documentation
 from resolutionflow_core.access import Actor
 from resolutionflow_core.errors import InvalidInput, StepAlreadyPending
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_moment
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import Session, SessionType
 
@@ -93,10 +93,20 @@ class SessionController(Controller):
             ),
         ] = None,
         created_from: Annotated[
-            datetime | None, QueryParameter(description="ISO 8601; without an offset, UTC.")
+            str | None,
+            QueryParameter(
+                max_length=64,
+                description="Created on or after: an ISO 8601 date-time (without an offset, "
+                "UTC) or a date (`2026-12-01`: the start of that day, UTC).",
+            ),
         ] = None,
         created_to: Annotated[
-            datetime | None, QueryParameter(description="ISO 8601; without an offset, UTC.")
+            str | None,
+            QueryParameter(
+                max_length=64,
+                description="Created on or before: an ISO 8601 date-time (without an offset, "
+                "UTC) or a date (`2026-12-01`: up to the end of that day, UTC).",
+            ),
         ] = None,
         cursor: Annotated[
             str | None,
@@ -109,8 +119,8 @@ class SessionController(Controller):
             session_types=frozenset(session_type) if session_type else None,
             statuses=frozenset(status) if status else None,
             owner_id=owner,
-            created_from=_aware(created_from),
-            created_to=_aware(created_to),
+            created_from=_moment(created_from, "created_from"),
+            created_to=_moment(created_to, "created_to", end_of_day=True),
             limit=limit,
             cursor=cursor,
         )
@@ -196,11 +206,9 @@ async def _finish_start(
     return session_read(await next_or_pending_step(sessions, actor, session_id), actor)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """A time without an offset is taken as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def _moment(value: str | None, field: str, *, end_of_day: bool = False) -> datetime | None:
+    """A date or date-time query parameter; anything else is a 422 naming it."""
+    return None if value is None else parse_moment(value, field, end_of_day=end_of_day)
 
 
 async def next_or_pending_step(sessions: SessionService, actor: Actor, session_id: UUID) -> Session:
