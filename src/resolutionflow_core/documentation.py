@@ -74,6 +74,21 @@ def problem_statement(session: Session) -> str:
     return _excerpt(text, 1_000) if text else "Not described."
 
 
+def steps_worked(session: Session) -> int:
+    """How many troubleshooting steps the session has worked through: answered steps
+    (guided) or the engineer's messages (chat). The one count every document and status
+    update quotes, so the ticket note and the client's update never disagree."""
+    if session.steps:
+        return sum(1 for step in session.steps if step.response is not None)
+    return sum(1 for message in session.conversation_messages if message.role == "user")
+
+
+def steps_worked_phrase(session: Session) -> str:
+    """`steps_worked` in words: "1 troubleshooting step", "3 troubleshooting steps"."""
+    count = steps_worked(session)
+    return f"{count} troubleshooting step{'' if count == 1 else 's'}"
+
+
 def findings(session: Session) -> list[str]:
     """What the session established: answered steps (guided); in a chat, what the assistant
     suggested or asked (read from its markers) and what the engineer reported, in order."""
@@ -133,7 +148,7 @@ def _standing(session: Session) -> str:
     elif session.conversation_messages:
         last = session.conversation_messages[-1]
         lines.append(_last_message(last))
-    lines.append(f"{session.step_count} {'steps' if session.steps else 'messages'} so far.")
+    lines.append(f"{steps_worked_phrase(session).capitalize()} worked through so far.")
     return "\n".join(lines)
 
 

@@ -210,3 +210,22 @@ def test_an_escalated_sessions_step_reopens_for_the_engineer_who_claims_it() -> 
     assert closed is None
     assert session.pending_step is not None
     assert session.pending_step.content == "Print a test page"
+
+
+# -- item 4: one count of the work done -----------------------------------------------------
+
+
+def test_the_count_of_steps_worked_is_the_answered_steps_or_the_engineers_messages() -> None:
+    guided = guided_with_pending_step()  # step 1 answered, step 2 pending
+    conversation = chat()
+    conversation.add_message(MessageRole.ASSISTANT, "Try webmail.", now=at(1), by=None)
+    conversation.add_message(MessageRole.USER, "Webmail works", now=at(2), by="alice")
+
+    assert documentation.steps_worked(guided) == 1
+    assert documentation.steps_worked_phrase(guided) == "1 troubleshooting step"
+    assert documentation.steps_worked(conversation) == 2
+    assert documentation.steps_worked_phrase(conversation) == "2 troubleshooting steps"
+    guided.escalate("Needs the print server admin", now=at(4), by="alice")
+    assert "1 troubleshooting step worked through so far." in (
+        documentation.escalation_package(guided)
+    )
