@@ -74,16 +74,19 @@ OPERATIONS: dict[str, tuple[str, Callable[[Session], object]]] = {
 }
 
 
-@pytest.mark.parametrize("operation", sorted(OPERATIONS))
 @pytest.mark.parametrize(
-    "status", [SessionStatus.PAUSED, SessionStatus.RESOLVED, SessionStatus.ABANDONED]
+    ("operation", "status"),
+    [
+        (operation, status)
+        for operation in sorted(OPERATIONS)
+        for status in (SessionStatus.PAUSED, SessionStatus.RESOLVED, SessionStatus.ABANDONED)
+        if (operation, status) != ("describe", SessionStatus.PAUSED)  # a paused one may be
+    ],
 )
 def test_every_operation_refused_by_status_reads_as_a_sentence(
     operation: str, status: SessionStatus
 ) -> None:
     kind, call = OPERATIONS[operation]
-    if operation == "describe" and status is SessionStatus.PAUSED:
-        pytest.skip("a paused session may still be described")
     with pytest.raises(InvalidTransition) as refused:
         call(closed(status, kind))
     message = refused.value.message
