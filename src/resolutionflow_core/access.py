@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from resolutionflow_core.errors import InvalidInput, PermissionDenied, SessionNotFound
-from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus, allowed_actions
 from resolutionflow_core.session import Session
 
 
@@ -83,3 +83,20 @@ def ensure_can_claim(actor: Actor, session: Session) -> None:
     ensure_visible(actor, session)
     if actor.role is Role.VIEWER:
         raise PermissionDenied("claim", "viewers can only read")
+
+
+def allowed_actions_for(actor: Actor, session: Session) -> tuple[LifecycleAction, ...]:
+    """The lifecycle actions ``actor`` may perform on ``session`` now: what the status
+    allows (the lifecycle table), narrowed by who the actor is (`ensure_can_work` for all
+    but claim; claim for any non-viewer other than who escalated it)."""
+    if not can_view(actor, session) or actor.role is Role.VIEWER:
+        return ()
+    may_work = session.user_id == actor.user_id or actor.role in MANAGING_ROLES
+    actions: list[LifecycleAction] = []
+    for action in allowed_actions(session.status):
+        if action is LifecycleAction.CLAIM:
+            if session.escalated_by != actor.user_id:
+                actions.append(action)
+        elif may_work:
+            actions.append(action)
+    return tuple(actions)

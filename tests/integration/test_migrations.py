@@ -45,6 +45,7 @@ REVISIONS = (
     "0004_api_keys_idempotency",
     "0005_psa_deliveries",
     "0006_psa_connections",
+    "0010_users",
 )
 HEAD = REVISIONS[-1]
 TABLES = {
@@ -56,6 +57,8 @@ TABLES = {
     "idempotency_keys",
     "psa_deliveries",
     "psa_connections",
+    "users",
+    "browser_sessions",
 }
 
 NewDatabase = Callable[[], str]
