@@ -1,0 +1,225 @@
+"""The web app in process (Litestar's test client): signing in and its cookie, the sign-in
+rate limit, inactivity expiry, a 503 that keeps the message with Retry, Load more that keeps
+the filters."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from resolutionflow_app import Application
+from resolutionflow_app.passwords import Argon2Passwords
+from resolutionflow_core.access import Role
+from resolutionflow_core.errors import LLMUnavailable
+from resolutionflow_core.session import IntakeType
+from resolutionflow_core.users import register_user
+from resolutionflow_memory import OfflineLLM
+from resolutionflow_web import create_web_app
+from resolutionflow_web.signin import REFUSED
+from tests.api.conftest import MemoryConnections, build_application, migrated_database
+
+__all__ = ["migrated_database"]  # the fixture, used by name
+
+PASSWORD = "correct horse battery staple"
+EMAIL = "alice@acme.example"
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.current = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+
+@dataclass
+class Web:
+    client: AsyncTestClient[Any]
+    application: Application
+    llm: OfflineLLM
+    clock: MovableClock
+
+    async def sign_in(
+        self, email: str = EMAIL, password: str = PASSWORD, next_path: str = "/"
+    ) -> Any:
+        form = await self.client.get("/sign-in")
+        token = re.search(r'name="_csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        return await self.client.post(
+            "/sign-in",
+            data={
+                "_csrf": token.group(1),
+                "account": "acme",
+                "email": email,
+                "password": password,
+                "next": next_path,
+            },
+            follow_redirects=False,
+        )
+
+    async def csrf(self) -> str:
+        page = await self.client.get("/")
+        token = re.search(r'X-CSRF-Token": "([^"]+)"', page.text)
+        assert token is not None, page.text
+        return token.group(1)
+
+
+@pytest.fixture
+async def web(migrated_database: Path, tmp_path: Path) -> AsyncIterator[Web]:
+    path = tmp_path / "web.sqlite3"
+    shutil.copyfile(migrated_database, path)
+    llm = OfflineLLM()
+    application = build_application(f"sqlite:///{path}", llm, MemoryConnections({}))
+    clock = MovableClock()
+    application.clock = clock
+    await register_user(
+        application.users, Argon2Passwords(), account_id="acme", email=EMAIL,
+        role=Role.ENGINEER, password=PASSWORD, now=clock.now(),
+    )  # fmt: skip
+    app = create_web_app(application)
+    try:
+        async with AsyncTestClient(app) as client:
+            yield Web(client, application, llm, clock)
+    finally:
+        await application.close()
+
+
+async def test_signing_in_sets_a_httponly_lax_cookie_and_a_new_one_each_time(web: Web) -> None:
+    first = await web.sign_in(next_path="/sessions")
+    assert first.status_code == 303
+    assert first.headers["location"] == "/sessions"
+    cookie = next(c for c in first.headers.get_list("set-cookie") if c.startswith("rf_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # plain http here; https requests get Secure
+    old_token = web.client.cookies.get("rf_session")
+
+    second = await web.sign_in()
+    assert second.status_code == 303
+    new_token = web.client.cookies.get("rf_session")
+    assert new_token not in (None, old_token)
+
+    web.client.cookies.set("rf_session", old_token or "")
+    stale = await web.client.get("/", follow_redirects=False)
+    assert stale.status_code == 303
+    assert stale.headers["location"] == "/sign-in?next=/"
+
+
+async def test_signing_out_ends_the_browser_session(web: Web) -> None:
+    await web.sign_in()
+    token = web.client.cookies.get("rf_session")
+    out = await web.client.post(
+        "/sign-out", data={"_csrf": await web.csrf()}, follow_redirects=False
+    )
+    assert out.status_code == 303
+    web.client.cookies.set("rf_session", token or "")
+    after = await web.client.get("/", follow_redirects=False)
+    assert after.status_code == 303
+
+
+async def test_a_next_path_to_another_site_is_ignored(web: Web) -> None:
+    signed = await web.sign_in(next_path="//evil.example/steal")
+    assert signed.headers["location"] == "/"
+
+
+async def test_a_wrong_email_or_password_gets_the_same_words_and_then_a_limit(web: Web) -> None:
+    wrong_password = await web.sign_in(password="not the password at all")
+    wrong_email = await web.sign_in(email="mallory@acme.example")
+    assert wrong_password.status_code == wrong_email.status_code == 401
+    assert REFUSED in wrong_password.text
+    assert REFUSED in wrong_email.text
+    assert "rf_session" not in web.client.cookies
+
+    for _ in range(4):
+        await web.sign_in(password="still not the password")
+    limited = await web.sign_in()  # even the right password, now
+    assert limited.status_code == 429
+    assert "Too many failed sign-ins" in limited.text
+    assert "rf_session" not in web.client.cookies
+
+
+async def test_a_browser_session_ends_after_eight_idle_hours(web: Web) -> None:
+    await web.sign_in()
+    web.clock.current += timedelta(hours=7, minutes=59)
+    assert (await web.client.get("/", follow_redirects=False)).status_code == 200
+    web.clock.current += timedelta(hours=7, minutes=59)  # used 7:59 ago: still alive
+    assert (await web.client.get("/", follow_redirects=False)).status_code == 200
+    web.clock.current += timedelta(hours=8, seconds=1)
+    assert (await web.client.get("/", follow_redirects=False)).status_code == 303
+
+
+async def test_when_the_assistant_is_unavailable_the_message_stays_with_retry(web: Web) -> None:
+    await web.sign_in()
+    csrf = await web.csrf()
+    started = await web.client.post(
+        "/sessions/chat",
+        data={"_csrf": csrf, "message": "Outlook asks for the password"},
+        follow_redirects=False,
+    )
+    path = started.headers["location"]
+    web.llm.fail_next_calls(1, LLMUnavailable("the assistant is overloaded", retry_after=3))
+
+    sent = await web.client.post(
+        f"{path}/messages",
+        data={"_csrf": csrf, "content": "It started after the password change"},
+        headers={"HX-Request": "true"},
+    )
+    assert sent.status_code == 200
+    assert "It started after the password change" in sent.text
+    assert "the assistant is overloaded" in sent.text
+    assert f'hx-post="{path}/answer-again"' in sent.text
+
+    page = await web.client.get(path)
+    assert "It started after the password change" in page.text
+    assert "has not answered this message yet" in page.text
+
+    again = await web.client.post(
+        f"{path}/answer-again", data={"_csrf": csrf}, headers={"HX-Request": "true"}
+    )
+    assert again.status_code == 200
+    assert "msg assistant" in again.text
+    page = await web.client.get(path)
+    assert "has not answered this message yet" not in page.text
+
+
+async def test_load_more_keeps_the_filters(web: Web) -> None:
+    await web.sign_in()
+    actor = (await web.application.users.find("acme", EMAIL)).actor  # type: ignore[union-attr]
+    for number in range(27):
+        await web.application.sessions.start_chat(actor, f"Chat problem number {number}")
+    for number in range(3):
+        await web.application.sessions.start_guided(
+            actor, IntakeType.FREE_TEXT, {"text": f"Guided problem {number}"}
+        )
+
+    first = await web.client.get("/sessions?type=chat")
+    rows = re.findall(r'<td><a href="/sessions/([0-9a-f-]+)">', first.text)
+    assert len(rows) == 25
+    more = re.search(r'hx-get="(/sessions\?type=chat&amp;cursor=[^"]+)"', first.text)
+    assert more is not None
+
+    rest = await web.client.get(more.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"})
+    more_rows = re.findall(r'<td><a href="/sessions/([0-9a-f-]+)">', rest.text)
+    assert len(more_rows) == 2
+    assert not set(rows) & set(more_rows)
+    assert "Guided problem" not in rest.text
+    assert "<html" not in rest.text  # the rows alone, swapped into the table
+    assert "Load more" not in rest.text
+
+
+async def test_bad_filters_are_a_400_page_saying_what_is_wrong(web: Web) -> None:
+    await web.sign_in()
+    bad = await web.client.get("/sessions?status=sleeping")
+    assert bad.status_code == 400
+    assert "status: must be one of" in bad.text
+    bad_date = await web.client.get("/sessions?from_date=yesterday")
+    assert bad_date.status_code == 400
+    assert "from_date" in bad_date.text
