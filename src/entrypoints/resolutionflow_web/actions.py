@@ -11,6 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from resolutionflow_core.services import SessionService
@@ -28,7 +30,9 @@ def _to(session_id: UUID) -> Redirect:
 
 @post("/sessions/chat", name="start_chat")
 async def start_chat(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
 ) -> Redirect:
     form = await Form.of(request)
     turn = await sessions.start_chat(user.actor, form.required("message"))
@@ -37,7 +41,9 @@ async def start_chat(
 
 @post("/sessions/guided", name="start_guided")
 async def start_guided(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
 ) -> Redirect:
     form = await Form.of(request)
     text = form.required("problem")
@@ -47,7 +53,10 @@ async def start_guided(
 
 @post("/sessions/{session_id:uuid}/steps", name="answer_step")
 async def answer_step(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService, session_id: UUID
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
 ) -> Redirect:
     form = await Form.of(request)
     await sessions.answer_step(user.actor, session_id, form.required("response"))
@@ -55,26 +64,41 @@ async def answer_step(
 
 
 @post("/sessions/{session_id:uuid}/next-step", name="next_step")
-async def next_step(user: SignedIn, sessions: SessionService, session_id: UUID) -> Redirect:
+async def next_step(
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
+) -> Redirect:
     await sessions.request_next_step(user.actor, session_id)
     return _to(session_id)
 
 
 @post("/sessions/{session_id:uuid}/pause", name="pause")
-async def pause(user: SignedIn, sessions: SessionService, session_id: UUID) -> Redirect:
+async def pause(
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
+) -> Redirect:
     await sessions.pause(user.actor, session_id)
     return _to(session_id)
 
 
 @post("/sessions/{session_id:uuid}/resume", name="resume")
-async def resume(user: SignedIn, sessions: SessionService, session_id: UUID) -> Redirect:
+async def resume(
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
+) -> Redirect:
     await sessions.resume(user.actor, session_id)
     return _to(session_id)
 
 
 @post("/sessions/{session_id:uuid}/resolve", name="resolve")
 async def resolve(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService, session_id: UUID
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
 ) -> Redirect:
     form = await Form.of(request)
     await sessions.resolve(
@@ -85,7 +109,10 @@ async def resolve(
 
 @post("/sessions/{session_id:uuid}/escalate", name="escalate")
 async def escalate(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService, session_id: UUID
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
 ) -> Redirect:
     form = await Form.of(request)
     await sessions.escalate(user.actor, session_id, form.required("reason"))
@@ -94,7 +121,10 @@ async def escalate(
 
 @post("/sessions/{session_id:uuid}/abandon", name="abandon")
 async def abandon(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService, session_id: UUID
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
 ) -> Redirect:
     form = await Form.of(request)
     await sessions.abandon(user.actor, session_id, form.optional("reason"))
@@ -102,14 +132,21 @@ async def abandon(
 
 
 @post("/sessions/{session_id:uuid}/claim", name="claim")
-async def claim(user: SignedIn, sessions: SessionService, session_id: UUID) -> Redirect:
+async def claim(
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
+) -> Redirect:
     await sessions.claim(user.actor, session_id)
     return _to(session_id)
 
 
 @post("/sessions/{session_id:uuid}/ticket", name="link_ticket")
 async def link_ticket(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService, session_id: UUID
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
 ) -> Redirect:
     form = await Form.of(request)
     await sessions.link_ticket(user.actor, session_id, form.required("ticket_id"))
@@ -118,7 +155,10 @@ async def link_ticket(
 
 @post("/sessions/{session_id:uuid}/share", name="share_update")
 async def share_update(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService, session_id: UUID
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
 ) -> Template:
     form = await Form.of(request)
     audience = Audience(_one_of(form.required("audience"), Audience, "audience"))

@@ -26,6 +26,8 @@ from uuid import UUID
 
 from jinja2 import Environment
 from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 from markupsafe import escape
@@ -107,10 +109,10 @@ async def _drain(events: AsyncIterator[Any], queue: asyncio.Queue[_Event]) -> No
 @post("/sessions/{session_id:uuid}/messages", name="send_message")
 async def send_message(
     request: Request[Any, Any, Any],
-    user: SignedIn,
-    sessions: SessionService,
-    replies: PendingReplies,
-    session_id: UUID,
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    replies: NamedDependency[PendingReplies],
+    session_id: FromPath[UUID],
 ) -> Template | Redirect:
     form = await Form.of(request)
     content = form.required("content")
@@ -135,11 +137,11 @@ async def send_message(
 
 @get("/sessions/{session_id:uuid}/replies/{token:str}", name="reply_stream")
 async def reply_stream(
-    user: SignedIn,
-    replies: PendingReplies,
-    templates: Environment,
-    session_id: UUID,
-    token: str,
+    user: NamedDependency[SignedIn],
+    replies: NamedDependency[PendingReplies],
+    templates: NamedDependency[Environment],
+    session_id: FromPath[UUID],
+    token: FromPath[str],
 ) -> ServerSentEvent:
     pending = replies.take(token, user.actor.user_id, session_id)
     return ServerSentEvent(_events(pending, templates, user, session_id))
@@ -177,7 +179,10 @@ async def _events(
 
 @post("/sessions/{session_id:uuid}/answer-again", name="answer_again")
 async def answer_again(
-    request: Request[Any, Any, Any], user: SignedIn, sessions: SessionService, session_id: UUID
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
 ) -> Template | Redirect:
     turn = await sessions.answer_again(user.actor, session_id)
     if not is_partial(request):

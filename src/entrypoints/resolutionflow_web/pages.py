@@ -7,6 +7,8 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from resolutionflow_core import documentation
@@ -24,7 +26,9 @@ SIDEBAR_CHATS = 30
 
 
 @get("/", name="dashboard")
-async def dashboard(user: SignedIn, sessions: SessionService) -> Template:
+async def dashboard(
+    user: NamedDependency[SignedIn], sessions: NamedDependency[SessionService]
+) -> Template:
     board = await sessions.dashboard(user.actor, limit=10)
     active = sorted(board.active, key=lambda row: row.user_id != user.actor.user_id)  # mine first
     return page("dashboard.html", user, board=board, active=active)
@@ -33,14 +37,14 @@ async def dashboard(user: SignedIn, sessions: SessionService) -> Template:
 @get("/sessions", name="history")
 async def history(
     request: Request[Any, Any, Any],
-    user: SignedIn,
-    sessions: SessionService,
-    type: str | None = None,
-    status: str | None = None,
-    owner: str | None = None,
-    from_date: str | None = None,
-    to_date: str | None = None,
-    cursor: str | None = None,
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    type: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    owner: FromQuery[str | None] = None,
+    from_date: FromQuery[str | None] = None,
+    to_date: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
 ) -> Template:
     filters = {
         "type": _choice(type, SessionType, "type"),
@@ -67,13 +71,17 @@ async def history(
 
 
 @get("/new/{kind:str}", name="new_session")
-async def new_session(user: SignedIn, kind: str) -> Template:
+async def new_session(user: NamedDependency[SignedIn], kind: FromPath[str]) -> Template:
     chosen = SessionType(_choice(kind, SessionType, "kind"))
     return page("new.html", user, kind=chosen)
 
 
 @get("/sessions/{session_id:uuid}", name="session")
-async def session_page(user: SignedIn, sessions: SessionService, session_id: UUID) -> Template:
+async def session_page(
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
+) -> Template:
     session = await sessions.get(user.actor, session_id)
     return await session_view(user, sessions, session)
 
@@ -108,7 +116,9 @@ async def session_view(
 
 @get("/sessions/{session_id:uuid}/documentation", name="documentation")
 async def documentation_page(
-    user: SignedIn, sessions: SessionService, session_id: UUID
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    session_id: FromPath[UUID],
 ) -> Template:
     session = await sessions.get(user.actor, session_id)
     documents = []

@@ -7,6 +7,8 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from resolutionflow_app import Application
@@ -30,7 +32,9 @@ REFUSED = "That account, email and password do not match a user. Check them and 
 
 
 @get("/sign-in", name="sign_in_form")
-async def sign_in_form(request: Request[Any, Any, Any], next: str | None = None) -> Template:
+async def sign_in_form(
+    request: Request[Any, Any, Any], next: FromQuery[str | None] = None
+) -> Template:
     token = request.cookies.get(SIGN_IN_COOKIE) or new_form_token()
     response = page("sign_in.html", None, form_token=token, next=safe_next(next), error=None)
     response.cookies.append(sign_in_cookie(token, request))
@@ -40,10 +44,10 @@ async def sign_in_form(request: Request[Any, Any, Any], next: str | None = None)
 @post("/sign-in", name="sign_in")
 async def sign_in(
     request: Request[Any, Any, Any],
-    application: Application,
-    browser_sessions: BrowserSessions,
-    sign_in_limit: SignInLimit,
-    passwords: Argon2Passwords,
+    application: NamedDependency[Application],
+    browser_sessions: NamedDependency[BrowserSessions],
+    sign_in_limit: NamedDependency[SignInLimit],
+    passwords: NamedDependency[Argon2Passwords],
 ) -> Template | Redirect:
     form = await request.form()
     fields = {name: _text(form.get(name)) for name in ("account", "email", "password", "next")}
@@ -73,7 +77,9 @@ async def sign_in(
 
 
 @post("/sign-out", name="sign_out")
-async def sign_out(user: SignedIn, browser_sessions: BrowserSessions) -> Redirect:
+async def sign_out(
+    user: NamedDependency[SignedIn], browser_sessions: NamedDependency[BrowserSessions]
+) -> Redirect:
     await browser_sessions.end(user.token_hash)
     redirect = Redirect("/sign-in", status_code=303)
     redirect.cookies.append(Cookie(key=SESSION_COOKIE, value="", path="/", max_age=0))
