@@ -31,7 +31,9 @@ async def dashboard(
 ) -> Template:
     board = await sessions.dashboard(user.actor, limit=10)
     active = sorted(board.active, key=lambda row: row.user_id != user.actor.user_id)  # mine first
-    return page("dashboard.html", user, board=board, active=active)
+    # An escalation waiting for a claim is shown in its own section, not again in Recent.
+    recent = [row for row in board.recent if row.status is not SessionStatus.ESCALATED]
+    return page("dashboard.html", user, board=board, active=active, recent=recent)
 
 
 @get("/sessions", name="history")

@@ -67,18 +67,24 @@
     }
   });
 
+  // A filter pill applies at once (the Apply button stays for the other filters).
+  document.addEventListener("change", function (event) {
+    const pill = event.target.closest(".pills input");
+    if (pill && pill.form) pill.form.requestSubmit();
+  });
+
+  function toBottom() {
+    const thread = document.getElementById("thread");
+    if (thread) thread.scrollTop = thread.scrollHeight;
+  }
+  document.addEventListener("DOMContentLoaded", toBottom);
+  document.addEventListener("htmx:load", toBottom);
+
   document.addEventListener("message-sent", function () {
     const composer = document.getElementById("composer");
     if (composer) composer.reset();
   });
 
-  document.addEventListener("htmx:afterSwap", function () {
-    const thread = document.getElementById("thread");
-    if (thread) thread.scrollTop = thread.scrollHeight;
-  });
-
-  document.addEventListener("htmx:sseMessage", function () {
-    const thread = document.getElementById("thread");
-    if (thread) thread.scrollTop = thread.scrollHeight;
-  });
+  document.addEventListener("htmx:afterSwap", toBottom);
+  document.addEventListener("htmx:sseMessage", toBottom);
 })();
