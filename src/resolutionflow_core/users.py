@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid4
 
-from resolutionflow_core.access import Actor, Role
-from resolutionflow_core.errors import DomainError, InvalidInput
+from resolutionflow_core.access import MANAGING_ROLES, Actor, Role
+from resolutionflow_core.errors import DomainError, InvalidInput, PermissionDenied
 
 MAX_EMAIL_CHARS = 128
 MIN_PASSWORD_CHARS = 12
@@ -160,6 +160,14 @@ async def register_user(
     )
     await users.add(user)
     return user
+
+
+def ensure_can_manage_users(actor: Actor, role: Role | None = None) -> None:
+    """Owners and admins manage their account's users; only owners make owners."""
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied("manage users", "only owners and admins manage users")
+    if role is Role.OWNER and actor.role is not Role.OWNER:
+        raise PermissionDenied("create an owner", "only owners create owners")
 
 
 async def authenticate_user(

@@ -56,7 +56,8 @@ ALICE = Person("acme", "alice@acme.example", Role.ENGINEER)
 BOB = Person("acme", "bob@acme.example", Role.ENGINEER)
 VIC = Person("acme", "vic@acme.example", Role.VIEWER)
 GINA = Person("globex", "gina@globex.example", Role.ENGINEER)
-PEOPLE = (ALICE, BOB, VIC, GINA)
+OWEN = Person("acme", "owen@acme.example", Role.OWNER)
+PEOPLE = (ALICE, BOB, VIC, GINA, OWEN)
 
 
 def _free_port() -> int:

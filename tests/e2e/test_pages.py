@@ -223,3 +223,37 @@ async def test_bad_filters_are_a_400_page_saying_what_is_wrong(web: Web) -> None
     bad_date = await web.client.get("/sessions?from_date=yesterday")
     assert bad_date.status_code == 400
     assert "from_date" in bad_date.text
+
+
+async def test_an_admin_adds_a_user_who_can_then_sign_in_and_engineers_cannot(web: Web) -> None:
+    await register_user(
+        web.application.users, Argon2Passwords(), account_id="acme", email="ada@acme.example",
+        role=Role.ADMIN, password=PASSWORD, now=web.clock.now(),
+    )  # fmt: skip
+    await web.sign_in(email="ada@acme.example")
+    csrf = await web.csrf()
+
+    owner = await web.client.post(
+        "/settings/users", data={"_csrf": csrf, "email": "otto@acme.example", "role": "owner"}
+    )
+    assert owner.status_code == 403
+    assert "only owners create owners" in owner.text
+
+    created = await web.client.post(
+        "/settings/users", data={"_csrf": csrf, "email": "Eve@Acme.example", "role": "engineer"}
+    )
+    assert created.status_code == 201
+    password = re.search(r'<pre class="document" id="new-password">([^<]+)</pre>', created.text)
+    assert password is not None
+    assert "eve@acme.example" in created.text
+    again = await web.client.post(
+        "/settings/users", data={"_csrf": csrf, "email": "eve@acme.example", "role": "viewer"}
+    )
+    assert again.status_code == 409
+    assert "already has a user" in again.text
+
+    web.client.cookies.clear()
+    signed = await web.sign_in(email="eve@acme.example", password=password.group(1))
+    assert signed.status_code == 303
+    assert (await web.client.get("/settings/users")).status_code == 403
+    assert "Settings" not in (await web.client.get("/")).text

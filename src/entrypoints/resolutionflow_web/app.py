@@ -16,7 +16,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
 
 from resolutionflow_app import Application
-from resolutionflow_web import actions, chat, pages, signin
+from resolutionflow_web import actions, chat, pages, settings, signin
 from resolutionflow_web.auth import BrowserSessions, SignedIn, SignInLimit
 from resolutionflow_web.errors import EXCEPTION_HANDLERS
 from resolutionflow_web.templating import STATIC, environment
@@ -88,6 +88,8 @@ def create_web_app(application: Application, *, idle: timedelta = IDLE) -> Lites
             chat.send_message,
             chat.reply_stream,
             chat.answer_again,
+            settings.users_page,
+            settings.create_user,
             create_static_files_router(
                 path=STATIC, directories=[static_dir], cache_control=None, name="static"
             ),

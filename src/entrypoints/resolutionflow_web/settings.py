@@ -1,0 +1,67 @@
+"""Settings for owners and admins: the account's users (a new user's password shown once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from resolutionflow_app import Application
+from resolutionflow_app.passwords import Argon2Passwords
+from resolutionflow_core.access import Role
+from resolutionflow_core.errors import InvalidInput
+from resolutionflow_core.users import (
+    ensure_can_manage_users,
+    new_password,
+    register_user,
+)
+from resolutionflow_web.auth import SignedIn
+from resolutionflow_web.forms import Form
+from resolutionflow_web.templating import page
+
+
+@get("/settings/users", name="users")
+async def users_page(
+    user: NamedDependency[SignedIn], application: NamedDependency[Application]
+) -> Template:
+    ensure_can_manage_users(user.actor)
+    return await _users(user, application)
+
+
+@post("/settings/users", name="create_user")
+async def create_user(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    application: NamedDependency[Application],
+    passwords: NamedDependency[Argon2Passwords],
+) -> Template:
+    form = await Form.of(request)
+    role = _role(form.required("role"))
+    ensure_can_manage_users(user.actor, role)
+    password = new_password()
+    created = await register_user(
+        application.users, passwords, account_id=user.actor.account_id,
+        email=form.required("email"), role=role, password=password, now=application.clock.now(),
+    )  # fmt: skip
+    return await _users(user, application, created=created, password=password, status_code=201)
+
+
+async def _users(
+    user: SignedIn, application: Application, *, status_code: int = 200, **extra: Any
+) -> Template:
+    users = await application.users.list(user.actor.account_id)
+    roles = [role for role in Role if role is not Role.OWNER or user.actor.role is Role.OWNER]
+    context: dict[str, Any] = {"created": None, "password": None, **extra}
+    return page(
+        "settings_users.html", user, status_code=status_code, users=users, roles=roles, **context
+    )
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        allowed = ", ".join(role.value for role in Role)
+        raise InvalidInput("role", f"must be one of {allowed}, got {value!r}") from None
