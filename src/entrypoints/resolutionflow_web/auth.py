@@ -16,7 +16,7 @@ import hmac
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -34,6 +34,9 @@ CSRF_FIELD = "_csrf"
 CSRF_HEADER = "x-csrf-token"
 TOUCH_EVERY = timedelta(seconds=60)
 """A browser's last use is written at most this often (not on every request)."""
+REMEMBER_SECONDS = 5.0
+"""A looked-up browser session is reused this long by this process (one database read less
+per request, like the API's key cache); signing out through this process forgets at once."""
 
 
 class SignInRequired(Exception):
@@ -68,6 +71,22 @@ class BrowserSessions:
     store: BrowserSessionStore
     clock: Clock
     idle: timedelta
+    remember: float = REMEMBER_SECONDS
+    _recent: dict[str, tuple[float, BrowserSession]] = field(default_factory=dict)
+
+    async def _get(self, token_hash: str) -> BrowserSession | None:
+        now = time.monotonic()
+        found = self._recent.get(token_hash)
+        if found is not None and now - found[0] < self.remember:
+            return found[1]
+        session = await self.store.get(token_hash)
+        if len(self._recent) > 10_000:
+            self._recent.clear()
+        if session is None:
+            self._recent.pop(token_hash, None)
+        else:
+            self._recent[token_hash] = (now, session)
+        return session
 
     async def signed_in(self, request: Request[Any, Any, Any]) -> SignedIn:
         """The request's user; `SignInRequired`, or `CsrfRefused` for a POST without it."""
@@ -75,26 +94,28 @@ class BrowserSessions:
         if not token:
             raise SignInRequired()
         token_hash = hash_token(token)
-        session = await self.store.get(token_hash)
+        session = await self._get(token_hash)
         now = self.clock.now()
         if session is None:
             raise SignInRequired()
         if session.expired(now, self.idle):
-            await self.store.remove(token_hash)
+            await self.end(token_hash)
             raise SignInRequired()
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             await check_csrf(request, session.csrf_token)
         if now - session.last_seen_at >= TOUCH_EVERY:
             await self.store.touch(token_hash, now)
+            self._recent[token_hash] = (time.monotonic(), replace(session, last_seen_at=now))
         return SignedIn(session.actor, session.csrf_token, token_hash)
 
     async def start(self, session: BrowserSession, replacing: str | None) -> None:
         """Store a new browser session; the one it replaces (if any) ends."""
         if replacing:
-            await self.store.remove(hash_token(replacing))
+            await self.end(hash_token(replacing))
         await self.store.add(session)
 
     async def end(self, token_hash: str) -> None:
+        self._recent.pop(token_hash, None)
         await self.store.remove(token_hash)
 
     def expired(self, session: BrowserSession, now: datetime) -> bool:
