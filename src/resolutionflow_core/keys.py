@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from resolutionflow_core.access import Actor
+from resolutionflow_core.access import MANAGING_ROLES, Actor, Role
+from resolutionflow_core.errors import PermissionDenied
 
 _SHAPE = re.compile(r"rf_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 
@@ -43,6 +44,14 @@ class NewKey:
 
     key: ApiKey
     secret: str
+
+
+def ensure_can_manage_keys(actor: Actor, operation: str, role: Role | None = None) -> None:
+    """Owners and admins manage their account's keys; only owners create owner keys."""
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied(operation, "only owners and admins manage API keys")
+    if role is Role.OWNER and actor.role is not Role.OWNER:
+        raise PermissionDenied("create an owner key", "only owners create owner keys")
 
 
 def new_secret() -> tuple[str, str]:

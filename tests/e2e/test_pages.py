@@ -257,3 +257,42 @@ async def test_an_admin_adds_a_user_who_can_then_sign_in_and_engineers_cannot(we
     assert signed.status_code == 303
     assert (await web.client.get("/settings/users")).status_code == 403
     assert "Settings" not in (await web.client.get("/")).text
+
+
+async def test_an_owner_creates_a_key_that_the_api_accepts_and_revokes_it(web: Web) -> None:
+    await register_user(
+        web.application.users, Argon2Passwords(), account_id="acme", email="olga@acme.example",
+        role=Role.OWNER, password=PASSWORD, now=web.clock.now(),
+    )  # fmt: skip
+    await web.sign_in(email="olga@acme.example")
+    csrf = await web.csrf()
+
+    created = await web.client.post(
+        "/settings/keys",
+        data={"_csrf": csrf, "user_id": "webhook", "role": "viewer", "label": "PSA <b>hook</b>"},
+    )
+    assert created.status_code == 201
+    secret = re.search(r'id="new-secret">(rf_[^<]+)</pre>', created.text)
+    assert secret is not None
+    assert "PSA &lt;b&gt;hook&lt;/b&gt;" in created.text
+    actor = await web.application.keys.authenticate(secret.group(1))
+    assert actor is not None
+    assert (actor.account_id, actor.user_id, actor.role) == ("acme", "webhook", Role.VIEWER)
+
+    (key,) = [k for k in await web.application.keys.list("acme") if k.label.startswith("PSA")]
+    listed = await web.client.get("/settings/keys")
+    assert secret.group(1) not in listed.text  # shown once only
+    revoked = await web.client.post(f"/settings/keys/{key.id}/revoke", data={"_csrf": csrf})
+    assert revoked.status_code == 200
+    assert await web.application.keys.authenticate(secret.group(1)) is None
+
+
+async def test_an_engineer_cannot_see_or_create_keys(web: Web) -> None:
+    await web.sign_in()
+    csrf = await web.csrf()
+    assert (await web.client.get("/settings/keys")).status_code == 403
+    refused = await web.client.post(
+        "/settings/keys", data={"_csrf": csrf, "user_id": "me", "role": "owner"}
+    )
+    assert refused.status_code == 403
+    assert await web.application.keys.list("acme") == []

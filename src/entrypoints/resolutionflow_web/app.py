@@ -90,6 +90,9 @@ def create_web_app(application: Application, *, idle: timedelta = IDLE) -> Lites
             chat.answer_again,
             settings.users_page,
             settings.create_user,
+            settings.keys_page,
+            settings.create_key,
+            settings.revoke_key,
             create_static_files_router(
                 path=STATIC, directories=[static_dir], cache_control=None, name="static"
             ),

@@ -1,17 +1,21 @@
-"""Settings for owners and admins: the account's users (a new user's password shown once)."""
+"""Settings for owners and admins: the account's users (a new user's password shown once)
+and API keys (a new key's secret shown once; revoke)."""
 
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 
 from resolutionflow_app import Application
 from resolutionflow_app.passwords import Argon2Passwords
-from resolutionflow_core.access import Role
+from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.errors import InvalidInput
+from resolutionflow_core.keys import ensure_can_manage_keys
 from resolutionflow_core.users import (
     ensure_can_manage_users,
     new_password,
@@ -65,3 +69,51 @@ def _role(value: str) -> Role:
     except ValueError:
         allowed = ", ".join(role.value for role in Role)
         raise InvalidInput("role", f"must be one of {allowed}, got {value!r}") from None
+
+
+@get("/settings/keys", name="keys")
+async def keys_page(
+    user: NamedDependency[SignedIn], application: NamedDependency[Application]
+) -> Template:
+    ensure_can_manage_keys(user.actor, "list API keys")
+    return await _keys(user, application)
+
+
+@post("/settings/keys", name="create_key")
+async def create_key(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    application: NamedDependency[Application],
+) -> Template:
+    form = await Form.of(request)
+    role = _role(form.required("role"))
+    ensure_can_manage_keys(user.actor, "create API keys", role)
+    holder = Actor(user.actor.account_id, form.required("user_id").strip(), role)
+    new = await application.keys.create(
+        holder, form.optional("label") or "", now=application.clock.now()
+    )
+    return await _keys(user, application, new_key=new, status_code=201)
+
+
+@post("/settings/keys/{key_id:uuid}/revoke", name="revoke_key")
+async def revoke_key(
+    user: NamedDependency[SignedIn],
+    application: NamedDependency[Application],
+    key_id: FromPath[UUID],
+) -> Template:
+    ensure_can_manage_keys(user.actor, "revoke API keys")
+    await application.keys.revoke(
+        key_id, now=application.clock.now(), account_id=user.actor.account_id
+    )
+    return await _keys(user, application)
+
+
+async def _keys(
+    user: SignedIn, application: Application, *, status_code: int = 200, **extra: Any
+) -> Template:
+    keys = await application.keys.list(user.actor.account_id)
+    roles = [role for role in Role if role is not Role.OWNER or user.actor.role is Role.OWNER]
+    context: dict[str, Any] = {"new_key": None, **extra}
+    return page(
+        "settings_keys.html", user, status_code=status_code, keys=keys, roles=roles, **context
+    )

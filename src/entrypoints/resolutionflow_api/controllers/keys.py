@@ -14,9 +14,8 @@ from litestar.params import FromPath, JSONBody
 
 from resolutionflow_api.problems import Problem, problems
 from resolutionflow_api.requests import Body
-from resolutionflow_core.access import MANAGING_ROLES, Actor, Role
-from resolutionflow_core.errors import PermissionDenied
-from resolutionflow_core.keys import ApiKey, KeyStore, NewKey
+from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.keys import ApiKey, KeyStore, NewKey, ensure_can_manage_keys
 from resolutionflow_core.ports import Clock
 
 
@@ -69,27 +68,20 @@ class KeyManagement:
     clock: Clock
 
     async def list(self, actor: Actor) -> list[ApiKey]:
-        _ensure_manager(actor, "list API keys")
+        ensure_can_manage_keys(actor, "list API keys")
         return await self.keys.list(actor.account_id)
 
     async def create(self, actor: Actor, user_id: str, role: Role, label: str) -> NewKey:
-        _ensure_manager(actor, "create API keys")
-        if role is Role.OWNER and actor.role is not Role.OWNER:
-            raise PermissionDenied("create an owner key", "only owners create owner keys")
+        ensure_can_manage_keys(actor, "create API keys", role)
         holder = Actor(actor.account_id, user_id, role)
         return await self.keys.create(holder, label, now=self.clock.now())
 
     async def revoke(self, actor: Actor, key_id: UUID) -> ApiKey:
-        _ensure_manager(actor, "revoke API keys")
+        ensure_can_manage_keys(actor, "revoke API keys")
         revoked = await self.keys.revoke(key_id, now=self.clock.now(), account_id=actor.account_id)
         if revoked is None:
             raise KeyNotFound(key_id)
         return revoked
-
-
-def _ensure_manager(actor: Actor, operation: str) -> None:
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied(operation, "only owners and admins manage API keys")
 
 
 class KeyController(Controller):
