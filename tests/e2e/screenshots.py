@@ -30,9 +30,11 @@ OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 
-def sign_in(browser: Any, web: WebServer, person: Person, width: int) -> Any:
+def sign_in(
+    browser: Any, web: WebServer, person: Person, width: int, scheme: str = "light"
+) -> Any:
     context = browser.new_context(
-        viewport={"width": width, "height": 860}, color_scheme="light", device_scale_factor=1
+        viewport={"width": width, "height": 860}, color_scheme=scheme, device_scale_factor=1
     )
     page = context.new_page()
     page.goto(web.base_url + "/sign-in")
@@ -118,6 +120,11 @@ def main() -> None:
                         path = OUT / f"{name}-{label}.png"
                         viewer.screenshot(path=str(path), full_page=label == "phone")
                         print(path)
+                dark = sign_in(browser, web, ALICE, 1280, "dark")
+                dark.goto(chat_url)
+                dark.wait_for_load_state("networkidle")
+                dark.screenshot(path=str(OUT / "chat-desktop-dark.png"))
+                print(OUT / "chat-desktop-dark.png")
                 browser.close()
         finally:
             web.stop()

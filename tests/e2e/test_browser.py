@@ -287,8 +287,13 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(
     for path in pages:
         alice.go(path)
         found[path] = axe_serious(alice.page)
+    alice.page.emulate_media(color_scheme="dark")
+    for path in ("/", f"/sessions/{chat_id}", guided_path):
+        alice.go(path)
+        found[f"{path} (dark)"] = axe_serious(alice.page)
     owen = sign_in(OWEN)
     for path in ("/settings/users", "/settings/keys"):
         owen.go(path)
         found[path] = axe_serious(owen.page)
-    assert found == {path: [] for path in [*pages, "/settings/users", "/settings/keys"]}
+    assert found == {path: [] for path in found}
+    assert len(found) == len(pages) + 5
