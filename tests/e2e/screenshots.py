@@ -30,9 +30,7 @@ OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 
-def sign_in(
-    browser: Any, web: WebServer, person: Person, width: int, scheme: str = "light"
-) -> Any:
+def sign_in(browser: Any, web: WebServer, person: Person, width: int, scheme: str = "light") -> Any:
     context = browser.new_context(
         viewport={"width": width, "height": 860}, color_scheme=scheme, device_scale_factor=1
     )
