@@ -21,10 +21,10 @@ from resolutionflow_core.access import Role
 from resolutionflow_core.errors import LLMUnavailable
 from resolutionflow_core.session import IntakeType
 from resolutionflow_core.users import register_user
-from resolutionflow_memory import OfflineLLM
+from resolutionflow_memory import InMemoryPSA, OfflineLLM
 from resolutionflow_web import create_web_app
 from resolutionflow_web.signin import REFUSED
-from tests.api.conftest import MemoryConnections, build_application, migrated_database
+from tests.api.conftest import TICKET, MemoryConnections, build_application, migrated_database
 
 __all__ = ["migrated_database"]  # the fixture, used by name
 
@@ -77,7 +77,8 @@ async def web(migrated_database: Path, tmp_path: Path) -> AsyncIterator[Web]:
     path = tmp_path / "web.sqlite3"
     shutil.copyfile(migrated_database, path)
     llm = OfflineLLM()
-    application = build_application(f"sqlite:///{path}", llm, MemoryConnections({}))
+    connections = MemoryConnections({"acme": InMemoryPSA([TICKET])})
+    application = build_application(f"sqlite:///{path}", llm, connections)
     clock = MovableClock()
     application.clock = clock
     await register_user(
@@ -296,3 +297,25 @@ async def test_an_engineer_cannot_see_or_create_keys(web: Web) -> None:
     )
     assert refused.status_code == 403
     assert await web.application.keys.list("acme") == []
+
+
+async def test_a_linked_ticket_and_its_notes_delivery_state_show_on_the_session(web: Web) -> None:
+    await web.sign_in()
+    csrf = await web.csrf()
+    started = await web.client.post(
+        "/sessions/chat", data={"_csrf": csrf, "message": "Outlook asks for the password"},
+        follow_redirects=False,
+    )  # fmt: skip
+    path = started.headers["location"]
+
+    missing = await web.client.post(f"{path}/ticket", data={"_csrf": csrf, "ticket_id": "T-404"})
+    assert missing.status_code == 404
+    linked = await web.client.post(f"{path}/ticket", data={"_csrf": csrf, "ticket_id": "T-100"})
+    assert linked.status_code == 200
+    assert "memory ticket #T-100" in linked.text
+    resolved = await web.client.post(
+        f"{path}/resolve", data={"_csrf": csrf, "summary": "Reset the cached credential"}
+    )
+    assert resolved.status_code == 200
+    assert "Notes to ticket #T-100" in resolved.text
+    assert re.search(r"resolution · pending", resolved.text)

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from resolutionflow_app import Application
 from resolutionflow_core import documentation
 from resolutionflow_core.access import allowed_actions_for
 from resolutionflow_core.errors import InvalidInput
@@ -82,10 +83,12 @@ async def new_session(user: NamedDependency[SignedIn], kind: FromPath[str]) -> T
 async def session_page(
     user: NamedDependency[SignedIn],
     sessions: NamedDependency[SessionService],
+    application: NamedDependency[Application],
     session_id: FromPath[UUID],
 ) -> Template:
-    session = await sessions.get(user.actor, session_id)
-    return await session_view(user, sessions, session)
+    session = await sessions.get(user.actor, session_id)  # visible to this user, or 404
+    deliveries = await application.deliveries.for_session(session.id) if session.psa_link else []
+    return await session_view(user, sessions, session, deliveries=deliveries)
 
 
 async def session_view(
@@ -98,6 +101,7 @@ async def session_view(
 ) -> Template:
     """The chat or guided page of ``session``, with the actions this user may take."""
     context: dict[str, Any] = {
+        "deliveries": [],
         "session": session,
         "actions": allowed_actions_for(user.actor, session),
         "can_work": _can_work(user, session),
