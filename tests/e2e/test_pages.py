@@ -23,6 +23,7 @@ from resolutionflow_core.session import IntakeType
 from resolutionflow_core.users import register_user
 from resolutionflow_memory import InMemoryPSA, OfflineLLM
 from resolutionflow_web import create_web_app
+from resolutionflow_web.chat import VisibleText
 from resolutionflow_web.signin import REFUSED
 from tests.api.conftest import TICKET, MemoryConnections, build_application, migrated_database
 
@@ -319,3 +320,14 @@ async def test_a_linked_ticket_and_its_notes_delivery_state_show_on_the_session(
     assert resolved.status_code == 200
     assert "Notes to ticket #T-100" in resolved.text
     assert re.search(r"resolution · pending", resolved.text)
+
+
+def test_a_streaming_reply_shows_its_text_but_never_a_raw_marker_block() -> None:
+    visible = VisibleText()
+    pieces = ["Check these ", "first:\n[AC", 'TIONS]\n[{"title": "Reboot"}]\n[/ACTIONS]', "after"]
+
+    shown = [visible.add(piece) for piece in pieces]
+
+    assert shown == ["Check these ", "first:\n", "", ""]
+    other = VisibleText()
+    assert [other.add(p) for p in ["a [link", "](x) b", " [Q"]] == ["a [link", "](x) b", " "]

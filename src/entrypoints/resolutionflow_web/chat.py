@@ -45,6 +45,36 @@ logger = logging.getLogger("resolutionflow_web")
 _Event = TextDelta | ChatTurn | BaseException | None
 PENDING_SECONDS = 300.0
 """How long a started reply waits for its browser to connect."""
+MARKER_TAGS = ("[QUESTIONS]", "[ACTIONS]", "[FORK]")
+
+
+class VisibleText:
+    """What of a streaming reply to show: its text up to the first marker block. The blocks
+    (JSON) are never shown raw: the stored reply is drawn from its parsed fields when done."""
+
+    def __init__(self) -> None:
+        self._text = ""
+        self._shown = 0
+        self._stopped = False
+
+    def add(self, delta: str) -> str:
+        """The new text to show after ``delta`` arrived (may be empty)."""
+        if self._stopped:
+            return ""
+        self._text += delta
+        starts = [at for tag in MARKER_TAGS if (at := self._text.find(tag)) >= 0]
+        if starts:
+            self._stopped = True
+            visible = self._text[: min(starts)]
+        else:
+            visible = self._text
+            bracket = self._text.rfind("[")
+            tail = self._text[bracket:] if bracket >= 0 else ""
+            if tail and any(tag.startswith(tail) for tag in MARKER_TAGS):
+                visible = self._text[:bracket]  # it may become a tag: wait for more
+        new = visible[self._shown :]
+        self._shown = max(self._shown, len(visible))
+        return new
 
 
 @dataclass
@@ -160,9 +190,12 @@ async def _events(
         yield ServerSentEventMessage(event="failed", data=html)
         return
     event = pending.first
+    visible = VisibleText()
     while event is not None:
         if isinstance(event, TextDelta):
-            yield ServerSentEventMessage(event="delta", data=str(escape(event.text)))
+            shown = visible.add(event.text)
+            if shown:
+                yield ServerSentEventMessage(event="delta", data=str(escape(shown)))
         elif isinstance(event, ChatTurn):
             html = templates.get_template("_message.html").render(
                 user=user, message=event.reply, session_id=session_id, can_work=True
