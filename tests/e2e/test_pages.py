@@ -321,6 +321,11 @@ async def test_a_linked_ticket_and_its_notes_delivery_state_show_on_the_session(
     assert "Notes to ticket #T-100" in resolved.text
     assert re.search(r"resolution · pending", resolved.text)
 
+    documents = await web.client.get(f"{path}/documentation")
+    assert documents.status_code == 200
+    assert "Resolution note" in documents.text
+    assert "Reset the cached credential" in documents.text
+
 
 def test_a_streaming_reply_shows_its_text_but_never_a_raw_marker_block() -> None:
     visible = VisibleText()
