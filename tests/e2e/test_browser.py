@@ -85,6 +85,12 @@ def test_a_chat_streams_its_reply_with_parsed_actions_is_resolved_and_found_agai
     session_id = start_chat(alice, f"Outlook keeps asking for the password {XSS}")
     page = alice.page
 
+    question = page.locator(".marker.questions li").first
+    question.locator("button[data-answer]").click()
+    assert page.input_value("#content").startswith("> ")
+    assert page.evaluate("document.activeElement.id") == "content"
+    page.fill("#content", "")
+
     first = page.locator(".msg.mine").first
     assert XSS in first.inner_text()
     assert page.locator(".msg.mine img").count() == 0

@@ -34,6 +34,18 @@
       }
       return;
     }
+    const answer = event.target.closest("[data-answer]");
+    if (answer) {
+      // Quote the question in the composer, so the answer says what it answers.
+      const box = document.querySelector("#composer textarea");
+      if (box) {
+        const quoted = "> " + answer.dataset.answer + "\n";
+        box.value = box.value ? box.value.replace(/\s*$/, "\n") + quoted : quoted;
+        box.focus();
+        box.setSelectionRange(box.value.length, box.value.length);
+      }
+      return;
+    }
     if (event.target.closest("[data-print]")) {
       window.print();
     }
