@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from resolutionflow_core.access import MANAGING_ROLES, Actor
+from resolutionflow_core.errors import PermissionDenied
+
 
 @dataclass(frozen=True, slots=True)
 class PSAConnectionRecord:
@@ -33,3 +36,9 @@ class PSAConnectionStore(Protocol):
     async def delete(self, account_id: str) -> bool:
         """Remove the account's connection; False if it had none."""
         ...
+
+
+def ensure_can_manage_connection(actor: Actor, operation: str) -> None:
+    """Owners and admins manage their account's PSA connection."""
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied(operation, "only owners and admins manage the PSA connection")

@@ -298,8 +298,8 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(
         alice.go(path)
         found[f"{path} (dark)"] = axe_serious(alice.page)
     owen = sign_in(OWEN)
-    for path in ("/settings/users", "/settings/keys"):
+    for path in ("/settings/users", "/settings/keys", "/settings/psa"):
         owen.go(path)
         found[path] = axe_serious(owen.page)
     assert found == {path: [] for path in found}
-    assert len(found) == len(pages) + 5
+    assert len(found) == len(pages) + 6

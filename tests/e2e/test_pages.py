@@ -17,11 +17,13 @@ from litestar.testing import AsyncTestClient
 
 from resolutionflow_app import Application
 from resolutionflow_app.passwords import Argon2Passwords
+from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_core.access import Role
 from resolutionflow_core.errors import LLMUnavailable
 from resolutionflow_core.session import IntakeType
 from resolutionflow_core.users import register_user
 from resolutionflow_memory import InMemoryPSA, OfflineLLM
+from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_web import create_web_app
 from resolutionflow_web.chat import VisibleText
 from resolutionflow_web.signin import REFUSED
@@ -336,3 +338,54 @@ def test_a_streaming_reply_shows_its_text_but_never_a_raw_marker_block() -> None
     assert shown == ["Check these ", "first:\n", "", ""]
     other = VisibleText()
     assert [other.add(p) for p in ["a [link", "](x) b", " [Q"]] == ["a [link", "](x) b", " "]
+
+
+async def test_an_admin_connects_the_psa_without_the_secret_ever_shown_and_disconnects(
+    web: Web,
+) -> None:
+    web.application.connections = ConfiguredPSAConnections(
+        SqlPSAConnectionStore(web.application.storage.database), Sealer(Sealer.new_key())
+    )
+    await register_user(
+        web.application.users, Argon2Passwords(), account_id="acme", email="ada@acme.example",
+        role=Role.ADMIN, password=PASSWORD, now=web.clock.now(),
+    )  # fmt: skip
+    await web.sign_in(email="ada@acme.example")
+    csrf = await web.csrf()
+
+    form = await web.client.get("/settings/psa?provider=halopsa")
+    assert form.status_code == 200
+    assert 'name="client_secret" type="password"' in form.text
+    missing = await web.client.post(
+        "/settings/psa", data={"_csrf": csrf, "provider": "halopsa", "client_id": "rf"}
+    )
+    assert missing.status_code == 400
+    assert "halopsa needs base_url" in missing.text
+
+    saved = await web.client.post(
+        "/settings/psa",
+        data={
+            "_csrf": csrf, "provider": "halopsa", "base_url": "https://halo.example.com",
+            "client_id": "rf", "client_secret": "s3cr3t-value", "status_resolved": "Closed",
+        },
+    )  # fmt: skip
+    assert saved.status_code == 200
+    assert "<strong>halopsa</strong>" in saved.text
+    assert "credentials set: client_secret" in saved.text
+    assert "s3cr3t-value" not in saved.text
+    assert 'value="Closed"' in saved.text
+    view = await web.application.connections.show("acme")
+    assert view is not None
+    assert view.settings["statuses"] == {"resolved": "Closed"}
+
+    gone = await web.client.post("/settings/psa/disconnect", data={"_csrf": csrf})
+    assert "Not connected" in gone.text
+    untested = await web.client.post("/settings/psa/test", data={"_csrf": csrf, "ticket_id": "1"})
+    assert untested.status_code == 409
+
+
+async def test_an_engineer_cannot_see_the_psa_connection(web: Web) -> None:
+    await web.sign_in()
+    refused = await web.client.get("/settings/psa")
+    assert refused.status_code == 403
+    assert "only owners and admins manage the PSA connection" in refused.text

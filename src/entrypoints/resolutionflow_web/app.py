@@ -93,6 +93,10 @@ def create_web_app(application: Application, *, idle: timedelta = IDLE) -> Lites
             settings.keys_page,
             settings.create_key,
             settings.revoke_key,
+            settings.psa_page,
+            settings.connect_psa,
+            settings.test_psa,
+            settings.disconnect_psa,
             create_static_files_router(
                 path=STATIC, directories=[static_dir], cache_control=None, name="static"
             ),

@@ -1,5 +1,5 @@
 """Settings for owners and admins: the account's users (a new user's password shown once)
-and API keys (a new key's secret shown once; revoke)."""
+API keys (a new key's secret shown once; revoke) and the PSA connection (form, Test)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from uuid import UUID
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from resolutionflow_app import Application
 from resolutionflow_app.passwords import Argon2Passwords
+from resolutionflow_app.psa import PROVIDERS, TICKET_CHANGES
 from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.connections import ensure_can_manage_connection
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.keys import ensure_can_manage_keys
 from resolutionflow_core.users import (
@@ -116,4 +118,87 @@ async def _keys(
     context: dict[str, Any] = {"new_key": None, **extra}
     return page(
         "settings_keys.html", user, status_code=status_code, keys=keys, roles=roles, **context
+    )
+
+
+@get("/settings/psa", name="psa")
+async def psa_page(
+    user: NamedDependency[SignedIn],
+    application: NamedDependency[Application],
+    provider: FromQuery[str | None] = None,
+) -> Template:
+    ensure_can_manage_connection(user.actor, "read the PSA connection")
+    return await _psa(user, application, provider)
+
+
+@post("/settings/psa", name="connect_psa")
+async def connect_psa(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    application: NamedDependency[Application],
+) -> Template:
+    ensure_can_manage_connection(user.actor, "configure the PSA connection")
+    form = await Form.of(request)
+    provider = form.required("provider")
+    spec = PROVIDERS.get(provider)
+    if spec is None:
+        raise InvalidInput("provider", f"must be one of {', '.join(sorted(PROVIDERS))}")
+    settings: dict[str, Any] = {
+        name: value
+        for name in (*spec.required, *spec.optional)
+        if (value := form.optional(name)) is not None
+    }
+    settings["statuses"] = {
+        change: value
+        for change in TICKET_CHANGES
+        if (value := form.optional(f"status_{change}")) is not None
+    }
+    credentials = {name: form.optional(name) or "" for name in spec.secret}
+    await application.connections.connect(
+        user.actor.account_id, provider, settings, credentials, now=application.clock.now()
+    )
+    return await _psa(user, application, provider, saved=True)
+
+
+@post("/settings/psa/test", name="test_psa")
+async def test_psa(
+    request: Request[Any, Any, Any],
+    user: NamedDependency[SignedIn],
+    application: NamedDependency[Application],
+) -> Template:
+    ensure_can_manage_connection(user.actor, "test the PSA connection")
+    form = await Form.of(request)
+    ticket = await application.connections.test(
+        user.actor.account_id, form.required("ticket_id").strip()
+    )
+    return await _psa(user, application, None, ticket=ticket)
+
+
+@post("/settings/psa/disconnect", name="disconnect_psa")
+async def disconnect_psa(
+    user: NamedDependency[SignedIn], application: NamedDependency[Application]
+) -> Template:
+    ensure_can_manage_connection(user.actor, "delete the PSA connection")
+    await application.connections.disconnect(user.actor.account_id)
+    return await _psa(user, application, None)
+
+
+async def _psa(
+    user: SignedIn, application: Application, provider: str | None, **extra: Any
+) -> Template:
+    current = await application.connections.show(user.actor.account_id)
+    chosen = provider or (current.provider if current else "connectwise")
+    if chosen not in PROVIDERS:
+        raise InvalidInput("provider", f"must be one of {', '.join(sorted(PROVIDERS))}")
+    values = current.settings if current and current.provider == chosen else {}
+    context: dict[str, Any] = {"saved": False, "ticket": None, **extra}
+    return page(
+        "settings_psa.html",
+        user,
+        current=current,
+        providers=sorted(PROVIDERS),
+        spec=PROVIDERS[chosen],
+        values=values,
+        changes=TICKET_CHANGES,
+        **context,
     )
