@@ -17,7 +17,7 @@ import secrets
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -117,9 +117,6 @@ class BrowserSessions:
     async def end(self, token_hash: str) -> None:
         self._recent.pop(token_hash, None)
         await self.store.remove(token_hash)
-
-    def expired(self, session: BrowserSession, now: datetime) -> bool:
-        return session.expired(now, self.idle)
 
 
 async def check_csrf(request: Request[Any, Any, Any], expected: str) -> None:

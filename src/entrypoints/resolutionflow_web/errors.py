@@ -17,7 +17,6 @@ from resolutionflow_core.errors import (
     DomainError,
     InvalidInput,
     LLMError,
-    LLMUnavailable,
     PermissionDenied,
     PSAError,
     PSANotConfigured,
@@ -37,7 +36,7 @@ def status_of(error: DomainError) -> int:
         return 403
     if isinstance(error, InvalidInput):
         return 400
-    if isinstance(error, LLMUnavailable | LLMError):
+    if isinstance(error, LLMError):
         return 503
     if isinstance(error, PSANotConfigured | TicketNotFound):
         return 409 if isinstance(error, PSANotConfigured) else 404
