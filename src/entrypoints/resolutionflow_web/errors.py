@@ -38,8 +38,10 @@ def status_of(error: DomainError) -> int:
         return 400
     if isinstance(error, LLMError):
         return 503
-    if isinstance(error, PSANotConfigured | TicketNotFound):
-        return 409 if isinstance(error, PSANotConfigured) else 404
+    if isinstance(error, PSANotConfigured):
+        return 409
+    if isinstance(error, TicketNotFound):
+        return 404
     if isinstance(error, PSAError):
         return 502
     return 409  # a transition the lifecycle lacks, a stale copy, the wrong kind of session
