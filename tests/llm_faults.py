@@ -128,5 +128,6 @@ def faulty_llm(application: Application) -> FaultyLLM:
         llm=faulty,
         psa=application.psa,
         clock=application.clock,
+        search=application.sessions._search,  # keep the search the app was built with
     )
     return faulty

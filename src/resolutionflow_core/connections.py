@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from resolutionflow_core.access import MANAGING_ROLES, Actor
+from resolutionflow_core.errors import PermissionDenied
+
 
 @dataclass(frozen=True, slots=True)
 class PSAConnectionRecord:
@@ -40,3 +43,9 @@ class PSAConnectionStore(Protocol):
         it as it is), all in one transaction; the accounts whose credentials were replaced.
         A connection saved meanwhile is not overwritten with credentials sealed before."""
         ...
+
+
+def ensure_can_manage_connection(actor: Actor, operation: str) -> None:
+    """Owners and admins manage their account's PSA connection."""
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied(operation, "only owners and admins manage the PSA connection")

@@ -16,7 +16,10 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from resolutionflow_core.access import Actor
+from resolutionflow_core import access
+from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.errors import DomainError
+from resolutionflow_core.ports import Clock
 
 _SHAPE = re.compile(r"rf_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 
@@ -86,3 +89,48 @@ class KeyStore(Protocol):
         ...
 
     async def count_active(self) -> int: ...
+
+
+class KeyNotFound(DomainError):
+    """No API key with this id in the actor's account."""
+
+    code = "key_not_found"
+
+    def __init__(self, key_id: UUID) -> None:
+        super().__init__(f"API key {key_id} not found")
+        self.key_id = key_id
+
+
+@dataclass(frozen=True)
+class KeyManagement:
+    """The key store as an account's owners and admins may use it (the API, the web
+    app's settings and any embedding service call this, so the rules in `access` hold for
+    all of them)."""
+
+    keys: KeyStore
+    clock: Clock
+
+    async def list(self, actor: Actor) -> list[ApiKey]:
+        access.ensure_can_manage_keys(actor, "list API keys")
+        return await self.keys.list(actor.account_id)
+
+    async def create(self, actor: Actor, user_id: str, role: Role, label: str) -> NewKey:
+        holder = Actor(actor.account_id, user_id, role)
+        access.ensure_can_create_key(actor, holder)
+        return await self.keys.create(holder, label, now=self.clock.now())
+
+    async def revoke(self, actor: Actor, key_id: UUID) -> ApiKey:
+        access.ensure_can_manage_keys(actor, "revoke API keys")
+        keys = await self.keys.list(actor.account_id)
+        key = next((k for k in keys if k.id == key_id), None)
+        if key is None:
+            raise KeyNotFound(key_id)
+        other_owner_keys = sum(
+            1 for k in keys if k.is_active and k.actor.role is Role.OWNER and k.id != key_id
+        )
+        if key.is_active:
+            access.ensure_can_revoke_key(actor, key.actor, other_active_owner_keys=other_owner_keys)
+        revoked = await self.keys.revoke(key_id, now=self.clock.now(), account_id=actor.account_id)
+        if revoked is None:
+            raise KeyNotFound(key_id)
+        return revoked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -186,3 +187,15 @@ async def test_every_response_is_exactly_its_documented_shape(api: Api) -> None:
     for response, kind in cases:
         assert response.status_code < 500, response.text
         msgspec.json.decode(response.content, type=kind)
+
+
+async def test_the_interactive_docs_load_nothing_from_another_host(api: Api) -> None:
+    page = await api.client.get("/schema")
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+
+    assert "/schema/assets/swagger-ui/swagger-ui-bundle.js" in assets
+    assert not [url for url in assets if "//" in url]
+    for asset in assets:
+        served = await api.client.get(asset)
+        assert served.status_code == 200, asset
+        assert len(served.content) > 10_000

@@ -48,6 +48,7 @@ REVISIONS = (
     "0006_psa_connections",
     "0007_abandon_reason",
     "0009_search",
+    "0010_users",
 )
 HEAD = REVISIONS[-1]
 TABLES = {
@@ -59,6 +60,8 @@ TABLES = {
     "idempotency_keys",
     "psa_deliveries",
     "psa_connections",
+    "users",
+    "browser_sessions",
 }
 
 NewDatabase = Callable[[], str]

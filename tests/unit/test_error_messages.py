@@ -13,8 +13,11 @@ from resolutionflow_core import errors
 from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.errors import DomainError, InvalidTransition
 from resolutionflow_core.guided import ProposedStep, StepKind
+from resolutionflow_core.keys import KeyNotFound
 from resolutionflow_core.lifecycle import TRANSITIONS, LifecycleAction, SessionStatus, next_status
+from resolutionflow_core.search import SearchNotConfigured
 from resolutionflow_core.session import IntakeType, ProblemDomain, Session
+from resolutionflow_core.users import UserExists
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 SID = uuid.UUID(int=7)
@@ -140,13 +143,16 @@ SAMPLES: dict[type[DomainError], tuple[object, ...]] = {
     errors.NothingToAnswer: (SID,),
     errors.PSANotConfigured: ("acme",),
     errors.TicketNotFound: ("connectwise", "T-1"),
+    KeyNotFound: (SID,),
+    UserExists: ("acme", "alice@example.com"),
+    SearchNotConfigured: (),
 }
 
 
 def _subclasses(cls: type[DomainError]) -> set[type[DomainError]]:
     found = {cls}
     for sub in cls.__subclasses__():
-        if sub.__module__ == errors.__name__:
+        if sub.__module__.startswith("resolutionflow_core"):
             found |= _subclasses(sub)
     return found
 

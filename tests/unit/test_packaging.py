@@ -34,6 +34,7 @@ def test_the_wheel_has_no_generic_top_level_package(tmp_path: Path) -> None:
         "resolutionflow_app",
         "resolutionflow_api",
         "resolutionflow_cli",
+        "resolutionflow_web",
     }
     for package in top_level:
         assert f"{package}/py.typed" in names
@@ -41,3 +42,6 @@ def test_the_wheel_has_no_generic_top_level_package(tmp_path: Path) -> None:
     migrations = "resolutionflow_sqlalchemy/migrations"
     assert f"{migrations}/script.py.mako" in names
     assert f"{migrations}/versions/0001_baseline.py" in names
+    assert "resolutionflow_web/templates/base.html" in names
+    assert "resolutionflow_web/static/vendor/htmx-2.0.11.min.js" in names
+    assert "resolutionflow_web/static/vendor/htmx.LICENSE" in names

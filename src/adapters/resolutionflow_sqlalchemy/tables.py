@@ -11,6 +11,8 @@
 - ``psa_deliveries``: notes due on PSA tickets, written with the change that made them due,
   and how their delivery stands.
 - ``psa_connections``: each account's PSA connection; credentials only sealed (encrypted).
+- ``users``: people who sign in to the web app (an argon2id hash, never the password).
+- ``browser_sessions``: signed-in browsers, by the SHA-256 of their cookie token.
 
 Alembic migrations (``migrations/versions``) create exactly this; a test compares them.
 """
@@ -297,4 +299,30 @@ psa_connections = sa.Table(
     sa.Column("sealed_credentials", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("account_id", ACTOR_ID, nullable=False),
+    sa.Column("email", ACTOR_ID, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("account_id", "email", name="uq_users_account_email"),
+    one_of("role", Role, "role"),
+)
+
+browser_sessions = sa.Table(
+    "browser_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("account_id", ACTOR_ID, nullable=False),
+    sa.Column("user_id", ACTOR_ID, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    one_of("role", Role, "role"),
 )

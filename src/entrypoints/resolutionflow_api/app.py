@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from importlib.resources import files
+from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.static_files import create_static_files_router
 
 from resolutionflow_api.auth import SECURITY_SCHEME, bearer_authentication, provide_actor
 from resolutionflow_api.controllers.conversation import ConversationController
 from resolutionflow_api.controllers.dashboard import DashboardController
 from resolutionflow_api.controllers.health import HealthProbe, health
-from resolutionflow_api.controllers.keys import KeyController, KeyManagement
+from resolutionflow_api.controllers.keys import KeyController
 from resolutionflow_api.controllers.legacy import LegacyAssistantController, deprecation_headers
 from resolutionflow_api.controllers.lifecycle import LifecycleController
 from resolutionflow_api.controllers.psa import (
@@ -33,6 +36,8 @@ from resolutionflow_app import Application
 
 API_PREFIX = "/api/v1"
 SCHEMA_PATH = "/schema"
+SWAGGER_UI = f"{SCHEMA_PATH}/assets/swagger-ui"
+"""Pinned Swagger UI files shipped in this package: the docs need no CDN (no internet)."""
 STREAM_GRACE_SECONDS = 30.0
 """On shutdown, how long replies still streaming get to be completed and stored."""
 RELAY_GRACE_SECONDS = 10.0
@@ -48,7 +53,7 @@ def create_app(application: Application, *, close_application: bool = False) -> 
     """
     streams = ReplyStreams()
     gate = IdempotencyGate(application.idempotency, application.clock)
-    key_management = KeyManagement(application.keys, application.clock)
+    key_management = application.key_management
     connection_management = ConnectionManagement(application.connections, application.clock)
     session_deliveries = SessionDeliveries(application.deliveries, application.clock)
     probe = HealthProbe(application.storage.database, application.settings.chosen_llm())
@@ -80,7 +85,15 @@ def create_app(application: Application, *, close_application: bool = False) -> 
         ],
     )
     return Litestar(
-        route_handlers=[api, health],
+        route_handlers=[
+            api,
+            health,
+            create_static_files_router(
+                path=SWAGGER_UI,
+                directories=[Path(str(files("resolutionflow_api") / "static" / "swagger-ui"))],
+                include_in_schema=False,
+            ),
+        ],
         dependencies={
             "actor": Provide(provide_actor, sync_to_thread=False),
             "sessions": Provide(lambda: application.sessions, sync_to_thread=False),
@@ -111,7 +124,14 @@ def _openapi() -> OpenAPIConfig:
             "needs `Authorization: Bearer <key>`. Errors are RFC 9457 problem details."
         ),
         path=SCHEMA_PATH,
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
+                favicon="",
+            )
+        ],
         components=Components(
             security_schemes={
                 SECURITY_SCHEME: SecurityScheme(

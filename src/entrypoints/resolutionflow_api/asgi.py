@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
+from litestar.types import ASGIApp
 
-from resolutionflow_api.app import create_app
+from resolutionflow_api.server import served_app
 from resolutionflow_app import Settings, open_application
 
 
-def app_factory() -> Litestar:
-    return create_app(open_application(Settings()), close_application=True)
+def app_factory() -> ASGIApp:
+    return served_app(open_application(Settings()))

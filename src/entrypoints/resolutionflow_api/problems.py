@@ -45,6 +45,7 @@ from resolutionflow_core.errors import (
     TicketNotFound,
     WrongSessionType,
 )
+from resolutionflow_core.keys import KeyNotFound
 
 logger = logging.getLogger("resolutionflow_api")
 
@@ -170,6 +171,8 @@ def problem_for(error: DomainError) -> Problem:
         )
     if isinstance(error, SessionNotFound):
         return Problem(404, error.code, "Session not found", error.message)
+    if isinstance(error, KeyNotFound):
+        return Problem(404, error.code, "Key not found", error.message)
     if isinstance(error, PermissionDenied):
         return Problem(403, error.code, "Not allowed", error.message, action=error.operation)
     if isinstance(error, InvalidTransition):

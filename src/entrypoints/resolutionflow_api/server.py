@@ -21,10 +21,17 @@ from types import FrameType
 from typing import TextIO
 
 import uvicorn
+from litestar.types import ASGIApp
 from sqlalchemy.engine import make_url
 
-from resolutionflow_api.app import SCHEMA_PATH, STREAM_GRACE_SECONDS, create_app
-from resolutionflow_app import Settings, StartupError, open_application, prepare_database
+from resolutionflow_api.app import API_PREFIX, SCHEMA_PATH, STREAM_GRACE_SECONDS, create_app
+from resolutionflow_app import (
+    Application,
+    Settings,
+    StartupError,
+    open_application,
+    prepare_database,
+)
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.keys import KeyStore, NewKey
 from resolutionflow_core.ports import Clock
@@ -45,11 +52,22 @@ def run(settings: Settings) -> None:
     }
     with _stopping_is_returning():
         if settings.workers == 1:
-            app = create_app(open_application(settings), close_application=True)
+            app = served_app(open_application(settings))
             uvicorn.run(app, **options)  # type: ignore[arg-type]
         else:
             export(settings)
             uvicorn.run(FACTORY, factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]
+
+
+def served_app(application: Application) -> ASGIApp:
+    """The API, with the web app at ``/`` beside it when the ``[web]`` extra is installed."""
+    api = create_app(application, close_application=True)
+    try:
+        from resolutionflow_web import create_web_app
+        from resolutionflow_web.mount import beside
+    except ImportError:  # installed without the [web] extra: the API alone
+        return api
+    return beside(api, create_web_app(application), (API_PREFIX, SCHEMA_PATH, "/health"))
 
 
 @contextmanager
@@ -117,7 +135,10 @@ def announce(new_key: NewKey, settings: Settings, out: TextIO) -> None:
         f"    {new_key.secret}\n\n"
         f"Send it with every request:\n"
         f'    curl -H "Authorization: Bearer {new_key.secret}" {base}/api/v1/ai-sessions\n'
-        f"API docs: {base}{SCHEMA_PATH}\n"
+        f"API docs: {base}{SCHEMA_PATH}\n\n"
+        f"To sign in to the web app at {base}/, create the first user:\n"
+        f"    resolutionflow users create --account {actor.account_id} "
+        f"--email you@example.com --role owner\n"
         f"{rule}\n\n"
     )
     out.flush()

@@ -13,17 +13,20 @@ from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_app.settings import Settings
 from resolutionflow_core.delivery import DeliveryRelay
 from resolutionflow_core.idempotency import IdempotencyStore
-from resolutionflow_core.keys import KeyStore
+from resolutionflow_core.keys import KeyManagement, KeyStore
 from resolutionflow_core.ports import LLM, Clock, PSAConnections
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.system import SystemClock
+from resolutionflow_core.users import BrowserSessionStore, UserStore
 from resolutionflow_memory import OfflineLLM
+from resolutionflow_memory.users import InMemoryBrowserSessionStore, InMemoryUserStore
 from resolutionflow_sqlalchemy import SqlStorage, migrations
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
 from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from resolutionflow_sqlalchemy.search import SqlSessionSearch
+from resolutionflow_sqlalchemy.users import SqlBrowserSessionStore, SqlUserStore
 
 
 class StartupError(Exception):
@@ -44,6 +47,13 @@ class Application:
     connections: ConfiguredPSAConnections
     deliveries: SqlDeliveryQueue
     clock: Clock = field(default_factory=SystemClock)
+    users: UserStore = field(default_factory=InMemoryUserStore)
+    browser_sessions: BrowserSessionStore = field(default_factory=InMemoryBrowserSessionStore)
+
+    @property
+    def key_management(self) -> KeyManagement:
+        """The account's API keys as its owners and admins may manage them."""
+        return KeyManagement(self.keys, self.clock)
 
     def relay(self) -> DeliveryRelay:
         """A relay delivering this application's due PSA notes."""
@@ -101,4 +111,6 @@ def open_application(settings: Settings | None = None) -> Application:
         connections=connections,
         deliveries=SqlDeliveryQueue(storage.database),
         clock=clock,
+        users=SqlUserStore(storage.database),
+        browser_sessions=SqlBrowserSessionStore(storage.database),
     )

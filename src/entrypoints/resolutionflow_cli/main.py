@@ -28,6 +28,7 @@ from resolutionflow_cli.commands import (
     serve,
     sessions,
     ticket,
+    users,
 )
 from resolutionflow_cli.errors import ExitCode, one_line, refusal
 from resolutionflow_cli.output import print_refusal
@@ -217,6 +218,7 @@ app.command("status-update", rich_help_panel=LIFECYCLE)(lifecycle.status_update)
 app.command("serve", rich_help_panel=OPERATORS)(serve.serve)
 app.add_typer(db.app, name="db", rich_help_panel=OPERATORS)
 app.add_typer(keys.app, name="keys", rich_help_panel=OPERATORS)
+app.add_typer(users.app, name="users", rich_help_panel=OPERATORS)
 app.add_typer(psa.app, name="psa", rich_help_panel=OPERATORS)
 app.add_typer(secret_key.app, name="secret-key", rich_help_panel=OPERATORS)
 app.add_typer(outbox.app, name="outbox", rich_help_panel=OPERATORS)

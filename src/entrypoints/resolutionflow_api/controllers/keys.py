@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -12,12 +11,10 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from resolutionflow_api.problems import Problem, problems
+from resolutionflow_api.problems import problems
 from resolutionflow_api.requests import Body
-from resolutionflow_core import access
 from resolutionflow_core.access import Actor, Role
-from resolutionflow_core.keys import ApiKey, KeyStore, NewKey
-from resolutionflow_core.ports import Clock
+from resolutionflow_core.keys import ApiKey, KeyManagement
 
 
 class CreateKey(Body):
@@ -59,11 +56,6 @@ class NewKeyRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The bearer token. Shown this once: only its hash is stored."""
 
 
-class KeyNotFound(Problem):
-    def __init__(self, key_id: FromPath[UUID]) -> None:
-        super().__init__(404, "key_not_found", "Key not found", f"API key {key_id} not found")
-
-
 def _read(key: ApiKey) -> ApiKeyRead:
     return ApiKeyRead(
         id=key.id,
@@ -76,39 +68,6 @@ def _read(key: ApiKey) -> ApiKeyRead:
         revoked_at=key.revoked_at,
         active=key.is_active,
     )
-
-
-@dataclass(frozen=True)
-class KeyManagement:
-    """The key store as an account's owners and admins may use it."""
-
-    keys: KeyStore
-    clock: Clock
-
-    async def list(self, actor: Actor) -> list[ApiKey]:
-        access.ensure_can_manage_keys(actor, "list API keys")
-        return await self.keys.list(actor.account_id)
-
-    async def create(self, actor: Actor, user_id: str, role: Role, label: str) -> NewKey:
-        holder = Actor(actor.account_id, user_id, role)
-        access.ensure_can_create_key(actor, holder)
-        return await self.keys.create(holder, label, now=self.clock.now())
-
-    async def revoke(self, actor: Actor, key_id: UUID) -> ApiKey:
-        access.ensure_can_manage_keys(actor, "revoke API keys")
-        keys = await self.keys.list(actor.account_id)
-        key = next((k for k in keys if k.id == key_id), None)
-        if key is None:
-            raise KeyNotFound(key_id)
-        other_owner_keys = sum(
-            1 for k in keys if k.is_active and k.actor.role is Role.OWNER and k.id != key_id
-        )
-        if key.is_active:
-            access.ensure_can_revoke_key(actor, key.actor, other_active_owner_keys=other_owner_keys)
-        revoked = await self.keys.revoke(key_id, now=self.clock.now(), account_id=actor.account_id)
-        if revoked is None:
-            raise KeyNotFound(key_id)
-        return revoked
 
 
 class KeyController(Controller):

@@ -22,6 +22,7 @@ from resolutionflow_api.requests import Body
 from resolutionflow_api.responses import DeliveryRead, Struct, delivery_read
 from resolutionflow_app.psa import PROVIDERS, ConfiguredPSAConnections, ConnectionView
 from resolutionflow_core.access import MANAGING_ROLES, Actor
+from resolutionflow_core.connections import ensure_can_manage_connection
 from resolutionflow_core.delivery import Delivery
 from resolutionflow_core.errors import InvalidInput, PermissionDenied
 from resolutionflow_core.ports import Clock
@@ -187,8 +188,7 @@ class ConnectionManagement:
 
 
 def _ensure_manager(actor: Actor, operation: str) -> None:
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied(operation, "only owners and admins manage the PSA connection")
+    ensure_can_manage_connection(actor, operation)
 
 
 def _read(view: ConnectionView) -> ConnectionRead:

@@ -1,0 +1,94 @@
+"""Domain errors mapped once to pages: status code and the error's own words.
+
+A partial (htmx) request gets the message alone, retargeted to the page's alert area; a
+whole-page request gets the error page. Another account's session is a 404 page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.response import Redirect
+from litestar.types import ExceptionHandlersMap
+
+from resolutionflow_core.errors import (
+    DomainError,
+    InvalidInput,
+    LLMError,
+    PermissionDenied,
+    PSAError,
+    PSANotConfigured,
+    SessionNotFound,
+    TicketNotFound,
+)
+from resolutionflow_core.keys import KeyNotFound
+from resolutionflow_web.auth import CsrfRefused, SignInRequired, sign_in_url
+from resolutionflow_web.templating import is_partial, page
+
+NOT_FOUND = "There is no such page, or it is not yours to see."
+
+
+def status_of(error: DomainError) -> int:
+    if isinstance(error, SessionNotFound | KeyNotFound):
+        return 404
+    if isinstance(error, PermissionDenied):
+        return 403
+    if isinstance(error, InvalidInput):
+        return 400
+    if isinstance(error, LLMError):
+        return 503
+    if isinstance(error, PSANotConfigured):
+        return 409
+    if isinstance(error, TicketNotFound):
+        return 404
+    if isinstance(error, PSAError):
+        return 502
+    return 409  # a transition the lifecycle lacks, a stale copy, the wrong kind of session
+
+
+def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
+    status = status_of(error)
+    if isinstance(error, SessionNotFound):
+        return _respond(request, status, "Not found", NOT_FOUND)
+    titles = {400: "Check the form", 403: "Not allowed", 503: "The assistant is unavailable"}
+    return _respond(request, status, titles.get(status, "That did not work"), error.message)
+
+
+def _respond(
+    request: Request[Any, Any, Any], status: int, title: str, detail: str
+) -> Response[Any]:
+    if is_partial(request):
+        response = page("_alert.html", None, status_code=status, detail=detail)
+        response.headers.update({"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
+        return response
+    return page("error.html", None, status_code=status, title=title, detail=detail)
+
+
+def sign_in_required(request: Request[Any, Any, Any], _: SignInRequired) -> Response[Any]:
+    target = sign_in_url(request.url.path)
+    if request.headers.get("hx-request") == "true":
+        return Response(content=b"", status_code=401, headers={"HX-Redirect": target})
+    return Redirect(target, status_code=303)
+
+
+def csrf_refused(request: Request[Any, Any, Any], _: CsrfRefused) -> Response[Any]:
+    detail = "The form's security token is missing or stale. Reload the page and try again."
+    return _respond(request, 403, "Refused", detail)
+
+
+def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    if isinstance(error, NotFoundException):
+        return _respond(request, 404, "Not found", NOT_FOUND)
+    if isinstance(error, ValidationException):
+        return _respond(request, 400, "Check the request", str(error.detail))
+    return _respond(request, error.status_code, "That did not work", str(error.detail))
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: domain_error,
+    SignInRequired: sign_in_required,
+    CsrfRefused: csrf_refused,
+    HTTPException: http_error,
+}
