@@ -25,6 +25,7 @@ from resolutionflow_api.controllers.psa import (
     SessionDeliveries,
 )
 from resolutionflow_api.controllers.sessions import SessionController
+from resolutionflow_api.deadline import RequestDeadline, safety_headers
 from resolutionflow_api.idempotency import IdempotencyGate
 from resolutionflow_api.problems import problem_details_plugin
 from resolutionflow_api.relay import InProcessRelay
@@ -91,13 +92,16 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             "connection_management": Provide(lambda: connection_management, sync_to_thread=False),
             "session_deliveries": Provide(lambda: session_deliveries, sync_to_thread=False),
         },
-        middleware=[bearer_authentication(application.keys, exclude=[f"^{SCHEMA_PATH}"])],
+        middleware=[
+            RequestDeadline(application.settings.request_timeout),
+            bearer_authentication(application.keys, exclude=[f"^{SCHEMA_PATH}"]),
+        ],
         plugins=[problem_details_plugin()],
         request_max_body_size=application.settings.max_request_bytes,
         openapi_config=_openapi(),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        before_send=[deprecation_headers],
+        before_send=[deprecation_headers, safety_headers],
     )
 
 
