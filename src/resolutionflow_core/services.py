@@ -25,6 +25,7 @@ from resolutionflow_core.errors import (
     PSANotConfigured,
     StaleSession,
 )
+from resolutionflow_core.idempotency import input_saved
 from resolutionflow_core.lifecycle import OPEN_STATUSES, SessionStatus
 from resolutionflow_core.listing import (
     DEFAULT_PAGE_SIZE,
@@ -106,6 +107,7 @@ class SessionService:
             system_prompt=self._llm.system_prompt(SessionType.CHAT),
         )
         await self._insert(session)
+        await input_saved(session.id)
         reply = await self._llm_call(session.id, self._llm.chat_reply(session))
         return await self._store_reply(actor, session, session.conversation_messages[-1], reply)
 
@@ -124,6 +126,7 @@ class SessionService:
             system_prompt=self._llm.system_prompt(SessionType.GUIDED),
         )
         await self._insert(session)
+        await input_saved(session.id)
         return await self._propose_step(actor, session)
 
     # -- chat -----------------------------------------------------------------------------
@@ -131,6 +134,7 @@ class SessionService:
     async def send_message(self, actor: Actor, session_id: UUID, content: str) -> ChatTurn:
         """Store the engineer's message, then the assistant's reply to it."""
         session, message = await self._append_user_message(actor, session_id, content)
+        await input_saved(session.id)
         reply = await self._llm_call(session.id, self._llm.chat_reply(session))
         return await self._store_reply(actor, session, message, reply)
 
@@ -181,6 +185,7 @@ class SessionService:
             "answer a step",
             lambda s, now: s.answer_step(response, now=now, by=actor.user_id),
         )
+        await input_saved(session.id)
         return await self._propose_step(actor, session)
 
     async def request_next_step(self, actor: Actor, session_id: UUID) -> Session:

@@ -45,6 +45,7 @@ REVISIONS = (
     "0004_api_keys_idempotency",
     "0005_psa_deliveries",
     "0006_psa_connections",
+    "0008_idempotency_lease",
 )
 HEAD = REVISIONS[-1]
 TABLES = {

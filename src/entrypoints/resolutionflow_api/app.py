@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 from litestar import Litestar, Router
@@ -48,7 +49,11 @@ def create_app(application: Application, *, close_application: bool = False) -> 
     delivery relay runs while the app serves.
     """
     streams = ReplyStreams()
-    gate = IdempotencyGate(application.idempotency, application.clock)
+    gate = IdempotencyGate(
+        application.idempotency,
+        application.clock,
+        lease=timedelta(seconds=application.settings.idempotency_lease_seconds),
+    )
     key_management = KeyManagement(application.keys, application.clock)
     connection_management = ConnectionManagement(application.connections, application.clock)
     session_deliveries = SessionDeliveries(application.deliveries, application.clock)

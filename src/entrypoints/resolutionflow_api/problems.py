@@ -305,12 +305,18 @@ class IdempotencyKeyReused(Problem):
 
 
 class IdempotencyKeyInUse(Problem):
-    def __init__(self) -> None:
+    def __init__(self, lease_seconds: float | None = None) -> None:
+        detail = "a request with this Idempotency-Key is still being processed; retry shortly"
+        if lease_seconds:
+            detail += (
+                f" with the same key (if that request died, its claim is taken over after "
+                f"{lease_seconds:g} s)"
+            )
         super().__init__(
             409,
             "idempotency_key_in_use",
             "Request in progress",
-            "a request with this Idempotency-Key is still being processed; retry shortly",
+            detail,
             headers={"Retry-After": "1"},
         )
 
@@ -380,11 +386,12 @@ def _encoding_problem(_error: UnicodeDecodeError) -> Problem:
 
 class RequestTimeout(Problem):
     def __init__(self, seconds: float) -> None:
+        within = f" within {seconds:g} s" if seconds else " in time"
         super().__init__(
             503,
             "request_timeout",
             "Request timed out",
-            f"the request did not complete within {seconds:g} s; try again later (with the "
+            f"the request did not complete{within}; try again later (with the "
             "same Idempotency-Key, nothing is done twice)",
             headers={"Retry-After": str(DEFAULT_RETRY_AFTER)},
             retry_after=DEFAULT_RETRY_AFTER,
@@ -394,6 +401,30 @@ class RequestTimeout(Problem):
 def _nesting_problem(_error: RecursionError) -> Problem:
     # msgspec refuses JSON nested deeper than it can decode: the request's fault, not ours.
     return Problem(400, "bad_request", "Malformed request", "the JSON is nested too deeply")
+
+
+def interrupted_turn(error: BaseException, session_id: str) -> Problem:
+    """The problem for a request that failed after the engineer's input was stored (not by
+    the LLM): what failed, plus where the input is, so a retry completes the turn."""
+    if isinstance(error, StorageUnavailable):
+        return database_problem(error, session_id)
+    if isinstance(error, DomainError):
+        problem = problem_for(error)
+        problem.fields["session_id"] = session_id
+        return problem
+    if isinstance(error, TimeoutError):
+        timeout = RequestTimeout(0)
+        timeout.fields["session_id"] = session_id
+        return timeout
+    logger.error("unhandled error after the input was stored", exc_info=error)
+    return Problem(
+        500,
+        "internal_error",
+        "Internal error",
+        f"the server failed; it was logged. What you sent is saved in session {session_id}: "
+        "retry with the same Idempotency-Key to complete it",
+        session_id=session_id,
+    )
 
 
 def _internal_problem(error: Exception) -> Problem:
@@ -454,6 +485,7 @@ __all__ = [
     "ProblemDetails",
     "RequestTimeout",
     "database_problem",
+    "interrupted_turn",
     "problem_details_plugin",
     "problem_for",
     "problems",
