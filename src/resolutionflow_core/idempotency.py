@@ -7,12 +7,13 @@ is refused. A failure that changed nothing releases the claim, so a retry runs a
 
 A claim is a **lease**: the request holding it renews it while it runs. A claim whose lease
 ran out belongs to a request that died (a crash, ``kill -9``): the next request with the key
-takes it over (`ClaimOutcome.TAKEN_OVER`). Once the engineer's input is stored, the claim
-records in which session (`mark_saved`), so the one taking over completes that turn rather
-than storing the input a second time.
+takes it over (`ClaimOutcome.TAKEN_OVER`). The claim records in which session the engineer's
+input is stored, in the same transaction as the input itself (`mark_saved`), so the one
+taking over completes that turn rather than storing the input a second time, whenever the
+process died.
 
-Services say when the input is stored through `input_saved`, which calls the hook the
-entrypoint set for this request (`INPUT_SAVED`), if any.
+Services say that the next write stores the input through `storing_input`, which calls the
+hook the entrypoint set for this request (`INPUT_STORING`), if any.
 """
 
 from __future__ import annotations
@@ -74,7 +75,12 @@ class IdempotencyStore(Protocol):
         ...
 
     async def mark_saved(self, scope: str, key: str, session_id: UUID) -> None:
-        """The request's input is stored in ``session_id``: never store it again."""
+        """The request's next write stores its input in ``session_id``: record that with it,
+        in the same transaction (if the write fails, so does the mark)."""
+        ...
+
+    async def saved_in(self, scope: str, key: str) -> UUID | None:
+        """Where the claim's input was stored, if it was."""
         ...
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None: ...
@@ -88,14 +94,14 @@ def lease_expired(lease_until: datetime | None, created_at: datetime, *, now: da
     return (lease_until or created_at + DEFAULT_LEASE) < now
 
 
-InputSavedHook = Callable[[UUID], Awaitable[None]]
+InputStoringHook = Callable[[UUID], Awaitable[None]]
 
-INPUT_SAVED: ContextVar[InputSavedHook | None] = ContextVar("input_saved", default=None)
-"""Set by an entrypoint around one request; read by `input_saved`."""
+INPUT_STORING: ContextVar[InputStoringHook | None] = ContextVar("input_storing", default=None)
+"""Set by an entrypoint around one request; read by `storing_input`."""
 
 
-async def input_saved(session_id: UUID) -> None:
-    """The engineer's input of the current request is stored in ``session_id``."""
-    hook = INPUT_SAVED.get()
+async def storing_input(session_id: UUID) -> None:
+    """The current request's next write stores the engineer's input in ``session_id``."""
+    hook = INPUT_STORING.get()
     if hook is not None:
         await hook(session_id)

@@ -25,7 +25,7 @@ from resolutionflow_core.errors import (
     PSANotConfigured,
     StaleSession,
 )
-from resolutionflow_core.idempotency import input_saved
+from resolutionflow_core.idempotency import storing_input
 from resolutionflow_core.lifecycle import OPEN_STATUSES, SessionStatus
 from resolutionflow_core.listing import (
     DEFAULT_PAGE_SIZE,
@@ -106,8 +106,8 @@ class SessionService:
             now=self._clock.now(),
             system_prompt=self._llm.system_prompt(SessionType.CHAT),
         )
+        await storing_input(session.id)
         await self._insert(session)
-        await input_saved(session.id)
         reply = await self._llm_call(session.id, self._llm.chat_reply(session))
         return await self._store_reply(actor, session, session.conversation_messages[-1], reply)
 
@@ -125,16 +125,16 @@ class SessionService:
             now=self._clock.now(),
             system_prompt=self._llm.system_prompt(SessionType.GUIDED),
         )
+        await storing_input(session.id)
         await self._insert(session)
-        await input_saved(session.id)
         return await self._propose_step(actor, session)
 
     # -- chat -----------------------------------------------------------------------------
 
     async def send_message(self, actor: Actor, session_id: UUID, content: str) -> ChatTurn:
         """Store the engineer's message, then the assistant's reply to it."""
+        await storing_input(session_id)
         session, message = await self._append_user_message(actor, session_id, content)
-        await input_saved(session.id)
         reply = await self._llm_call(session.id, self._llm.chat_reply(session))
         return await self._store_reply(actor, session, message, reply)
 
@@ -179,13 +179,13 @@ class SessionService:
 
     async def answer_step(self, actor: Actor, session_id: UUID, response: str) -> Session:
         """Store the engineer's answer to the pending step, then the AI's next step."""
+        await storing_input(session_id)
         session, _ = await self._change(
             actor,
             session_id,
             "answer a step",
             lambda s, now: s.answer_step(response, now=now, by=actor.user_id),
         )
-        await input_saved(session.id)
         return await self._propose_step(actor, session)
 
     async def request_next_step(self, actor: Actor, session_id: UUID) -> Session:

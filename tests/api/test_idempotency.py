@@ -270,6 +270,9 @@ class DeadStore:
     async def mark_saved(self, *args: Any) -> None:
         await self._store.mark_saved(*args)
 
+    async def saved_in(self, *args: Any) -> Any:
+        return await self._store.saved_in(*args)
+
     async def renew(self, *args: Any, **kwargs: Any) -> None:
         return None
 

@@ -160,7 +160,9 @@ async def test_a_taken_over_claim_says_where_the_dead_requests_input_was_saved(
     store = stores.idempotency
     session_id = uuid.UUID(int=42)
     await store.claim("s", "k", "f", now=NOW, lease=timedelta(seconds=5))
-    await store.mark_saved("s", "k", session_id)
+    await store.mark_saved("s", "k", session_id)  # lands with the request's next write:
+    await store.renew("s", "k", until=NOW + timedelta(seconds=5))  # this one, here
+    assert await store.saved_in("s", "k") == session_id
 
     taken = await store.claim("s", "k", "f", now=NOW + timedelta(seconds=6))
     await store.complete("s", "k", StoredResponse(200, {"ok": True}))

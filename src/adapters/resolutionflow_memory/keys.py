@@ -107,9 +107,14 @@ class InMemoryIdempotencyStore:
             entry.lease_until = until
 
     async def mark_saved(self, scope: str, key: str, session_id: UUID) -> None:
+        # In memory nothing survives the process, and a write cannot half-fail.
         entry = self._entries.get((scope, key))
         if entry is not None:
             entry.saved_in = session_id
+
+    async def saved_in(self, scope: str, key: str) -> UUID | None:
+        entry = self._entries.get((scope, key))
+        return None if entry is None else entry.saved_in
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         entry = self._entries.get((scope, key))

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -94,6 +95,33 @@ def configure_sqlite(engine: sa.Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TI
         dbapi_connection.execute(begin)
 
 
+WITH_NEXT_WRITE: ContextVar[tuple[Callable[[sa.Connection], object], ...]] = ContextVar(
+    "with_next_write", default=()
+)
+"""Statements to run in the current request's next write transaction, with its own work:
+so that a record about the write (an idempotency claim's "input saved here") commits, or
+fails, with it. Cleared once a write commits."""
+
+
+def with_next_write(statement: Callable[[sa.Connection], object]) -> None:
+    """Run ``statement`` in the next write transaction of the current task, atomically."""
+    WITH_NEXT_WRITE.set((*WITH_NEXT_WRITE.get(), statement))
+
+
+def _with_pending(work: Callable[[sa.Connection], T]) -> Callable[[sa.Connection], T]:
+    pending = WITH_NEXT_WRITE.get()
+    if not pending:
+        return work
+
+    def work_and_pending(conn: sa.Connection) -> T:
+        result = work(conn)
+        for statement in pending:
+            statement(conn)
+        return result
+
+    return work_and_pending
+
+
 class Database(Protocol):
     """Runs a function of a connection inside one transaction."""
 
@@ -141,7 +169,11 @@ class ThreadedDatabase:
             ticket = next(self._tickets)
             self._waiting[ticket] = asked
         try:
-            return await loop.run_in_executor(self._writes, self._write, work, asked)
+            result = await loop.run_in_executor(
+                self._writes, self._write, _with_pending(work), asked
+            )
+            WITH_NEXT_WRITE.set(())
+            return result
         finally:
             with self._lock:
                 self._waiting.pop(ticket, None)
@@ -196,10 +228,12 @@ class AsyncDatabase:
     async def write(self, work: Callable[[sa.Connection], T]) -> T:
         try:
             async with self.engine.connect() as conn, conn.begin():
-                return await conn.run_sync(work)
+                result = await conn.run_sync(_with_pending(work))
         except Exception as error:
             _raise_unavailable(error)
             raise
+        WITH_NEXT_WRITE.set(())
+        return result
 
     def busy(self) -> bool:
         return False

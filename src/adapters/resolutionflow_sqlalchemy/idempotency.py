@@ -22,7 +22,7 @@ from resolutionflow_core.idempotency import (
     StoredResponse,
     lease_expired,
 )
-from resolutionflow_sqlalchemy.engine import Database
+from resolutionflow_sqlalchemy.engine import Database, with_next_write
 from resolutionflow_sqlalchemy.tables import idempotency_keys
 
 KEEP_FOR = timedelta(hours=24)
@@ -82,7 +82,17 @@ class SqlIdempotencyStore:
             .where(_I.scope == scope, _I.key == key)
             .values(saved_in=str(session_id))
         )
-        await self._database.write(lambda conn: conn.execute(statement))
+        # In the transaction that stores the input: a crash can never leave the input
+        # stored without the mark (a retry would store it again), nor the reverse.
+        with_next_write(lambda conn: conn.execute(statement))
+
+    async def saved_in(self, scope: str, key: str) -> UUID | None:
+        found = await self._database.read(
+            lambda conn: conn.execute(
+                sa.select(_I.saved_in).where(_I.scope == scope, _I.key == key)
+            ).scalar()
+        )
+        return UUID(found) if found else None
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         statement = (

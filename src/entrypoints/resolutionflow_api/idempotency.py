@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -42,7 +42,7 @@ from resolutionflow_core.access import Actor
 from resolutionflow_core.errors import LLMError
 from resolutionflow_core.idempotency import (
     DEFAULT_LEASE,
-    INPUT_SAVED,
+    INPUT_STORING,
     ClaimOutcome,
     IdempotencyStore,
     StoredResponse,
@@ -63,6 +63,8 @@ IdempotencyKey = Annotated[
 ]
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+T = TypeVar("T")
 
 logger = logging.getLogger("resolutionflow_api")
 
@@ -126,37 +128,44 @@ class IdempotencyGate:
         return await self._first(scope, key, request)
 
     async def _first(self, scope: str, key: str, request: IdempotentRequest) -> Response[Any]:
-        saved: list[UUID] = []
+        async def on_input_storing(session_id: UUID) -> None:
+            await self.store.mark_saved(scope, key, session_id)
 
-        async def on_input_saved(session_id: UUID) -> None:
-            saved.append(session_id)
-            await _shielded(self.store.mark_saved(scope, key, session_id))
-
-        hook = INPUT_SAVED.set(on_input_saved)
+        hook = INPUT_STORING.set(on_input_storing)
         try:
             async with self._holding(scope, key):
                 result = await request.run()
         except LLMError as error:
-            if error.session_id is None and saved:
-                error = error.saved_in(saved[-1])
             if error.session_id is None:
                 await _shielded(self.store.release(scope, key))
             else:
                 await self._remember_failure(scope, key, request, problem_for(error))
-            raise error from None
+            raise
         except BaseException as error:
-            if not saved:
-                await _shielded(self.store.release(scope, key))
-                raise
-            # The input is stored: the key stays bound to it, and a retry completes the turn.
-            problem = interrupted_turn(error, str(saved[-1]))
-            await self._remember_failure(scope, key, request, problem)
-            if not isinstance(error, Exception):  # cancelled: let the cancellation through
-                raise
-            raise problem from error
+            await self._failed(scope, key, request, error)
+            raise
         finally:
-            INPUT_SAVED.reset(hook)
+            INPUT_STORING.reset(hook)
         return await self._remember(scope, key, request, result)
+
+    async def _failed(
+        self, scope: str, key: str, request: IdempotentRequest, error: BaseException
+    ) -> None:
+        """After a failure that is not the LLM's: was the input stored? If not, free the key;
+        if so, keep it bound to the input and raise the problem saying where it is; if the
+        database cannot say, leave the claim: its lease runs out and a retry resumes."""
+        try:
+            saved_in = await _shielded(self.store.saved_in(scope, key))
+        except Exception as unknown:
+            logger.warning("idempotency claim left to its lease: %s", unknown)
+            return
+        if saved_in is None:
+            await _shielded(self.store.release(scope, key))
+            return
+        problem = interrupted_turn(error, str(saved_in))
+        await self._remember_failure(scope, key, request, problem)
+        if isinstance(error, Exception):  # a cancellation goes on as it is
+            raise problem from error
 
     async def _finish(
         self, scope: str, key: str, request: IdempotentRequest, session_id: UUID
@@ -255,6 +264,6 @@ def _fingerprint(request: IdempotentRequest) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def _shielded(work: Awaitable[None]) -> None:
+async def _shielded(work: Awaitable[T]) -> T:
     """Finish the bookkeeping even if the request is cancelled meanwhile."""
-    await asyncio.shield(work)
+    return await asyncio.shield(work)
