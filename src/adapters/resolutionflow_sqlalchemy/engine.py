@@ -42,7 +42,8 @@ SQLITE_BUSY_TIMEOUT_MS = int(DEFAULT_TIMEOUT * 1000)
 """How long a SQLite writer waits for another one to finish before giving up."""
 SQLITE_READ_THREADS = 4
 BUSY_AFTER = 1.0
-"""A write waiting this long (seconds) for its turn or the lock makes the database "busy"."""
+"""A write waiting this long (seconds; at most half the timeout) for its turn or the lock
+makes the database "busy"."""
 RETRY_BUSY = 1.0
 RETRY_DOWN = 5.0
 
@@ -181,7 +182,7 @@ class ThreadedDatabase:
     def busy(self) -> bool:
         with self._lock:
             oldest = min(self._waiting.values(), default=None)
-        return oldest is not None and time.monotonic() - oldest > BUSY_AFTER
+        return oldest is not None and time.monotonic() - oldest > min(BUSY_AFTER, self.timeout / 2)
 
     def _write(self, work: Callable[[sa.Connection], T], asked: float) -> T:
         waited = time.monotonic() - asked
@@ -259,21 +260,11 @@ def unavailable(error: BaseException) -> StorageUnavailable | None:
             busy=True,
             retry_after=RETRY_BUSY,
         )
+    if isinstance(error, sqlite3.OperationalError):  # raw: the BEGIN IMMEDIATE of a write
+        return _sqlite_unavailable(error)
     if isinstance(error, sa.exc.DBAPIError):
-        message = str(error.orig).lower()
-        if (
-            isinstance(error.orig, sqlite3.OperationalError)
-            or "sqlite" in type(error.orig).__module__.lower()
-        ):
-            if any(text in message for text in _SQLITE_BUSY):
-                return StorageUnavailable(
-                    "the database is busy: another writer holds it past the deadline",
-                    busy=True,
-                    retry_after=RETRY_BUSY,
-                )
-            if any(text in message for text in _SQLITE_DOWN):
-                return StorageUnavailable(f"the database cannot be used: {error.orig}")
-            return None
+        if isinstance(error.orig, sqlite3.Error) or "sqlite" in type(error.orig).__module__:
+            return _sqlite_unavailable(error.orig)
         state = _sqlstate(error.orig)
         if error.connection_invalidated or (state or "").startswith(_POSTGRES_CLASSES):
             return StorageUnavailable(_down(error.orig))
@@ -286,6 +277,19 @@ def unavailable(error: BaseException) -> StorageUnavailable | None:
     state = _sqlstate(error)
     if state is not None and state.startswith(_POSTGRES_CLASSES):
         return StorageUnavailable(_down(error))
+    return None
+
+
+def _sqlite_unavailable(error: BaseException | None) -> StorageUnavailable | None:
+    message = str(error).lower()
+    if any(text in message for text in _SQLITE_BUSY):
+        return StorageUnavailable(
+            "the database is busy: another writer holds it past the deadline",
+            busy=True,
+            retry_after=RETRY_BUSY,
+        )
+    if any(text in message for text in _SQLITE_DOWN):
+        return StorageUnavailable(f"the database cannot be used: {error}")
     return None
 
 
