@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from litestar import Litestar, Router
 from litestar.di import Provide
@@ -26,10 +27,12 @@ from resolutionflow_api.controllers.psa import (
     SessionDeliveries,
 )
 from resolutionflow_api.controllers.sessions import SessionController
-from resolutionflow_api.deadline import RequestDeadline, safety_headers
+from resolutionflow_api.deadline import RequestDeadline
+from resolutionflow_api.headers import safety_headers
 from resolutionflow_api.idempotency import IdempotencyGate
 from resolutionflow_api.problems import problem_details_plugin
 from resolutionflow_api.relay import InProcessRelay
+from resolutionflow_api.schema import refine
 from resolutionflow_api.streaming import ReplyStreams
 from resolutionflow_app import Application
 
@@ -85,7 +88,7 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             DeliveryController,
         ],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, health],
         dependencies={
             "actor": Provide(provide_actor, sync_to_thread=False),
@@ -108,6 +111,10 @@ def create_app(application: Application, *, close_application: bool = False) -> 
         on_shutdown=[on_shutdown],
         before_send=[deprecation_headers, safety_headers],
     )
+    # Built now, refined once: the document served is the one with the server's own rules.
+    openapi: Any = app.plugins.get("OpenAPIPlugin")  # Litestar's own, not exported
+    refine(openapi.provide_openapi_schema())
+    return app
 
 
 def _openapi() -> OpenAPIConfig:

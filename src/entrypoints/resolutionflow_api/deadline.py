@@ -1,13 +1,9 @@
-"""Every request has a deadline, and every response the headers that keep it safe.
+"""Every request has a deadline.
 
 `RequestDeadline` bounds the time until a response starts (the database's own timeouts bound
 each query; this bounds the whole, the assistant's answer included): past it the handler is
 cancelled, which an idempotency key survives, and the client gets a 503 ``request_timeout``
 with ``Retry-After``. A response that has started (a stream) is not cut.
-
-`safety_headers` is a ``before_send`` hook: ``X-Content-Type-Options: nosniff`` on every
-response, and ``Cache-Control: no-store`` on the API's, which are private to a key and may
-carry a secret (a new API key) that no cache may keep (a stream keeps its ``no-cache``).
 """
 
 from __future__ import annotations
@@ -16,7 +12,6 @@ import asyncio
 from typing import Any
 
 import msgspec
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,13 +62,3 @@ async def _send_timeout(scope: Scope, send: Send, seconds: float) -> None:
     await send(start)
     end: Any = {"type": "http.response.body", "body": content, "more_body": False}
     await send(end)
-
-
-async def safety_headers(message: Message, scope: Scope) -> None:
-    """``nosniff`` everywhere; ``no-store`` on the API's responses (private, maybe secret)."""
-    if message["type"] != "http.response.start":
-        return
-    headers = MutableScopeHeaders.from_message(message)
-    headers["X-Content-Type-Options"] = "nosniff"
-    if str(scope.get("path", "")).startswith("/api/") and "Cache-Control" not in headers:
-        headers["Cache-Control"] = "no-store"  # a stream's own no-cache stays
