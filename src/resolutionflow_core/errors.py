@@ -172,6 +172,19 @@ class CursorMismatch(InvalidCursor):
         )
 
 
+class StorageUnavailable(DomainError):
+    """The database cannot be used now (down, unreachable, too slow, or busy with another
+    writer past the deadline): the operation did not complete, and trying later may work."""
+
+    code = "database_unavailable"
+
+    def __init__(self, message: str, *, busy: bool = False, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.busy = busy
+        """True when the database answers but another writer holds it past the deadline."""
+        self.retry_after = retry_after
+
+
 class LLMError(DomainError):
     """The LLM port failed.
 

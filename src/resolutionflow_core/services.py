@@ -27,6 +27,7 @@ from resolutionflow_core.errors import (
     StaleSession,
     enum_value,
 )
+from resolutionflow_core.idempotency import storing_input
 from resolutionflow_core.lifecycle import OPEN_STATUSES, SessionStatus
 from resolutionflow_core.listing import (
     DEFAULT_PAGE_SIZE,
@@ -113,6 +114,7 @@ class SessionService:
             system_prompt=self._llm.system_prompt(SessionType.CHAT),
         )
         session.similar_sessions = await self._recall(actor, first_message)
+        await storing_input(session.id)
         await self._insert(session)
         reply = await self._llm_call(session.id, self._llm.chat_reply(session))
         return await self._store_reply(actor, session, session.conversation_messages[-1], reply)
@@ -137,6 +139,7 @@ class SessionService:
             system_prompt=self._llm.system_prompt(SessionType.GUIDED),
         )
         session.similar_sessions = await self._recall(actor, session.intake_text)
+        await storing_input(session.id)
         await self._insert(session)
         return await self._propose_step(actor, session)
 
@@ -144,6 +147,7 @@ class SessionService:
 
     async def send_message(self, actor: Actor, session_id: UUID, content: str) -> ChatTurn:
         """Store the engineer's message, then the assistant's reply to it."""
+        await storing_input(session_id)
         session, message = await self._append_user_message(actor, session_id, content)
         reply = await self._llm_call(session.id, self._llm.chat_reply(session))
         return await self._store_reply(actor, session, message, reply)
@@ -189,6 +193,7 @@ class SessionService:
 
     async def answer_step(self, actor: Actor, session_id: UUID, response: str) -> Session:
         """Store the engineer's answer to the pending step, then the AI's next step."""
+        await storing_input(session_id)
         session, _ = await self._change(
             actor,
             session_id,

@@ -27,6 +27,7 @@ from resolutionflow_core.errors import (
     SessionNotFound,
     StaleSession,
     StepAlreadyPending,
+    StorageUnavailable,
     TicketNotFound,
     WrongSessionType,
 )
@@ -56,6 +57,7 @@ SOME_ID = uuid.UUID(int=7)
         (TicketNotFound("memory", "T-1"), 422),
         (PSANotConfigured(ACCOUNT), 409),
         (PSAError("ConnectWise is down"), 502),
+        (StorageUnavailable("down"), 503),
         (DomainError("something else"), 400),
     ],
 )
@@ -462,3 +464,92 @@ async def test_a_nul_character_in_a_filter_is_422(api: Api) -> None:
     response = await api.client.get(BASE, params={"owner": "a\x00"}, headers=await api.headers())
 
     problem(response, 422)
+
+
+# -- bodies that are not UTF-8 ----------------------------------------------------------------
+
+_NOT_UTF8 = {
+    "stray byte": b"\xff",
+    "encoded surrogate": b"\xed\xa0\x80",
+    "beyond U+10FFFF": b"\xf4\x90\x80\x80",
+    "overlong slash": b"\xc0\xaf",
+    "overlong NUL": b"\xe0\x80\x80",
+}
+
+
+async def _body_routes(api: Api) -> list[tuple[str, str]]:
+    """Every (method, path) of the OpenAPI document that takes a JSON body, ids filled in."""
+    document = (await api.client.get("/schema/openapi.json")).json()
+    routes = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                filled = path.replace("{session_id}", str(uuid.uuid4()))
+                filled = filled.replace("{key_id}", str(uuid.uuid4()))
+                filled = filled.replace("{chat_id}", str(uuid.uuid4()))
+                routes.append((method.upper(), filled))
+    return routes
+
+
+async def test_every_route_with_a_body_answers_400_to_a_body_that_is_not_utf8(api: Api) -> None:
+    routes = await _body_routes(api)
+    assert len(routes) >= 14, routes  # the routes issue 12 counted
+    headers = await api.headers("olga", Role.OWNER) | {"Content-Type": "application/json"}
+
+    for method, path in routes:
+        for name, raw in _NOT_UTF8.items():
+            body = b'{"content": "a' + raw + b'", "message": "b' + raw + b'"}'
+            response = await api.client.request(method, path, content=body, headers=headers)
+            assert response.status_code == 400, (method, path, name, response.text)
+            assert problem(response, 400, "bad_request")["instance"] == path.split("?")[0]
+
+
+# -- headers ----------------------------------------------------------------------------------
+
+
+async def test_every_response_says_nosniff_and_api_responses_are_not_stored(api: Api) -> None:
+    owner = await api.headers("olga", Role.OWNER)
+    created = await api.client.post(
+        "/api/v1/keys", json={"user_id": "eve", "role": "viewer"}, headers=owner
+    )
+    health = await api.client.get("/health")
+    refused = await api.client.get(BASE)
+
+    assert created.status_code == 201, created.text
+    assert created.headers["cache-control"] == "no-store"  # it carries the new key's secret
+    assert refused.headers["cache-control"] == "no-store"
+    for response in (created, health, refused):
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert "cache-control" not in health.headers
+
+
+# -- the database is down or busy -------------------------------------------------------------
+
+
+async def test_a_database_that_is_down_is_503_database_unavailable_with_retry_after(
+    api: Api,
+) -> None:
+    headers = await api.headers()
+    chat = await api.start_chat()
+    database = api.application.storage.database
+    engine = database.engine  # type: ignore[attr-defined]
+    path = engine.url.database
+    import os
+
+    os.rename(path, path + ".gone")
+    os.makedirs(path)  # a directory where the file was: sqlite cannot open it
+    engine.dispose()
+    try:
+        response = await api.client.get(f"{BASE}/{chat['id']}", headers=headers)
+        body = problem(response, 503, "database_unavailable")
+        assert response.headers["retry-after"] == str(body["retry_after"])
+        assert int(body["retry_after"]) >= 1
+        health = await api.client.get("/health")
+        assert (health.status_code, health.json()["database"]) == (503, "unreachable")
+    finally:
+        os.rmdir(path)
+        os.rename(path + ".gone", path)
+    engine.dispose()
+    # It recovers by itself.
+    assert (await api.client.get(f"{BASE}/{chat['id']}", headers=headers)).status_code == 200

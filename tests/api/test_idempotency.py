@@ -208,3 +208,152 @@ async def test_after_a_503_on_a_guided_start_or_answer_the_retry_proposes_the_st
     assert answered.json()["answered_step"]["response"] == "Everyone"
     assert answered.json()["next_step"]["number"] == 2
     assert await _ids(api) == [started.json()["id"]]
+
+
+# -- a failure after the input was stored, and a holder that died ------------------------------
+
+
+async def _fail_replies(api: Api, on: bool) -> None:
+    """While on, storing a chat reply (the UPDATE to an even message count) fails: a database
+    error that is not the LLM's, after the engineer's message was committed."""
+
+    def install(conn: Any) -> None:
+        import sqlalchemy as sa
+
+        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS fail_replies (x INTEGER)"))
+        conn.execute(sa.text("DELETE FROM fail_replies"))
+        if on:
+            conn.execute(sa.text("INSERT INTO fail_replies VALUES (1)"))
+        conn.execute(
+            sa.text(
+                "CREATE TRIGGER IF NOT EXISTS fail_reply BEFORE UPDATE ON ai_sessions "
+                "WHEN NEW.step_count % 2 = 0 AND EXISTS (SELECT 1 FROM fail_replies) "
+                "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            )
+        )
+
+    await api.application.storage.database.write(install)
+
+
+async def test_a_failure_after_the_message_was_stored_keeps_the_key_and_the_retry_completes(
+    api: Api,
+) -> None:
+    chat = (await api.start_chat())["id"]
+    path = f"{BASE}/{chat}/chat"
+    body = {"content": "Still failing after the reboot"}
+    await _fail_replies(api, on=True)
+
+    failed = await _post(api, path, body, "after-commit")
+
+    details = problem(failed, 500, "internal_error")
+    assert details["session_id"] == chat  # where the message is
+    await _fail_replies(api, on=False)
+    retried = await _post(api, path, body, "after-commit")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["message"]["content"] == body["content"]
+    again = await _post(api, path, body, "after-commit")
+    assert again.json() == retried.json()
+    assert again.headers[REPLAYED_HEADER] == "true"
+    contents = [m["content"] for m in (await api.session(chat))["messages"]]
+    assert contents.count(body["content"]) == 1
+    assert (await api.session(chat))["messages"][-1]["role"] == "assistant"
+
+
+class DeadStore:
+    """The store as a process that dies while holding a claim leaves it: its claim and its
+    'input saved' mark land, but it never renews, completes nor releases."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    async def claim(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._store.claim(*args, **kwargs)
+
+    async def mark_saved(self, *args: Any) -> None:
+        await self._store.mark_saved(*args)
+
+    async def saved_in(self, *args: Any) -> Any:
+        return await self._store.saved_in(*args)
+
+    async def renew(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def complete(self, *args: Any) -> None:
+        return None
+
+    async def release(self, *args: Any) -> None:
+        return None
+
+
+async def _die_holding(
+    api: Api, llm: GatedLLM, chat: str, content: str, key: str, *, after_saving: bool
+) -> None:
+    """A request with ``key`` that dies (no clean-up at all) before or after storing."""
+    from datetime import timedelta
+    from uuid import UUID
+
+    from resolutionflow_api.idempotency import IdempotencyGate, IdempotentRequest
+    from resolutionflow_api.requests import ChatMessage
+    from resolutionflow_core.access import Actor, Role
+
+    actor = Actor("acme", "alice", Role.ENGINEER)
+    await api.headers()  # the key exists
+    dying = IdempotencyGate(
+        DeadStore(api.application.idempotency),  # type: ignore[arg-type]
+        api.application.clock,
+        lease=timedelta(seconds=1),
+    )
+    stuck = asyncio.Event()
+
+    async def run() -> Any:
+        if not after_saving:
+            stuck.set()
+            await asyncio.Event().wait()
+        return await api.application.sessions.send_message(actor, UUID(chat), content)
+
+    async def finish(_: UUID) -> Any:
+        raise AssertionError("a first request does not finish")
+
+    llm.gate.clear()
+    request = IdempotentRequest(
+        "POST /ai-sessions/{session_id}/chat",
+        f"{BASE}/{chat}/chat",
+        ChatMessage(content=content),
+        200,
+        run,
+        finish,
+    )
+    task = asyncio.create_task(dying.respond(actor, key, request))
+    await asyncio.wait_for(
+        asyncio.wait(
+            [asyncio.create_task(llm.entered.wait()), asyncio.create_task(stuck.wait())],
+            return_when=asyncio.FIRST_COMPLETED,
+        ),
+        10,
+    )
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    llm.gate.set()
+
+
+@pytest.mark.parametrize("after_saving", [True, False])
+async def test_a_claim_whose_holder_died_is_taken_over_after_its_lease_exactly_once(
+    api: Api, llm: GatedLLM, after_saving: bool
+) -> None:
+    chat = (await api.start_chat())["id"]
+    llm.entered.clear()
+    content = "The printer spooler crashed again"
+    await _die_holding(api, llm, chat, content, "dead-holder", after_saving=after_saving)
+    path = f"{BASE}/{chat}/chat"
+
+    at_once = await _post(api, path, {"content": content}, "dead-holder")
+    problem(at_once, 409, "idempotency_key_in_use")
+    await asyncio.sleep(1.2)  # the dead holder's 1 s lease runs out
+    taken_over = await _post(api, path, {"content": content}, "dead-holder")
+    assert taken_over.status_code == 200, taken_over.text
+    replay = await _post(api, path, {"content": content}, "dead-holder")
+
+    assert replay.json() == taken_over.json()
+    messages = (await api.session(chat))["messages"]
+    assert [m["content"] for m in messages].count(content) == 1
+    assert [m["role"] for m in messages[-2:]] == ["user", "assistant"]

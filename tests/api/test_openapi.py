@@ -199,3 +199,100 @@ async def test_the_interactive_docs_load_nothing_from_another_host(api: Api) -> 
         served = await api.client.get(asset)
         assert served.status_code == 200, asset
         assert len(served.content) > 10_000
+
+
+# -- the schema states what the server enforces --------------------------------------------
+
+
+def _body_schemas(schema: dict[str, Any]) -> set[str]:
+    names = set()
+    for _, _, operation in _operations(schema):
+        content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if content is None:
+            continue
+        body = content["schema"]
+        for ref in [body, *body.get("oneOf", [])]:
+            if "$ref" in ref:
+                names.add(ref["$ref"].rsplit("/", 1)[1])
+    return names
+
+
+async def test_every_request_body_refuses_unknown_fields_in_the_schema_as_on_the_wire(
+    api: Api, schema: dict[str, Any]
+) -> None:
+    bodies = _body_schemas(schema)
+
+    assert len(bodies) >= 14, bodies
+    for name in bodies:
+        assert schema["components"]["schemas"][name]["additionalProperties"] is False, name
+    refused = await api.client.post(
+        BASE,
+        json={"session_type": "chat", "message": "hi", "colour": "blue"},
+        headers=await api.headers(),
+    )
+    assert refused.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("component", "field", "longest"),
+    [
+        ("CreateChatSession", "message", 32_000),
+        ("ChatMessage", "content", 32_000),
+        ("StepResponse", "response", 32_000),
+        ("Resolve", "resolution_summary", 8_000),
+        ("Escalate", "escalation_reason", 8_000),
+        ("LegacySendMessage", "content", 32_000),
+    ],
+)
+async def test_required_texts_are_non_blank_and_bounded_in_the_schema(
+    schema: dict[str, Any], component: str, field: str, longest: int
+) -> None:
+    import re
+
+    described = schema["components"]["schemas"][component]["properties"][field]
+
+    assert described["minLength"] == 1
+    assert described["maxLength"] == longest
+    pattern = re.compile(described["pattern"])
+    assert pattern.search("  ok ") is not None
+    for blank in ["", " ", "\t\n", "\u3000", "\x1c", "a\x00b"]:
+        assert pattern.search(blank) is None, repr(blank)
+
+
+async def test_the_cursor_parameter_says_its_format(api: Api, schema: dict[str, Any]) -> None:
+    import re
+
+    (cursor,) = [p for p in schema["paths"][BASE]["get"]["parameters"] if p["name"] == "cursor"]
+    (string,) = [v for v in cursor["schema"]["oneOf"] if v.get("type") == "string"]
+    for n in range(3):
+        await api.start_chat(f"problem {n}")
+    page = await api.client.get(BASE, params={"limit": 1}, headers=await api.headers())
+    next_cursor = page.json()["next_cursor"]
+
+    assert re.fullmatch(string["pattern"], next_cursor)
+    assert re.fullmatch(string["pattern"], "not a cursor!") is None
+    assert "invalid_cursor" in cursor["description"]
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        (BASE, "GET, OPTIONS, POST"),
+        ("/api/v1/psa-connection", "DELETE, GET, OPTIONS, PUT"),
+        ("/api/v1/keys", "GET, OPTIONS, POST"),
+        (f"{BASE}/00000000-0000-0000-0000-000000000001", "GET, OPTIONS"),
+        (f"{BASE}/00000000-0000-0000-0000-000000000001/chat", "OPTIONS, POST"),
+    ],
+)
+async def test_options_allows_every_method_of_the_path(api: Api, path: str, allowed: str) -> None:
+    response = await api.client.options(path)
+
+    assert response.status_code == 204
+    assert response.headers["allow"] == allowed
+
+
+async def test_a_created_session_links_to_the_operations_on_it(schema: dict[str, Any]) -> None:
+    links = schema["paths"][BASE]["post"]["responses"]["201"]["links"]
+
+    assert {"getSession", "chat", "respond", "pause", "resolve"} <= links.keys()
+    assert links["chat"]["parameters"] == {"session_id": "$response.body#/id"}

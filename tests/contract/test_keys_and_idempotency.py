@@ -5,6 +5,7 @@ newest key (`reseal_credentials` with a `Sealer` holding several keys)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -130,6 +131,50 @@ async def test_of_racing_claims_exactly_one_is_new(stores: Stores) -> None:
     )
     assert sorted(o.outcome for o in outcomes) == sorted(
         [ClaimOutcome.NEW] + [ClaimOutcome.IN_PROGRESS] * 9
+    )
+
+
+async def test_a_claim_not_renewed_past_its_lease_is_taken_over_once(stores: Stores) -> None:
+    store = stores.idempotency
+    lease = timedelta(seconds=10)
+    await store.claim("s", "k", "f", now=NOW, lease=lease)
+    await store.renew("s", "k", until=NOW + timedelta(seconds=30))
+
+    alive = await store.claim("s", "k", "f", now=NOW + timedelta(seconds=25), lease=lease)
+    racing = await asyncio.gather(
+        *(
+            store.claim("s", "k", "f", now=NOW + timedelta(seconds=31), lease=lease)
+            for _ in range(5)
+        )
+    )
+    mismatch = await store.claim("s", "k", "other", now=NOW + timedelta(seconds=31), lease=lease)
+
+    assert alive.outcome is ClaimOutcome.IN_PROGRESS  # renewed: its holder lives
+    assert sorted(c.outcome for c in racing) == sorted(
+        [ClaimOutcome.TAKEN_OVER] + [ClaimOutcome.IN_PROGRESS] * 4
+    )
+    assert [c.saved_in for c in racing if c.outcome is ClaimOutcome.TAKEN_OVER] == [None]
+    assert mismatch.outcome is ClaimOutcome.MISMATCH
+
+
+async def test_a_taken_over_claim_says_where_the_dead_requests_input_was_saved(
+    stores: Stores,
+) -> None:
+    store = stores.idempotency
+    session_id = uuid.UUID(int=42)
+    await store.claim("s", "k", "f", now=NOW, lease=timedelta(seconds=5))
+    await store.mark_saved("s", "k", session_id)  # lands with the request's next write:
+    await store.renew("s", "k", until=NOW + timedelta(seconds=5))  # this one, here
+    assert await store.saved_in("s", "k") == session_id
+
+    taken = await store.claim("s", "k", "f", now=NOW + timedelta(seconds=6))
+    await store.complete("s", "k", StoredResponse(200, {"ok": True}))
+    later = await store.claim("s", "k", "f", now=NOW + timedelta(hours=1))
+
+    assert (taken.outcome, taken.saved_in) == (ClaimOutcome.TAKEN_OVER, session_id)
+    assert (later.outcome, later.response) == (
+        ClaimOutcome.REPLAY,
+        StoredResponse(200, {"ok": True}),
     )
 
 

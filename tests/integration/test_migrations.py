@@ -47,6 +47,7 @@ REVISIONS = (
     "0005_psa_deliveries",
     "0006_psa_connections",
     "0007_abandon_reason",
+    "0008_idempotency_lease",
     "0009_search",
     "0010_users",
 )

@@ -5,12 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from resolutionflow_core.access import Actor
 from resolutionflow_core.connections import PSAConnectionRecord
-from resolutionflow_core.idempotency import Claim, ClaimOutcome, StoredResponse
+from resolutionflow_core.idempotency import (
+    DEFAULT_LEASE,
+    Claim,
+    ClaimOutcome,
+    StoredResponse,
+    lease_expired,
+)
 from resolutionflow_core.keys import (
     ApiKey,
     NewKey,
@@ -62,23 +68,54 @@ class InMemoryKeyStore:
 @dataclass
 class _Entry:
     fingerprint: str
+    created_at: datetime
+    lease_until: datetime
     response: StoredResponse | None = None
+    saved_in: UUID | None = None
 
 
 class InMemoryIdempotencyStore:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], _Entry] = {}
 
-    async def claim(self, scope: str, key: str, fingerprint: str, *, now: datetime) -> Claim:
+    async def claim(
+        self,
+        scope: str,
+        key: str,
+        fingerprint: str,
+        *,
+        now: datetime,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> Claim:
         entry = self._entries.get((scope, key))
         if entry is None:
-            self._entries[(scope, key)] = _Entry(fingerprint)
+            self._entries[(scope, key)] = _Entry(
+                fingerprint, created_at=now, lease_until=now + lease
+            )
             return Claim(ClaimOutcome.NEW)
         if entry.fingerprint != fingerprint:
             return Claim(ClaimOutcome.MISMATCH)
-        if entry.response is None:
-            return Claim(ClaimOutcome.IN_PROGRESS)
-        return Claim(ClaimOutcome.REPLAY, entry.response)
+        if entry.response is not None:
+            return Claim(ClaimOutcome.REPLAY, entry.response)
+        if lease_expired(entry.lease_until, entry.created_at, now=now):
+            entry.lease_until = now + lease
+            return Claim(ClaimOutcome.TAKEN_OVER, saved_in=entry.saved_in)
+        return Claim(ClaimOutcome.IN_PROGRESS)
+
+    async def renew(self, scope: str, key: str, *, until: datetime) -> None:
+        entry = self._entries.get((scope, key))
+        if entry is not None and entry.response is None:
+            entry.lease_until = until
+
+    async def mark_saved(self, scope: str, key: str, session_id: UUID) -> None:
+        # In memory nothing survives the process, and a write cannot half-fail.
+        entry = self._entries.get((scope, key))
+        if entry is not None:
+            entry.saved_in = session_id
+
+    async def saved_in(self, scope: str, key: str) -> UUID | None:
+        entry = self._entries.get((scope, key))
+        return None if entry is None else entry.saved_in
 
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         entry = self._entries.get((scope, key))

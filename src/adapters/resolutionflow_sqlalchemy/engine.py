@@ -3,17 +3,28 @@
 - **SQLite** (the embedded default): the standard ``sqlite3`` driver in WAL mode, with a
   busy timeout and foreign keys on. Its calls block, so each unit of work's reads and its
   commit each run, whole, in a worker thread: one thread hop per operation, not one per
-  statement. Write transactions take the write lock at ``BEGIN IMMEDIATE``, waiting for
-  another writer up to the busy timeout instead of failing at once.
-- **PostgreSQL**: asyncpg through SQLAlchemy's asyncio extension.
+  statement. Reads and writes have separate thread pools, so a read never queues behind
+  writers waiting for the write lock; writes go through one thread (SQLite has one writer
+  anyway), and a write that cannot start or get the lock within the deadline fails with
+  `StorageUnavailable` (busy). Write transactions take the lock at ``BEGIN IMMEDIATE``.
+- **PostgreSQL**: asyncpg through SQLAlchemy's asyncio extension, with a connect timeout,
+  a statement timeout (server side, and client side for a server that stopped answering)
+  and a bounded wait for a pooled connection.
 
-Either way the adapter's SQL is written once, as plain functions of a `sqlalchemy.Connection`.
+Either way the adapter's SQL is written once, as plain functions of a `sqlalchemy.Connection`,
+and a database that is down, unreachable, frozen or locked past the deadline is reported as
+`StorageUnavailable`, never as a driver's exception.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -21,10 +32,20 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from resolutionflow_core.errors import StorageUnavailable
+
 T = TypeVar("T")
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_TIMEOUT = 5.0
+"""Seconds the database gets: to connect, to run a statement, for a writer to get the lock."""
+SQLITE_BUSY_TIMEOUT_MS = int(DEFAULT_TIMEOUT * 1000)
 """How long a SQLite writer waits for another one to finish before giving up."""
+SQLITE_READ_THREADS = 4
+BUSY_AFTER = 1.0
+"""A write waiting this long (seconds; at most half the timeout) for its turn or the lock
+makes the database "busy"."""
+RETRY_BUSY = 1.0
+RETRY_DOWN = 5.0
 
 WRITE = "resolutionflow_write"
 """Execution option that marks a connection's transaction as a write transaction."""
@@ -49,7 +70,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     return engine
 
 
-def configure_sqlite(engine: sa.Engine) -> None:
+def configure_sqlite(engine: sa.Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     """WAL, busy timeout, foreign keys; BEGIN IMMEDIATE for write transactions."""
 
     @event.listens_for(engine, "connect")
@@ -58,7 +79,7 @@ def configure_sqlite(engine: sa.Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -75,6 +96,33 @@ def configure_sqlite(engine: sa.Engine) -> None:
         dbapi_connection.execute(begin)
 
 
+WITH_NEXT_WRITE: ContextVar[tuple[Callable[[sa.Connection], object], ...]] = ContextVar(
+    "with_next_write", default=()
+)
+"""Statements to run in the current request's next write transaction, with its own work:
+so that a record about the write (an idempotency claim's "input saved here") commits, or
+fails, with it. Cleared once a write commits."""
+
+
+def with_next_write(statement: Callable[[sa.Connection], object]) -> None:
+    """Run ``statement`` in the next write transaction of the current task, atomically."""
+    WITH_NEXT_WRITE.set((*WITH_NEXT_WRITE.get(), statement))
+
+
+def _with_pending(work: Callable[[sa.Connection], T]) -> Callable[[sa.Connection], T]:
+    pending = WITH_NEXT_WRITE.get()
+    if not pending:
+        return work
+
+    def work_and_pending(conn: sa.Connection) -> T:
+        result = work(conn)
+        for statement in pending:
+            statement(conn)
+        return result
+
+    return work_and_pending
+
+
 class Database(Protocol):
     """Runs a function of a connection inside one transaction."""
 
@@ -84,31 +132,83 @@ class Database(Protocol):
 
     async def write(self, work: Callable[[sa.Connection], T]) -> T: ...
 
+    def busy(self) -> bool:
+        """Whether writes are waiting for their turn (the database answers, slowly)."""
+        ...
+
     async def dispose(self) -> None: ...
 
 
 class ThreadedDatabase:
-    """A blocking engine (SQLite) whose transactions each run whole in a worker thread."""
+    """A blocking engine (SQLite) whose transactions each run whole in a worker thread.
 
-    def __init__(self, engine: sa.Engine) -> None:
+    Reads run in a pool of their own; writes in a single thread, in order. A write that
+    waited ``timeout`` seconds for that thread is refused before it starts, and one that
+    waits longer than the busy timeout for another process's write lock fails: either is
+    `StorageUnavailable` (busy), and nothing was written.
+    """
+
+    def __init__(self, engine: sa.Engine, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.engine = engine
         self.dialect = engine.dialect
+        self.timeout = timeout
+        self._reads = ThreadPoolExecutor(SQLITE_READ_THREADS, thread_name_prefix="sqlite-read")
+        self._writes = ThreadPoolExecutor(1, thread_name_prefix="sqlite-write")
+        self._waiting: dict[int, float] = {}
+        """Writes not finished yet, by ticket: when each was asked for (monotonic)."""
+        self._tickets = iter(range(1 << 62))
+        self._lock = threading.Lock()
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
-        return await asyncio.to_thread(self._run, work, False)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reads, self._run, work, False)
 
     async def write(self, work: Callable[[sa.Connection], T]) -> T:
-        return await asyncio.to_thread(self._run, work, True)
+        loop = asyncio.get_running_loop()
+        asked = time.monotonic()
+        with self._lock:
+            ticket = next(self._tickets)
+            self._waiting[ticket] = asked
+        try:
+            result = await loop.run_in_executor(
+                self._writes, self._write, _with_pending(work), asked
+            )
+            WITH_NEXT_WRITE.set(())
+            return result
+        finally:
+            with self._lock:
+                self._waiting.pop(ticket, None)
+
+    def busy(self) -> bool:
+        with self._lock:
+            oldest = min(self._waiting.values(), default=None)
+        return oldest is not None and time.monotonic() - oldest > min(BUSY_AFTER, self.timeout / 2)
+
+    def _write(self, work: Callable[[sa.Connection], T], asked: float) -> T:
+        waited = time.monotonic() - asked
+        if waited > self.timeout:
+            raise StorageUnavailable(
+                f"the database is busy: this write waited {waited:.1f} s for its turn",
+                busy=True,
+                retry_after=RETRY_BUSY,
+            )
+        return self._run(work, True)
 
     def _run(self, work: Callable[[sa.Connection], T], write: bool) -> T:
-        with self.engine.connect() as conn:
-            if write:
-                conn = conn.execution_options(**{WRITE: True})
-            with conn.begin():
-                return work(conn)
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(**{WRITE: True})
+                with conn.begin():
+                    return work(conn)
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
 
     async def dispose(self) -> None:
         await asyncio.to_thread(self.engine.dispose)
+        self._reads.shutdown(wait=False, cancel_futures=True)
+        self._writes.shutdown(wait=False, cancel_futures=True)
 
 
 class AsyncDatabase:
@@ -119,26 +219,124 @@ class AsyncDatabase:
         self.dialect = engine.dialect
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
-        async with self.engine.connect() as conn, conn.begin():
-            return await conn.run_sync(work)
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                return await conn.run_sync(work)
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
 
     async def write(self, work: Callable[[sa.Connection], T]) -> T:
-        async with self.engine.connect() as conn, conn.begin():
-            return await conn.run_sync(work)
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                result = await conn.run_sync(_with_pending(work))
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
+        WITH_NEXT_WRITE.set(())
+        return result
+
+    def busy(self) -> bool:
+        return False
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def open_database(url: str, **options: Any) -> Database:
-    """The `Database` for ``url``: SQLite in threads, PostgreSQL on asyncpg."""
+_SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
+_SQLITE_DOWN = ("unable to open database file", "disk i/o error")
+_POSTGRES_CLASSES = ("08", "53", "57")
+"""SQLSTATE classes of an unusable server: connection exception, insufficient resources,
+operator intervention (shutdown, statement timeout 57014, cannot connect now)."""
+
+
+def unavailable(error: BaseException) -> StorageUnavailable | None:
+    """``error`` as `StorageUnavailable` when it means the database cannot be used now."""
+    if isinstance(error, StorageUnavailable):
+        return error
+    if isinstance(error, sa.exc.TimeoutError):  # no pooled connection came free in time
+        return StorageUnavailable(
+            "the database is busy: no connection came free in time",
+            busy=True,
+            retry_after=RETRY_BUSY,
+        )
+    if isinstance(error, sqlite3.OperationalError):  # raw: the BEGIN IMMEDIATE of a write
+        return _sqlite_unavailable(error)
+    if isinstance(error, sa.exc.DBAPIError):
+        if isinstance(error.orig, sqlite3.Error) or "sqlite" in type(error.orig).__module__:
+            return _sqlite_unavailable(error.orig)
+        state = _sqlstate(error.orig)
+        if error.connection_invalidated or (state or "").startswith(_POSTGRES_CLASSES):
+            return StorageUnavailable(_down(error.orig))
+        cause = error.orig.__cause__ if error.orig is not None else None
+        if isinstance(cause, OSError | TimeoutError):
+            return StorageUnavailable(_down(cause))
+        return None
+    if isinstance(error, OSError | TimeoutError):  # connect refused, unreachable, timed out
+        return StorageUnavailable(_down(error))
+    state = _sqlstate(error)
+    if state is not None and state.startswith(_POSTGRES_CLASSES):
+        return StorageUnavailable(_down(error))
+    return None
+
+
+def _sqlite_unavailable(error: BaseException | None) -> StorageUnavailable | None:
+    message = str(error).lower()
+    if any(text in message for text in _SQLITE_BUSY):
+        return StorageUnavailable(
+            "the database is busy: another writer holds it past the deadline",
+            busy=True,
+            retry_after=RETRY_BUSY,
+        )
+    if any(text in message for text in _SQLITE_DOWN):
+        return StorageUnavailable(f"the database cannot be used: {error}")
+    return None
+
+
+def _raise_unavailable(error: Exception) -> None:
+    """Raise `StorageUnavailable` for ``error`` if that is what it means."""
+    translated = unavailable(error)
+    if translated is not None and translated is not error:
+        raise translated from error
+
+
+def _sqlstate(error: BaseException | None) -> str | None:
+    for candidate in (error, getattr(error, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
+def _down(error: BaseException | None) -> str:
+    if isinstance(error, TimeoutError) or type(error).__name__ == "TimeoutError":
+        return "the database did not answer in time"
+    reason = str(error).strip().splitlines()[0] if error is not None and str(error) else ""
+    return "the database cannot be reached" + (f": {reason}" if reason else "")
+
+
+def open_database(url: str, *, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> Database:
+    """The `Database` for ``url``: SQLite in threads, PostgreSQL on asyncpg.
+
+    ``timeout`` (seconds) bounds a connect, a statement and the wait for a pooled
+    connection (PostgreSQL), and a writer's wait for its turn and for the lock (SQLite).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed.set(drivername="sqlite"), **options)
-        configure_sqlite(engine)
-        return ThreadedDatabase(engine)
+        configure_sqlite(engine, busy_timeout_ms=int(timeout * 1000))
+        return ThreadedDatabase(engine, timeout=timeout)
     if parsed.get_backend_name() == "postgresql":
-        return AsyncDatabase(create_async_engine(async_url(url), **options))
+        options.setdefault("pool_timeout", timeout)
+        connect_args = dict(options.pop("connect_args", {}))
+        connect_args.setdefault("timeout", timeout)
+        connect_args.setdefault("command_timeout", timeout)
+        server_settings = dict(connect_args.pop("server_settings", {}))
+        server_settings.setdefault("statement_timeout", str(int(timeout * 1000)))
+        connect_args["server_settings"] = server_settings
+        return AsyncDatabase(
+            create_async_engine(async_url(url), connect_args=connect_args, **options)
+        )
     raise ValueError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
     )

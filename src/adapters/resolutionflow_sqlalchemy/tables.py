@@ -254,6 +254,10 @@ idempotency_keys = sa.Table(
     sa.Column("status_code", sa.Integer),
     sa.Column("response_body", JSONDocument),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The claim's lease (renewed by the request holding it) and the session its input was
+    # stored in: a claim of a request that died is taken over, its turn completed once.
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("saved_in", sa.String(36)),
 )
 sa.Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar, Router
 from litestar.di import Provide
@@ -28,9 +30,12 @@ from resolutionflow_api.controllers.psa import (
     SessionDeliveries,
 )
 from resolutionflow_api.controllers.sessions import SessionController
+from resolutionflow_api.deadline import RequestDeadline
+from resolutionflow_api.headers import safety_headers
 from resolutionflow_api.idempotency import IdempotencyGate
 from resolutionflow_api.problems import problem_details_plugin
 from resolutionflow_api.relay import InProcessRelay
+from resolutionflow_api.schema import refine
 from resolutionflow_api.streaming import ReplyStreams
 from resolutionflow_app import Application
 
@@ -52,7 +57,11 @@ def create_app(application: Application, *, close_application: bool = False) -> 
     delivery relay runs while the app serves.
     """
     streams = ReplyStreams()
-    gate = IdempotencyGate(application.idempotency, application.clock)
+    gate = IdempotencyGate(
+        application.idempotency,
+        application.clock,
+        lease=timedelta(seconds=application.settings.idempotency_lease_seconds),
+    )
     key_management = application.key_management
     connection_management = ConnectionManagement(application.connections, application.clock)
     session_deliveries = SessionDeliveries(application.deliveries, application.clock)
@@ -84,7 +93,7 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             DeliveryController,
         ],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             api,
             health,
@@ -104,14 +113,21 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             "connection_management": Provide(lambda: connection_management, sync_to_thread=False),
             "session_deliveries": Provide(lambda: session_deliveries, sync_to_thread=False),
         },
-        middleware=[bearer_authentication(application.keys, exclude=[f"^{SCHEMA_PATH}"])],
+        middleware=[
+            RequestDeadline(application.settings.request_timeout),
+            bearer_authentication(application.keys, exclude=[f"^{SCHEMA_PATH}"]),
+        ],
         plugins=[problem_details_plugin()],
         request_max_body_size=application.settings.max_request_bytes,
         openapi_config=_openapi(),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        before_send=[deprecation_headers],
+        before_send=[deprecation_headers, safety_headers],
     )
+    # Built now, refined once: the document served is the one with the server's own rules.
+    openapi: Any = app.plugins.get("OpenAPIPlugin")  # Litestar's own, not exported
+    refine(openapi.provide_openapi_schema())
+    return app
 
 
 def _openapi() -> OpenAPIConfig:

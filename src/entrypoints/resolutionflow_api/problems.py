@@ -42,6 +42,7 @@ from resolutionflow_core.errors import (
     SessionNotFound,
     StaleSession,
     StepAlreadyPending,
+    StorageUnavailable,
     TicketNotFound,
     WrongSessionType,
 )
@@ -187,6 +188,8 @@ def problem_for(error: DomainError) -> Problem:
     for kind, title in _CONFLICTS.items():
         if isinstance(error, kind):
             return Problem(409, error.code, title, error.message)
+    if isinstance(error, StorageUnavailable):
+        return database_problem(error)
     if isinstance(error, LLMUnavailable):
         wait = max(1, math.ceil(error.retry_after or DEFAULT_RETRY_AFTER))
         return Problem(
@@ -230,6 +233,26 @@ _PSA_PROBLEMS: dict[str, tuple[int, str]] = {
 """PSA errors by their ``code`` (the adapters' types stay out of the API); any other PSA
 error (a request the PSA refused, an answer it made unreadable, an ignored status change) is
 502."""
+
+
+def database_problem(error: StorageUnavailable, session_id: str | None = None) -> Problem:
+    """503 ``database_unavailable``: down, frozen or busy past the deadline; retry later."""
+    wait = max(1, math.ceil(error.retry_after))
+    detail = error.message
+    if session_id is not None:
+        detail += (
+            f"; what you sent is saved in session {session_id}: retry with the same "
+            "Idempotency-Key to complete it"
+        )
+    return Problem(
+        503,
+        error.code,
+        "Database busy" if error.busy else "Database unavailable",
+        detail,
+        headers={"Retry-After": str(wait)},
+        session_id=session_id,
+        retry_after=wait,
+    )
 
 
 def _psa_problem(error: PSAError) -> Problem:
@@ -285,12 +308,18 @@ class IdempotencyKeyReused(Problem):
 
 
 class IdempotencyKeyInUse(Problem):
-    def __init__(self) -> None:
+    def __init__(self, lease_seconds: float | None = None) -> None:
+        detail = "a request with this Idempotency-Key is still being processed; retry shortly"
+        if lease_seconds:
+            detail += (
+                f" with the same key (if that request died, its claim is taken over after "
+                f"{lease_seconds:g} s)"
+            )
         super().__init__(
             409,
             "idempotency_key_in_use",
             "Request in progress",
-            "a request with this Idempotency-Key is still being processed; retry shortly",
+            detail,
             headers={"Retry-After": "1"},
         )
 
@@ -350,9 +379,55 @@ def _http_problem(error: HTTPException) -> Problem:
     return Problem(error.status_code, code, title, detail, headers=error.headers)
 
 
+def _encoding_problem(_error: UnicodeDecodeError) -> Problem:
+    # A body that is not UTF-8 (stray bytes, encoded surrogates, code points past U+10FFFF,
+    # overlong forms) is the client's mistake, whichever decoder noticed it.
+    return Problem(
+        400, "bad_request", "Malformed request", "the request body is not valid UTF-8 JSON"
+    )
+
+
+class RequestTimeout(Problem):
+    def __init__(self, seconds: float) -> None:
+        within = f" within {seconds:g} s" if seconds else " in time"
+        super().__init__(
+            503,
+            "request_timeout",
+            "Request timed out",
+            f"the request did not complete{within}; try again later (with the "
+            "same Idempotency-Key, nothing is done twice)",
+            headers={"Retry-After": str(DEFAULT_RETRY_AFTER)},
+            retry_after=DEFAULT_RETRY_AFTER,
+        )
+
+
 def _nesting_problem(_error: RecursionError) -> Problem:
     # msgspec refuses JSON nested deeper than it can decode: the request's fault, not ours.
     return Problem(400, "bad_request", "Malformed request", "the JSON is nested too deeply")
+
+
+def interrupted_turn(error: BaseException, session_id: str) -> Problem:
+    """The problem for a request that failed after the engineer's input was stored (not by
+    the LLM): what failed, plus where the input is, so a retry completes the turn."""
+    if isinstance(error, StorageUnavailable):
+        return database_problem(error, session_id)
+    if isinstance(error, DomainError):
+        problem = problem_for(error)
+        problem.fields["session_id"] = session_id
+        return problem
+    if isinstance(error, TimeoutError):
+        timeout = RequestTimeout(0)
+        timeout.fields["session_id"] = session_id
+        return timeout
+    logger.error("unhandled error after the input was stored", exc_info=error)
+    return Problem(
+        500,
+        "internal_error",
+        "Internal error",
+        f"the server failed; it was logged. What you sent is saved in session {session_id}: "
+        "retry with the same Idempotency-Key to complete it",
+        session_id=session_id,
+    )
 
 
 def _internal_problem(error: Exception) -> Problem:
@@ -367,6 +442,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
         ValidationException: _validation_problem,
         HTTPException: _http_problem,
         RecursionError: _nesting_problem,
+        UnicodeDecodeError: _encoding_problem,
         Exception: _internal_problem,
     }
     return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))
@@ -383,13 +459,15 @@ _DESCRIPTIONS = {
     413: "The body or a message is too large",
     422: "Invalid input; `errors` names the offending fields",
     502: "The assistant (or the PSA) answered with something unusable",
-    503: "The assistant (what you sent is saved, `session_id`) or the PSA is unavailable; "
-    "see `Retry-After`",
+    503: "The assistant (what you sent is saved, `session_id`), the database "
+    "(`database_unavailable`), or the PSA is unavailable, or the request ran out of time "
+    "(`request_timeout`); see `Retry-After`",
 }
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI responses for these error statuses (plus 400 and 401, which every route has)."""
+    """OpenAPI responses for these error statuses (plus 400, 401 and 503, which every route
+    has: a malformed request, a missing key, a database or deadline problem)."""
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,
@@ -397,7 +475,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
             media_type=MEDIA_TYPE,
             generate_examples=False,
         )
-        for status in sorted({400, 401, *statuses})
+        for status in sorted({400, 401, 503, *statuses})
     }
 
 
@@ -408,6 +486,9 @@ __all__ = [
     "IdempotencyKeyReused",
     "Problem",
     "ProblemDetails",
+    "RequestTimeout",
+    "database_problem",
+    "interrupted_turn",
     "problem_details_plugin",
     "problem_for",
     "problems",

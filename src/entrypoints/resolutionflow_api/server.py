@@ -13,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import TextIO
 
 import uvicorn
 from litestar.types import ASGIApp
 from sqlalchemy.engine import make_url
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from resolutionflow_api.app import API_PREFIX, SCHEMA_PATH, STREAM_GRACE_SECONDS, create_app
 from resolutionflow_app import (
@@ -39,6 +41,7 @@ from resolutionflow_core.ports import Clock
 FIRST_KEY_ACTOR = Actor("default", "owner", Role.OWNER)
 FIRST_KEY_LABEL = "created on first start"
 FACTORY = "resolutionflow_api.asgi:app_factory"
+HTTP_PROTOCOL = "resolutionflow_api.server:NoDelayHTTPProtocol"
 
 
 def run(settings: Settings) -> None:
@@ -49,6 +52,7 @@ def run(settings: Settings) -> None:
         "port": settings.port,
         "log_level": "info",
         "timeout_graceful_shutdown": int(STREAM_GRACE_SECONDS),
+        "http": HTTP_PROTOCOL,
     }
     with _stopping_is_returning():
         if settings.workers == 1:
@@ -68,6 +72,25 @@ def served_app(application: Application) -> ASGIApp:
     except ImportError:  # installed without the [web] extra: the API alone
         return api
     return beside(api, create_web_app(application), (API_PREFIX, SCHEMA_PATH, "/health"))
+
+
+class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    """uvicorn's HTTP protocol, with Nagle's algorithm off on every connection.
+
+    With several workers uvicorn binds the listening socket itself as
+    ``socket.socket(family)``, protocol 0; asyncio sets ``TCP_NODELAY`` on accepted
+    connections only when the socket's protocol is ``IPPROTO_TCP``, so it does not. A
+    response then written in two parts (head and body) waits for the client's delayed ACK:
+    ~40 ms per keep-alive request. One worker binds through ``create_server``, which gets
+    ``IPPROTO_TCP`` and the option; this makes both the same.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with suppress(OSError):  # the connection went away already
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
 
 @contextmanager

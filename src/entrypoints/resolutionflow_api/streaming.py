@@ -7,7 +7,8 @@ the response starts, so a refusal (404, 409, 413, 503...) is an ordinary problem
 with its status code; a failure once the stream has started is an ``error`` event.
 
 Events: ``delta`` (``{"text": ...}``, in order), then either ``message`` (the stored turn,
-a `ChatTurnRead`) or ``error`` (problem details). Then the stream ends.
+a `ChatTurnRead`) or ``error`` (problem details). Then the stream ends. A client leaving
+is normal: it logs nothing above DEBUG.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ async def _messages(
     event = first
     while event is not None:
         yield _message(event, instance)
+        # Let the loop run between writes: when the client has gone, the transport's
+        # connection-lost callback then runs before the next write, and the server stops
+        # writing. Without it, deltas already queued were written in one burst into a
+        # closed socket, and asyncio logged a WARNING for every write past the fifth.
+        await asyncio.sleep(0)
         event = await queue.get()
 
 

@@ -89,7 +89,7 @@ def open_application(settings: Settings | None = None) -> Application:
     """Build the adapters and services for ``settings`` (or the environment's)."""
     settings = settings or Settings()
     llm = build_llm(settings)
-    storage = SqlStorage.from_url(settings.database_url)
+    storage = SqlStorage.from_url(settings.database_url, timeout=settings.database_timeout)
     clock = SystemClock()
     connections = ConfiguredPSAConnections(
         SqlPSAConnectionStore(storage.database), Sealer(settings.secret_key)

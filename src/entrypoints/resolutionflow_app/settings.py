@@ -50,6 +50,29 @@ class Settings(BaseSettings):
         description="How long a successful API-key check is remembered by one process; a "
         "key revoked elsewhere stops working within this time (0: check every request)",
     )
+    database_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="Seconds the database gets to connect, to run one statement (PostgreSQL) "
+        "and for a writer to get the write lock (SQLite); past it the request is a 503 "
+        "`database_unavailable`",
+    )
+    request_timeout: float = Field(
+        120.0,
+        ge=0,
+        le=3600,
+        description="Seconds a request may take until its response starts (the assistant's "
+        "answer included); past it, 503 `request_timeout` (0: no limit)",
+    )
+    idempotency_lease_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="A request holding an Idempotency-Key renews its claim this often "
+        "(a third of it); a claim not renewed for this long belongs to a request that died, "
+        "and the next request with the key takes it over",
+    )
     relay_in_process: bool = Field(
         True, description="Deliver due PSA notes from inside the API process"
     )

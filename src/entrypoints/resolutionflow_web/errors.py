@@ -21,6 +21,7 @@ from resolutionflow_core.errors import (
     PSAError,
     PSANotConfigured,
     SessionNotFound,
+    StorageUnavailable,
     TicketNotFound,
 )
 from resolutionflow_core.keys import KeyNotFound
@@ -37,7 +38,7 @@ def status_of(error: DomainError) -> int:
         return 403
     if isinstance(error, InvalidInput):
         return 400
-    if isinstance(error, LLMError):
+    if isinstance(error, LLMError | StorageUnavailable):
         return 503
     if isinstance(error, PSANotConfigured):
         return 409
@@ -52,7 +53,7 @@ def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Respons
     status = status_of(error)
     if isinstance(error, SessionNotFound):
         return _respond(request, status, "Not found", NOT_FOUND)
-    titles = {400: "Check the form", 403: "Not allowed", 503: "The assistant is unavailable"}
+    titles = {400: "Check the form", 403: "Not allowed", 503: "Unavailable, try again shortly"}
     return _respond(request, status, titles.get(status, "That did not work"), error.message)
 
 

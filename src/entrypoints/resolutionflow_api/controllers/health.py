@@ -21,9 +21,10 @@ PROBE_TIMEOUT = 3.0
 
 class HealthRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     status: str
-    """``ok``, or ``unavailable`` (503) when the database cannot be reached."""
+    """``ok``; ``busy`` when writes wait for the database (it still answers reads); or
+    ``unavailable`` (503) when the database cannot be reached."""
     database: str
-    """``reachable`` or ``unreachable``."""
+    """``reachable``, ``busy`` or ``unreachable``."""
     llm: str
     """Which LLM answers: ``offline`` or ``anthropic``."""
 
@@ -33,21 +34,23 @@ class HealthProbe:
     database: Database
     llm: str
 
-    async def database_reachable(self) -> bool:
+    async def database_state(self) -> str:
+        """``reachable``, ``busy`` (answers reads, writes wait their turn) or ``unreachable``."""
         try:
             await asyncio.wait_for(
                 self.database.read(lambda conn: conn.execute(sa.text("SELECT 1")).scalar()),
                 PROBE_TIMEOUT,
             )
         except Exception:  # any failure means "not usable now", which is what health reports
-            return False
-        return True
+            return "unreachable"
+        return "busy" if self.database.busy() else "reachable"
 
 
 @get(
     "/health",
     summary="Health",
-    description="No key needed. 200 when the database answers, else 503.",
+    description="No key needed. 200 when the database answers (`busy` when writes are "
+    "waiting for it), else 503.",
     tags=["Health"],
     opt={EXCLUDE_FROM_AUTH: True},
     security=[{}],
@@ -60,10 +63,7 @@ class HealthProbe:
     },
 )
 async def health(health_probe: NamedDependency[HealthProbe]) -> Response[HealthRead]:
-    reachable = await health_probe.database_reachable()
-    body = HealthRead(
-        status="ok" if reachable else "unavailable",
-        database="reachable" if reachable else "unreachable",
-        llm=health_probe.llm,
-    )
-    return Response(body, status_code=200 if reachable else 503)
+    state = await health_probe.database_state()
+    status = {"reachable": "ok", "busy": "busy"}.get(state, "unavailable")
+    body = HealthRead(status=status, database=state, llm=health_probe.llm)
+    return Response(body, status_code=503 if state == "unreachable" else 200)
