@@ -5,7 +5,7 @@ LLM, PSA, clock), and the services that run every operation as an actor. No I/O 
 plug in adapters (``resolutionflow_memory``, ``resolutionflow_sqlalchemy``, ...).
 """
 
-from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.access import Actor, Role, allowed_actions_for
 from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
 from resolutionflow_core.errors import (
     ContentTooLarge,
@@ -103,6 +103,7 @@ __all__ = [
     "TokenUsage",
     "UpdateLength",
     "WrongSessionType",
+    "allowed_actions_for",
     "next_status",
     "tier_for",
 ]

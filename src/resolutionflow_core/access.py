@@ -1,12 +1,19 @@
 """Who may do what: actors and the rules that bind them to sessions.
 
 - Nobody sees another account's sessions: to them those do not exist.
-- Owners, admins and viewers see every session of their account; engineers see their own
-  and the account's escalated ones (so somebody can claim them).
+- Owners, admins and viewers see every session of their account; engineers see their own,
+  the ones they escalated (also after a colleague claimed them, to follow up) and the
+  account's escalated ones (so somebody can claim them).
 - Viewers read only. Working a session (chat, answer, pause, resume, resolve, escalate,
   abandon, link, share) is for its owning engineer, or an owner or admin of the account.
-- Claiming an escalated session is for any non-viewer other than who escalated it (the
-  aggregate enforces that part).
+- Claiming an escalated session is for any non-viewer other than who escalated it.
+- `allowed_actions_for` lists the lifecycle actions an actor may take on a session now, from
+  its status *and* who the actor is: each one listed succeeds, every other one is refused.
+- API keys: owners and admins manage their account's keys, but an admin never acts over an
+  owner: an owner creates keys for any user and role of the account; an admin creates keys
+  only for themself (user id = their own) with a role of admin, engineer or viewer, and never
+  revokes an owner key. The last active owner key of an account is never revoked through
+  the API (somebody must be able to manage the account).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from resolutionflow_core.errors import InvalidInput, PermissionDenied, SessionNotFound
-from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus, allowed_actions
 from resolutionflow_core.session import Session
 
 
@@ -55,6 +62,7 @@ def can_view(actor: Actor, session: Session) -> bool:
     return (
         actor.sees_whole_account
         or session.user_id == actor.user_id
+        or session.escalated_by == actor.user_id
         or session.status is SessionStatus.ESCALATED
     )
 
@@ -83,3 +91,83 @@ def ensure_can_claim(actor: Actor, session: Session) -> None:
     ensure_visible(actor, session)
     if actor.role is Role.VIEWER:
         raise PermissionDenied("claim", "viewers can only read")
+
+
+def may_work(actor: Actor, session: Session) -> bool:
+    """`ensure_can_work` as a question."""
+    return (
+        can_view(actor, session)
+        and actor.role is not Role.VIEWER
+        and (session.user_id == actor.user_id or actor.role in MANAGING_ROLES)
+    )
+
+
+def may_claim(actor: Actor, session: Session) -> bool:
+    """Whether a claim by ``actor`` passes both access and the aggregate's rule."""
+    return (
+        can_view(actor, session)
+        and actor.role is not Role.VIEWER
+        and session.escalated_by != actor.user_id
+    )
+
+
+def allowed_actions_for(actor: Actor, session: Session) -> tuple[LifecycleAction, ...]:
+    """The lifecycle actions ``actor`` may perform on ``session`` now (status and who).
+
+    Every action listed succeeds for this actor; every other lifecycle action is refused.
+    `lifecycle.allowed_actions` is the status-only table this narrows.
+    """
+    if not can_view(actor, session):
+        return ()
+    return tuple(
+        action
+        for action in allowed_actions(session.status)
+        if (
+            may_claim(actor, session)
+            if action is LifecycleAction.CLAIM
+            else may_work(actor, session)
+        )
+    )
+
+
+# -- API keys ---------------------------------------------------------------------------------
+
+
+def ensure_can_manage_keys(actor: Actor, operation: str) -> None:
+    """Owners and admins manage their account's keys; engineers and viewers do not."""
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied(operation, "only owners and admins manage API keys")
+
+
+def ensure_can_create_key(actor: Actor, holder: Actor) -> None:
+    """``actor`` may mint a key acting as ``holder`` (an admin never over an owner)."""
+    ensure_can_manage_keys(actor, "create API keys")
+    if holder.account_id != actor.account_id:
+        raise PermissionDenied("create an API key", "keys are created in your own account only")
+    if actor.role is Role.OWNER:
+        return
+    if holder.role is Role.OWNER:
+        raise PermissionDenied("create an owner key", "only owners create owner keys")
+    if holder.user_id != actor.user_id:
+        raise PermissionDenied(
+            "create a key for another user",
+            f"an admin creates keys only for themself ({actor.user_id}), never to act as "
+            "another user; ask an owner",
+        )
+
+
+def ensure_can_revoke_key(actor: Actor, holder: Actor, *, other_active_owner_keys: int) -> None:
+    """``actor`` may revoke a key of ``holder``.
+
+    ``other_active_owner_keys``: active owner keys of the account besides this one.
+    """
+    ensure_can_manage_keys(actor, "revoke API keys")
+    if holder.role is not Role.OWNER:
+        return
+    if actor.role is not Role.OWNER:
+        raise PermissionDenied("revoke an owner key", "only owners revoke owner keys")
+    if other_active_owner_keys < 1:
+        raise PermissionDenied(
+            "revoke this key",
+            "it is the account's last active owner key; create another owner key first",
+        )

@@ -5,7 +5,11 @@ Entrypoints map them once, at the edge (HTTP problem details, CLI messages).
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import TypeVar
 from uuid import UUID
+
+E = TypeVar("E", bound=Enum)
 
 
 class DomainError(Exception):
@@ -29,6 +33,18 @@ class InvalidInput(DomainError, ValueError):
         self.reason = reason
 
 
+def enum_value(enum_type: type[E], value: object, field: str) -> E:
+    """``value`` as a member of ``enum_type``: the member itself or its value, else
+    `InvalidInput` naming the field and the values allowed (the same on every adapter)."""
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except (ValueError, TypeError):
+        allowed = ", ".join(str(member.value) for member in enum_type)
+        raise InvalidInput(field, f"must be one of {allowed}, got {value!r}") from None
+
+
 class ContentTooLarge(InvalidInput):
     """A message or text is longer than the domain accepts."""
 
@@ -47,9 +63,20 @@ class InvalidTransition(DomainError):
 
     def __init__(self, status: str, action: str, reason: str | None = None) -> None:
         why = reason or f"the lifecycle has no '{action}' transition from '{status}'"
-        super().__init__(f"cannot {action} a session that is {status}: {why}")
+        super().__init__(f"cannot {action} {_object_of(action)} that is {status}: {why}")
         self.status = status
         self.action = action
+
+
+SESSION_VERBS = frozenset(
+    {"pause", "resume", "resolve", "escalate", "claim", "abandon", "describe"}
+)
+"""Operations whose object is the session itself ("pause a session"); every other operation
+names its own object ("answer a step") and happens *in* a session."""
+
+
+def _object_of(action: str) -> str:
+    return "a session" if action in SESSION_VERBS else "in a session"
 
 
 class WrongSessionType(DomainError):
@@ -129,6 +156,20 @@ class InvalidCursor(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__("cursor", "is not a cursor returned by a previous page")
+
+
+class CursorMismatch(InvalidCursor):
+    """A cursor used with other filters than the query that issued it."""
+
+    code = "cursor_mismatch"
+
+    def __init__(self) -> None:
+        InvalidInput.__init__(
+            self,
+            "cursor",
+            "belongs to a query with other filters; repeat the filters of the page it came "
+            "from, or leave the cursor out to start from the first page",
+        )
 
 
 class LLMError(DomainError):

@@ -2,18 +2,22 @@
 
 Order is newest activity first, ties broken by id, so a cursor is simply the
 (last_activity_at, id) of the last row seen: deep pages cost what the first one does.
+A cursor also remembers the filters of the query it belongs to: used with other filters it
+is refused (`CursorMismatch`), so a next page never silently drops a filter.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
 from uuid import UUID
 
-from resolutionflow_core.errors import InvalidCursor, InvalidInput
+from resolutionflow_core.errors import CursorMismatch, InvalidCursor, InvalidInput
 from resolutionflow_core.guided import ConfidenceTier
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.session import ProblemDomain, Session, SessionType
@@ -22,26 +26,53 @@ MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
 
+def parse_moment(value: str, field: str, *, end_of_day: bool = False) -> datetime:
+    """An ISO 8601 date or date-time as an aware moment: without an offset it is UTC, and a
+    date alone is the start of that day (or its last moment, for an inclusive end)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            field, f"expected a date (2026-11-01) or a date-time (2026-11-01T09:30), got {value!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where the previous page ended."""
+    """Where the previous page ended, and the fingerprint of the query it belongs to."""
 
     last_activity_at: datetime
     session_id: UUID
+    query: str | None = None
+    """`SessionQuery.fingerprint` of the query that issued it (``None``: any query)."""
 
     def encode(self) -> str:
-        raw = json.dumps([self.last_activity_at.isoformat(), str(self.session_id)])
+        parts = [self.last_activity_at.isoformat(), str(self.session_id)]
+        if self.query is not None:
+            parts.append(self.query)
+        raw = json.dumps(parts)
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
         try:
             padded = token + "=" * (-len(token) % 4)
-            stamp, session_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            parts = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if not isinstance(parts, list) or len(parts) not in (2, 3):
+                raise ValueError("not a cursor")
+            stamp, session_id, *query = parts
             when = datetime.fromisoformat(stamp)
             if when.tzinfo is None:
                 raise ValueError("naive timestamp")
-            return cls(when, UUID(session_id))
+            fingerprint = query[0] if query else None
+            if fingerprint is not None and not isinstance(fingerprint, str):
+                raise ValueError("not a fingerprint")
+            return cls(when, UUID(session_id), fingerprint)
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
             raise InvalidCursor() from None
 
@@ -59,7 +90,8 @@ class SessionQuery:
     statuses: frozenset[SessionStatus] | None = None
     owner_id: str | None = None
     visible_to_user: str | None = None
-    """Only the sessions this user owns, plus the account's escalated ones (engineers)."""
+    """Only the sessions this user owns or escalated, plus the account's escalated ones
+    (engineers)."""
     created_from: datetime | None = None
     created_to: datetime | None = None
     limit: int = DEFAULT_PAGE_SIZE
@@ -70,6 +102,30 @@ class SessionQuery:
             raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
         if self.created_from and self.created_to and self.created_from > self.created_to:
             raise InvalidInput("created_from", "must not be after created_to")
+        if self.cursor is not None and self.cursor.query not in (None, self.fingerprint):
+            raise CursorMismatch()
+
+    @property
+    def fingerprint(self) -> str:
+        """The filters, hashed: what a cursor of this query remembers (not the page size)."""
+
+        def names(values: Iterable[str] | None) -> list[str] | None:
+            return None if values is None else sorted(str(v) for v in values)
+
+        def moment(value: datetime | None) -> str | None:
+            return None if value is None else value.astimezone(UTC).isoformat()
+
+        filters = [
+            self.account_id,
+            names(self.session_types),
+            names(self.statuses),
+            self.owner_id,
+            self.visible_to_user,
+            moment(self.created_from),
+            moment(self.created_to),
+        ]
+        digest = hashlib.sha256(json.dumps(filters).encode()).hexdigest()
+        return digest[:16]
 
     def matches(self, row: SessionSummary) -> bool:
         """The filter as a predicate, for adapters that filter in Python (in-memory)."""
@@ -81,6 +137,7 @@ class SessionQuery:
             and (
                 self.visible_to_user is None
                 or row.user_id == self.visible_to_user
+                or row.escalated_by == self.visible_to_user
                 or row.status is SessionStatus.ESCALATED
             )
             and (self.created_from is None or row.created_at >= self.created_from)
@@ -110,6 +167,8 @@ class SessionSummary:
     updated_at: datetime
     last_activity_at: datetime
     version: int
+    escalated_by: str | None = None
+    """Who escalated the session last (they keep read access after a claim)."""
 
     @property
     def display_title(self) -> str:
@@ -137,6 +196,7 @@ class SessionSummary:
             updated_at=session.updated_at,
             last_activity_at=session.last_activity_at,
             version=session.version,
+            escalated_by=session.escalated_by,
         )
 
 
@@ -145,6 +205,12 @@ class SessionPage:
     items: list[SessionSummary]
     next_cursor: Cursor | None
     """Pass it back in the query for the next page; ``None`` on the last page."""
+
+    def of_query(self, query: SessionQuery) -> SessionPage:
+        """The page with its cursor bound to ``query``'s filters."""
+        if self.next_cursor is None:
+            return self
+        return SessionPage(self.items, replace(self.next_cursor, query=query.fingerprint))
 
 
 def page_of(rows: list[SessionSummary], limit: int) -> SessionPage:

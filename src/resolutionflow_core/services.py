@@ -10,7 +10,7 @@ is committed first, so an LLM failure loses nothing (the error says where it is 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -20,10 +20,12 @@ from resolutionflow_core import access, search
 from resolutionflow_core.access import Actor
 from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.errors import (
+    E,
     LLMError,
     LLMResponseInvalid,
     PSANotConfigured,
     StaleSession,
+    enum_value,
 )
 from resolutionflow_core.lifecycle import OPEN_STATUSES, SessionStatus
 from resolutionflow_core.listing import (
@@ -116,10 +118,15 @@ class SessionService:
         return await self._store_reply(actor, session, session.conversation_messages[-1], reply)
 
     async def start_guided(
-        self, actor: Actor, intake_type: IntakeType, intake_content: dict[str, Any]
+        self, actor: Actor, intake_type: IntakeType | str, intake_content: dict[str, Any]
     ) -> Session:
-        """A guided session: the intake is stored, then the AI proposes the first step."""
+        """A guided session: the intake is stored, then the AI proposes the first step.
+
+        ``intake_type`` is an `IntakeType` or its value (``"free_text"``); anything else is
+        `InvalidInput`.
+        """
         access.ensure_can_create(actor)
+        intake_type = enum_value(IntakeType, intake_type, "intake_type")
         session = Session.start_guided(
             session_id=self._ids.new_session_id(),
             account_id=actor.account_id,
@@ -191,11 +198,12 @@ class SessionService:
         return await self._propose_step(actor, session)
 
     async def request_next_step(self, actor: Actor, session_id: UUID) -> Session:
-        """Ask the AI for a step when none is pending (after an LLM failure)."""
+        """Ask the AI for a step when none is pending (after an LLM failure).
+
+        `StepAlreadyPending` if a step still waits for its answer (answer it instead).
+        """
         session = await self.get(actor, session_id)
         access.ensure_can_work(actor, session, "ask for the next step")
-        if session.session_type is SessionType.GUIDED and session.pending_step is not None:
-            return session
         session.check_can_add_step()
         return await self._propose_step(actor, session)
 
@@ -268,9 +276,19 @@ class SessionService:
         return session
 
     async def share_status_update(
-        self, actor: Actor, session_id: UUID, audience: Audience, length: UpdateLength
+        self,
+        actor: Actor,
+        session_id: UUID,
+        audience: Audience | str,
+        length: UpdateLength | str,
     ) -> StatusUpdateDraft:
-        """Have the AI draft an update for ``audience``, and record that it was shared."""
+        """Have the AI draft an update for ``audience``, and record that it was shared.
+
+        ``audience`` and ``length`` are the enums or their values; anything else is
+        `InvalidInput`.
+        """
+        audience = enum_value(Audience, audience, "audience")
+        length = enum_value(UpdateLength, length, "length")
         session = await self.get(actor, session_id)
         access.ensure_can_work(actor, session, "share a status update")
         draft = await self._llm_call(None, self._llm.draft_status_update(session, audience, length))
@@ -295,19 +313,22 @@ class SessionService:
         self,
         actor: Actor,
         *,
-        session_types: frozenset[SessionType] | None = None,
-        statuses: frozenset[SessionStatus] | None = None,
+        session_types: Iterable[SessionType | str] | None = None,
+        statuses: Iterable[SessionStatus | str] | None = None,
         owner_id: str | None = None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> SessionPage:
-        """The history, newest activity first; pass ``next_cursor`` back for the next page."""
+        """The history, newest activity first; pass ``next_cursor`` back for the next page.
+
+        Types and statuses are the enums or their values; anything else is `InvalidInput`.
+        """
         query = SessionQuery(
             account_id=actor.account_id,
-            session_types=session_types,
-            statuses=statuses,
+            session_types=_enum_set(SessionType, session_types, "session_type"),
+            statuses=_enum_set(SessionStatus, statuses, "status"),
             owner_id=owner_id,
             visible_to_user=None if actor.sees_whole_account else actor.user_id,
             created_from=created_from,
@@ -316,7 +337,8 @@ class SessionService:
             cursor=Cursor.decode(cursor) if cursor else None,
         )
         async with self._uow() as uow:
-            return await uow.sessions.list(query)
+            page = await uow.sessions.list(query)
+        return page.of_query(query)
 
     async def search(
         self,
@@ -478,6 +500,16 @@ class SessionService:
                     return session, result
             await _backoff(attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _enum_set(
+    enum_type: type[E], values: Iterable[object] | None, field: str
+) -> frozenset[E] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):  # one value, not its characters
+        values = [values]
+    return frozenset(enum_value(enum_type, value, field) for value in values)
 
 
 async def _backoff(attempt: int) -> None:

@@ -31,6 +31,7 @@ from resolutionflow_core.errors import (
     NothingToAnswer,
     StepAlreadyPending,
     WrongSessionType,
+    enum_value,
 )
 from resolutionflow_core.events import (
     DomainEvent,
@@ -94,6 +95,9 @@ class ProblemDomain(StrEnum):
 _A = LifecycleAction
 _S = SessionStatus
 
+_STEP_CLOSING = frozenset({_S.RESOLVED, _S.ABANDONED, _S.ESCALATED})
+"""Statuses in which no guided step waits for an answer."""
+
 
 @dataclass(eq=False, kw_only=True)
 class Session:
@@ -122,6 +126,8 @@ class Session:
     root_cause: str | None = None
     escalation_reason: str | None = None
     escalated_by: str | None = None
+    abandon_reason: str | None = None
+    """Why the session was abandoned, when the engineer said (optional)."""
     psa_link: PSALink | None = None
     paused_at: datetime | None = None
     resolved_at: datetime | None = None
@@ -177,6 +183,7 @@ class Session:
         system_prompt: str | None = None,
     ) -> Session:
         """A guided session on an intake; the AI's first step comes with `add_step`."""
+        intake_type = enum_value(IntakeType, intake_type, "intake_type")
         content = _checked_intake(intake_type, intake_content)
         session = cls(
             id=session_id,
@@ -208,7 +215,20 @@ class Session:
 
     @property
     def pending_step(self) -> GuidedStep | None:
-        """The last step while it waits for the engineer's answer."""
+        """The last step while it waits for the engineer's answer.
+
+        Closing a session (resolve, abandon, escalate) closes its pending step: a closed or
+        escalated session has none. A claim reopens it for the new owner to answer.
+        """
+        if self.status in _STEP_CLOSING:
+            return None
+        if self.steps and self.steps[-1].is_pending:
+            return self.steps[-1]
+        return None
+
+    @property
+    def unanswered_step(self) -> GuidedStep | None:
+        """The last step if it never got an answer (pending, or closed with the session)."""
         if self.steps and self.steps[-1].is_pending:
             return self.steps[-1]
         return None
@@ -269,7 +289,7 @@ class Session:
 
     def check_awaits_reply(self) -> None:
         """Raise unless the chat's last message is the engineer's, still without a reply."""
-        operation = "reply"
+        operation = "get a reply"
         self._require_type(SessionType.CHAT, operation)
         self._require_active(operation)
         if not self.conversation_messages or (
@@ -344,6 +364,7 @@ class Session:
 
     def describe(self, summary: str, domain: ProblemDomain, *, now: datetime) -> None:
         """Set the AI-made problem summary and domain."""
+        domain = enum_value(ProblemDomain, domain, "problem_domain")
         if self.is_closed:
             raise InvalidTransition(self.status, "describe", f"a {self.status} session is closed")
         text = clean_message(without_nul(summary), field="problem_summary", limit=MAX_SUMMARY_CHARS)
@@ -427,6 +448,7 @@ class Session:
         target = next_status(self.status, _A.ABANDON)
         why = _optional_text(reason, "reason")
         self.status = target
+        self.abandon_reason = why
         self.paused_at = None
         self.abandoned_at = now
         self.last_activity_at = now
@@ -470,7 +492,7 @@ class Session:
 
     def _require_active(self, operation: str) -> None:
         if self.status is not _S.ACTIVE:
-            reason = f"only an active session accepts it, this one is {self.status}"
+            reason = "only an active session allows that"
             raise InvalidTransition(self.status, operation, reason)
 
     def _record(

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from resolutionflow_api.controllers.health import HealthRead
-from resolutionflow_api.controllers.keys import ApiKeyRead, NewKeyRead
+from resolutionflow_api.controllers.keys import ApiKeyList, NewKeyRead
 from resolutionflow_api.controllers.legacy import LegacyChat, LegacyChatSummary, LegacyExchange
 from resolutionflow_api.problems import ProblemDetails
 from resolutionflow_api.responses import (
@@ -170,7 +170,7 @@ async def test_every_response_is_exactly_its_documented_shape(api: Api) -> None:
             LegacyExchange,
         ),
         (await api.client.get(LEGACY, headers=headers), list[LegacyChatSummary]),
-        (await api.client.get("/api/v1/keys", headers=owner), list[ApiKeyRead]),
+        (await api.client.get("/api/v1/keys", headers=owner), ApiKeyList),
         (
             await api.client.post(
                 "/api/v1/keys", json={"user_id": "eve", "role": "viewer"}, headers=owner

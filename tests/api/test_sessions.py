@@ -159,13 +159,59 @@ async def test_escalate_then_another_engineer_claims_and_owns_it(api: Api) -> No
         json={"escalation_reason": "Needs tenant admin rights"},
         headers=await api.headers(),
     )
+    as_bob = await api.session(session["id"], user="bob")
+    as_viewer = await api.session(session["id"], user="vera", role=Role.VIEWER)
     claimed = await api.client.post(f"{path}/claim", headers=await api.headers("bob"))
 
     assert escalated.json()["status"] == "escalated"
     assert escalated.json()["escalated_by"] == "alice"
-    assert escalated.json()["allowed_actions"] == ["claim"]
+    # Computed for who asks: the escalator may not claim, a colleague may, a viewer nothing.
+    assert escalated.json()["allowed_actions"] == []
+    assert as_bob["allowed_actions"] == ["claim"]
+    assert as_viewer["allowed_actions"] == []
     assert claimed.status_code == 200, claimed.text
     assert (claimed.json()["status"], claimed.json()["owner_id"]) == ("active", "bob")
+    assert claimed.json()["allowed_actions"] == ["pause", "resolve", "abandon", "escalate"]
+
+
+async def test_the_escalator_cannot_claim_and_is_not_offered_the_claim(api: Api) -> None:
+    session = await api.start_chat()
+    path = f"{BASE}/{session['id']}"
+    await api.client.post(
+        f"{path}/escalate",
+        json={"escalation_reason": "Needs a senior"},
+        headers=await api.headers(),
+    )
+
+    offered = (await api.session(session["id"]))["allowed_actions"]
+    claim = await api.client.post(f"{path}/claim", headers=await api.headers())
+
+    assert "claim" not in offered
+    problem(claim, 409, "invalid_transition")
+
+
+async def test_the_engineer_who_escalated_keeps_reading_after_a_colleague_claims(
+    api: Api,
+) -> None:
+    session = await api.start_chat()
+    path = f"{BASE}/{session['id']}"
+    await api.client.post(
+        f"{path}/escalate",
+        json={"escalation_reason": "Needs a senior"},
+        headers=await api.headers(),
+    )
+    await api.client.post(f"{path}/claim", headers=await api.headers("bob"))
+
+    followed = await api.client.get(path, headers=await api.headers())
+    listed = await api.client.get(BASE, headers=await api.headers())
+    work = await api.client.post(f"{path}/pause", headers=await api.headers())
+    stranger = await api.client.get(path, headers=await api.headers("carol"))
+
+    assert followed.status_code == 200, followed.text
+    assert (followed.json()["owner_id"], followed.json()["allowed_actions"]) == ("bob", [])
+    assert session["id"] in [row["id"] for row in listed.json()["items"]]
+    problem(work, 403, "permission_denied")  # reading, not working: it is bob's now
+    problem(stranger, 404, "session_not_found")
 
 
 async def test_abandon_with_or_without_a_reason(api: Api) -> None:
@@ -274,6 +320,33 @@ async def test_list_filters_by_type_status_owner_and_dates(api: Api) -> None:
     assert await ids(created_from=future) == []
     assert len(await ids(created_from=past, created_to=future)) == 3
     assert len(await ids(created_from=past.removesuffix("+00:00"))) == 3  # naive is UTC
+    today = datetime.now(UTC).date()
+    assert len(await ids(created_from=today.isoformat())) == 3  # a date: start of day, UTC
+    assert len(await ids(created_to=today.isoformat())) == 3  # a date: to the end of it
+    assert await ids(created_from=(today + timedelta(days=1)).isoformat()) == []
+    refused = await api.client.get(BASE, params={"created_from": "2026-13-01"}, headers=admin)
+    assert problem(refused, 422)["errors"][0]["field"] == "created_from"
+
+
+async def test_a_cursor_belongs_to_its_query(api: Api) -> None:
+    for n in range(3):
+        await api.start_guided(f"Printer {n} offline")
+    await api.start_chat()
+    headers = await api.headers("ada", Role.ADMIN)
+    first = await api.client.get(
+        BASE, params={"session_type": "guided", "limit": 2}, headers=headers
+    )
+    cursor = first.json()["next_cursor"]
+
+    same = await api.client.get(
+        BASE, params={"session_type": "guided", "limit": 2, "cursor": cursor}, headers=headers
+    )
+    other = await api.client.get(BASE, params={"limit": 2, "cursor": cursor}, headers=headers)
+
+    assert [row["session_type"] for row in same.json()["items"]] == ["guided"]
+    body = problem(other, 422, "cursor_mismatch")
+    assert body["errors"][0]["field"] == "cursor"
+    assert "other filters" in body["detail"]
 
 
 async def test_engineers_list_their_own_sessions(api: Api) -> None:
@@ -354,3 +427,55 @@ async def test_a_colleagues_open_session_is_not_found_for_an_engineer(api: Api) 
     response = await api.client.get(f"{BASE}/{session['id']}", headers=await api.headers())
 
     problem(response, 404, "session_not_found")
+
+
+async def test_next_step_while_a_step_is_pending_is_409_step_already_pending(api: Api) -> None:
+    session = await api.start_guided()
+
+    response = await api.client.post(
+        f"{BASE}/{session['id']}/next-step", headers=await api.headers()
+    )
+
+    body = problem(response, 409, "step_already_pending")
+    assert "step 1" in body["detail"]
+    assert len((await api.session(session["id"]))["steps"]) == 1
+
+
+async def test_the_abandon_reason_is_shown_on_the_session(api: Api) -> None:
+    headers = await api.headers()
+    first, second = await api.start_chat(), await api.start_guided()
+
+    answered = await api.client.post(
+        f"{BASE}/{first['id']}/abandon", json={"reason": "User left the company"}, headers=headers
+    )
+    await api.client.post(f"{BASE}/{second['id']}/abandon", headers=headers)
+    shown = await api.session(first["id"])
+    documentation = await api.client.get(f"{BASE}/{first['id']}/documentation", headers=headers)
+
+    assert answered.json()["abandon_reason"] == "User left the company"
+    assert shown["abandon_reason"] == "User left the company"
+    assert (await api.session(second["id"]))["abandon_reason"] is None
+    text = documentation.json()["text"]
+    assert "Reason: User left the company" in text
+    assert "Resolution: Not recorded" not in text.replace("\n", " ")
+
+
+async def test_resolving_a_guided_session_closes_its_pending_step(api: Api) -> None:
+    session = await api.start_guided()
+    assert session["steps"][-1]["pending"] is True
+
+    resolved = await api.client.post(
+        f"{BASE}/{session['id']}/resolve",
+        json={"resolution_summary": "Power-cycled the printer"},
+        headers=await api.headers(),
+    )
+    package = await api.client.get(
+        f"{BASE}/{session['id']}/documentation",
+        params={"kind": "escalation_package"},
+        headers=await api.headers(),
+    )
+
+    assert resolved.status_code == 200, resolved.text
+    assert [step["pending"] for step in resolved.json()["steps"]] == [False]
+    assert resolved.json()["steps"][0]["response"] is None
+    assert "Open step" not in package.json()["text"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
+from resolutionflow_cli.main import placed_options
 from resolutionflow_core import __version__
 from tests.cli.conftest import Cli
 
@@ -84,3 +88,49 @@ def test_shell_completion_completes_commands_and_choices(cli: Cli) -> None:
         env={**env, "COMP_WORDS": "resolutionflow sessions list --type ", "COMP_CWORD": "4"}
     )
     assert types.stdout.split() == ["guided", "chat"]
+
+
+def test_as_works_before_the_command_too(cli: Cli) -> None:
+    before = cli.json("--as", "acme:bob:engineer", "sessions", "new", "VPN drops")
+    after = cli.json("sessions", "new", "VPN drops", "--as", "acme:carol:engineer")
+    equals = cli.json("--as=acme:dave:engineer", "sessions", "new", "VPN drops")
+
+    assert (before["account_id"], before["user_id"]) == ("acme", "bob")
+    assert (after["account_id"], after["user_id"]) == ("acme", "carol")
+    assert equals["user_id"] == "dave"
+
+
+def test_database_url_works_after_the_command_too(
+    cli: Cli, tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    other = tmp_path / "other.sqlite3"
+    shutil.copyfile(migrated_sqlite, other)
+    other_url = f"sqlite:///{other}"
+
+    made = cli.json("sessions", "new", "Printer offline", "--database-url", other_url)
+    listed_after = cli.json("sessions", "list", f"--database-url={other_url}")
+    listed_before = cli.json("--database-url", other_url, "sessions", "list")
+
+    assert [row["id"] for row in listed_after["items"]] == [made["id"]]
+    assert [row["id"] for row in listed_before["items"]] == [made["id"]]
+    assert cli.json("sessions", "list")["items"] == []  # the default database is untouched
+
+
+@pytest.mark.parametrize(
+    ("given", "placed"),
+    [
+        (["--as", "a:u:r", "pause", "ID"], ["pause", "ID", "--as", "a:u:r"]),
+        (["pause", "ID", "--database-url", "U"], ["--database-url", "U", "pause", "ID"]),
+        (
+            ["--database-url=U", "--as=a:u:r", "sessions", "list"],
+            ["--database-url=U", "sessions", "list", "--as=a:u:r"],
+        ),
+        (
+            ["chat", "ID", "--", "--database-url", "x"],
+            ["chat", "ID", "--", "--database-url", "x"],
+        ),
+        (["--version"], ["--version"]),
+    ],
+)
+def test_options_are_moved_where_click_expects_them(given: list[str], placed: list[str]) -> None:
+    assert placed_options(list(given)) == placed

@@ -63,7 +63,7 @@ def test_chat_streams_replies_offers_the_actions_and_resolves_at_the_end(cli: Cl
     assert "Resumed: the session is now active." in lines
     (refused,) = result.stderr.splitlines()  # the message sent while paused
     assert refused.startswith("resolutionflow: refused: cannot add a message")
-    assert refused.endswith("only an active session accepts it, this one is paused")
+    assert refused.endswith("in a session that is paused: only an active session allows that")
     assert 'Good news: "It works now, fixed" sounds fixed.' in shown
     # Resolved at the end, with the resolution note for the ticket.
     assert "Resolved: the session is now resolved." in lines

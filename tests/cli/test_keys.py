@@ -38,17 +38,19 @@ def test_create_shows_the_secret_once_with_how_to_use_it(cli: Cli) -> None:
 
 def test_create_json_carries_the_secret_and_the_actor(cli: Cli) -> None:
     created = cli.json(*CREATE, "--label", "PSA webhook")
-    assert created["secret"].startswith(f"rf_{created['prefix']}_")
-    assert created["account_id"] == "acme"
-    assert created["user_id"] == "alice"
-    assert created["role"] == "engineer"
-    assert created["label"] == "PSA webhook"
-    assert created["active"] is True
+    key = created["key"]  # the API's shape: {"key": {...}, "secret": "..."}
+    assert set(created) == {"key", "secret"}
+    assert created["secret"].startswith(f"rf_{key['prefix']}_")
+    assert key["account_id"] == "acme"
+    assert key["user_id"] == "alice"
+    assert key["role"] == "engineer"
+    assert key["label"] == "PSA webhook"
+    assert key["active"] is True
 
 
 def test_no_other_command_ever_prints_a_secret(cli: Cli) -> None:
     created = cli.json(*CREATE)
-    secret, key_id = created["secret"], created["id"]
+    secret, key_id = created["secret"], created["key"]["id"]
     token = secret.rsplit("_", 1)[1]
     outputs = [
         cli.ok("keys", "list"),
@@ -66,8 +68,10 @@ def test_no_other_command_ever_prints_a_secret(cli: Cli) -> None:
 
 
 def test_list_shows_every_key_by_prefix_with_its_state(cli: Cli) -> None:
-    first = cli.json(*CREATE, "--label", "laptop")
-    second = cli.json("keys", "create", "--account", "globex", "--user", "bob", "--role", "admin")
+    first = cli.json(*CREATE, "--label", "laptop")["key"]
+    second = cli.json("keys", "create", "--account", "globex", "--user", "bob", "--role", "admin")[
+        "key"
+    ]
     cli.ok("keys", "revoke", second["id"])
     shown = cli.ok("keys", "list").stdout
     assert f"rf_{first['prefix']}_…" in shown
@@ -85,18 +89,18 @@ def test_list_shows_every_key_by_prefix_with_its_state(cli: Cli) -> None:
 
 def test_revoke_refuses_the_key_from_then_on_and_is_safe_to_repeat(cli: Cli) -> None:
     created = cli.json(*CREATE)
-    shown = cli.ok("keys", "revoke", created["id"]).stdout
-    assert f"Revoked API key {created['id']}" in shown
+    shown = cli.ok("keys", "revoke", created["key"]["id"]).stdout
+    assert f"Revoked API key {created['key']['id']}" in shown
     assert _authenticates(cli.database_url, created["secret"]) is None
-    again = cli.ok("keys", "revoke", created["id"]).stdout
+    again = cli.ok("keys", "revoke", created["key"]["id"]).stdout
     assert "was already revoked" in again
-    assert cli.json("keys", "revoke", created["id"])["active"] is False
+    assert cli.json("keys", "revoke", created["key"]["id"])["active"] is False
 
 
 def test_revoke_within_another_account_or_of_an_unknown_key_is_not_found(cli: Cli) -> None:
     created = cli.json(*CREATE)
-    line = cli.refused(3, "keys", "revoke", created["id"], "--account", "globex")
-    assert line == f"resolutionflow: not found: API key {created['id']} not found"
+    line = cli.refused(3, "keys", "revoke", created["key"]["id"], "--account", "globex")
+    assert line == f"resolutionflow: not found: API key {created['key']['id']} not found"
     cli.refused(3, "keys", "revoke", str(uuid.uuid4()))
     assert _authenticates(cli.database_url, created["secret"]) is not None
 

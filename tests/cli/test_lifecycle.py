@@ -144,3 +144,30 @@ def test_other_accounts_sessions_do_not_exist_and_viewers_only_read(cli: Cli) ->
     assert line == (
         f"resolutionflow: refused: not allowed to pause: session {bobs} belongs to another engineer"
     )
+
+
+def test_the_abandon_reason_is_shown_by_sessions_show_and_its_json(cli: Cli) -> None:
+    session_id = cli.new_chat()
+    abandoned = cli.json("abandon", session_id, "--reason", "Client replaced the laptop")
+
+    shown = cli.ok("sessions", "show", session_id).stdout
+
+    assert abandoned["abandon_reason"] == "Client replaced the laptop"
+    assert cli.session(session_id)["abandon_reason"] == "Client replaced the laptop"
+    assert any(
+        line.split() == ["Abandon", "reason", "Client", "replaced", "the", "laptop"]
+        for line in shown.splitlines()
+    )
+
+
+def test_sessions_show_lists_only_the_actions_open_to_who_asks(cli: Cli) -> None:
+    session_id = cli.new_chat()
+    cli.ok("escalate", session_id, "--reason", "Needs a senior")
+
+    mine = cli.json("sessions", "show", session_id)["allowed_actions"]
+    bobs = cli.json("sessions", "show", session_id, *BOB)["allowed_actions"]
+    shown = cli.ok("sessions", "show", session_id, *BOB).stdout
+
+    assert mine == []  # the engineer who escalated may not claim it
+    assert bobs == ["claim"]
+    assert "You may now: resolutionflow claim" in shown

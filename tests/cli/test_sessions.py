@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from datetime import UTC, datetime, timedelta
 
 from tests.cli.conftest import Cli
@@ -139,7 +140,40 @@ def test_list_pages_with_a_cursor(cli: Cli) -> None:
         page = cli.json("sessions", "list", "--limit", "2", "--cursor", page["next_cursor"])
     assert seen == list(reversed(made))
     shown = cli.ok("sessions", "list", "--limit", "2").stdout
-    assert "More: resolutionflow sessions list --cursor " in shown
+    assert "More: resolutionflow sessions list --limit 2 --cursor " in shown
+
+
+def test_the_more_hint_repeats_the_filters_and_its_page_stays_filtered(cli: Cli) -> None:
+    guided = [cli.new_guided(f"Guided problem {n}") for n in range(3)]
+    cli.new_chat()
+    shown = cli.ok("sessions", "list", "--type", "guided", "--limit", "2").stdout
+    (hint,) = [line for line in shown.splitlines() if line.startswith("More: ")]
+    command = shlex.split(hint.removeprefix("More: "))
+
+    expected = [
+        "resolutionflow",
+        "sessions",
+        "list",
+        "--type",
+        "guided",
+        "--limit",
+        "2",
+        "--cursor",
+    ]
+    assert command[:8] == expected
+    rest = cli.json(*command[1:])
+    assert [row["id"] for row in rest["items"]] == [guided[0]]
+    assert rest["next_cursor"] is None
+
+
+def test_a_cursor_used_with_other_filters_is_a_clear_error(cli: Cli) -> None:
+    for n in range(3):
+        cli.new_guided(f"Guided problem {n}")
+    cursor = cli.json("sessions", "list", "--type", "guided", "--limit", "2")["next_cursor"]
+
+    line = cli.refused(1, "sessions", "list", "--limit", "2", "--cursor", cursor)
+
+    assert "cursor: belongs to a query with other filters" in line
 
 
 def test_list_says_when_nothing_matches(cli: Cli) -> None:

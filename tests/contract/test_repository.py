@@ -8,14 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.chat import MessageRole
-from resolutionflow_core.errors import SessionNotFound, StaleSession
+from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSession
 from resolutionflow_core.guided import ProposedStep, StepKind, StepOption
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionQuery, SessionSummary
+from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
 from resolutionflow_core.tickets import PSALink
+from resolutionflow_core.updates import Audience, UpdateLength
 from resolutionflow_core.usage import TokenUsage
+from resolutionflow_memory.llm import OfflineLLM
 from tests.contract.conftest import StorageHarness
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -273,3 +277,86 @@ async def test_concurrent_chat_turns_all_land_in_order_none_twice(
     assert sorted(contents) == sorted(f"turn {n}" for n in range(20))
     assert stored.step_count == 21
     assert stored.version == session.version + 20
+
+
+async def test_the_abandon_reason_is_kept_on_the_session(storage: StorageHarness) -> None:
+    with_reason, without = new_chat(1), new_guided(2)
+    with_reason.abandon(now=at(1), by="alice", reason="  User left the company  ")
+    without.abandon(now=at(1), by="alice")
+    await insert(storage, with_reason, without)
+
+    loaded, loaded_without = await load(storage, with_reason.id), await load(storage, without.id)
+
+    assert loaded.abandon_reason == "User left the company"
+    assert loaded_without.abandon_reason is None
+    assert comparable(loaded) == comparable(with_reason)
+
+
+async def test_an_engineer_keeps_listing_a_session_they_escalated_after_a_claim(
+    storage: StorageHarness,
+) -> None:
+    escalated = new_chat(1, user="alice", when=1)
+    escalated.escalate("Needs a senior", now=at(2), by="alice")
+    escalated.claim(now=at(3), by="bob")
+    carols = new_chat(2, user="carol", when=4)
+    await insert(storage, escalated, carols)
+
+    async with storage.uow() as uow:
+        alice = await uow.sessions.list(SessionQuery(account_id="acme", visible_to_user="alice"))
+        dave = await uow.sessions.list(SessionQuery(account_id="acme", visible_to_user="dave"))
+
+    assert [(row.id.int, row.user_id, row.escalated_by) for row in alice.items] == [
+        (1, "bob", "alice")
+    ]
+    assert dave.items == []
+
+
+@pytest.mark.parametrize("intake_type", [IntakeType.FREE_TEXT, "free_text"])
+async def test_the_service_takes_an_enum_or_its_value_on_every_adapter(
+    storage: StorageHarness, intake_type: IntakeType | str
+) -> None:
+    service = SessionService(uow=storage.uow, llm=OfflineLLM())
+    actor = Actor("acme", "alice", Role.ENGINEER)
+
+    started = await service.start_guided(actor, intake_type, {"text": "Printer offline"})
+    listed = await service.list(actor, session_types=["guided"], statuses={"active"})
+    draft = await service.share_status_update(actor, started.id, "client", "quick")
+
+    assert (await load(storage, started.id)).intake_type is IntakeType.FREE_TEXT
+    assert [row.id for row in listed.items] == [started.id]
+    assert (draft.audience, draft.length) == (Audience.CLIENT, UpdateLength.QUICK)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        ("start_guided", "intake_type"),
+        ("list_types", "session_type"),
+        ("list_statuses", "status"),
+        ("share_audience", "audience"),
+        ("share_length", "length"),
+    ],
+)
+async def test_the_service_refuses_a_value_outside_the_enum_with_a_domain_error(
+    storage: StorageHarness, call: str, field: str
+) -> None:
+    service = SessionService(uow=storage.uow, llm=OfflineLLM())
+    actor = Actor("acme", "alice", Role.ENGINEER)
+    session = await service.start_guided(actor, IntakeType.FREE_TEXT, {"text": "Printer"})
+    calls = {
+        "start_guided": lambda: service.start_guided(actor, "freetext", {"text": "x"}),
+        "list_types": lambda: service.list(actor, session_types=["guided", "wizard"]),
+        "list_statuses": lambda: service.list(actor, statuses=[3]),  # type: ignore[list-item]
+        "share_audience": lambda: service.share_status_update(actor, session.id, "ceo", "quick"),
+        "share_length": lambda: service.share_status_update(actor, session.id, "client", "long"),
+    }
+
+    with pytest.raises(InvalidInput) as refused:
+        await calls[call]()
+
+    assert refused.value.field == field
+    assert "must be one of" in refused.value.reason
+    async with storage.uow() as uow:
+        page = await uow.sessions.list(SessionQuery(account_id="acme"))
+    assert [row.id for row in page.items] == [session.id]  # nothing else stored
+    assert (await load(storage, session.id)).version == session.version

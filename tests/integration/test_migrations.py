@@ -46,6 +46,7 @@ REVISIONS = (
     "0004_api_keys_idempotency",
     "0005_psa_deliveries",
     "0006_psa_connections",
+    "0007_abandon_reason",
     "0009_search",
 )
 HEAD = REVISIONS[-1]

@@ -19,6 +19,7 @@ from resolutionflow_core.errors import (
     PermissionDenied,
     PSANotConfigured,
     SessionNotFound,
+    StepAlreadyPending,
     TicketNotFound,
     WrongSessionType,
 )
@@ -83,6 +84,11 @@ class ModelSession:
     linked_ticket: str | None = None
     version: int = 0
 
+    @property
+    def open_step(self) -> bool:
+        """A step waits for an answer: closing (resolve, abandon, escalate) closes it."""
+        return self.pending and self.status not in {RESOLVED, ABANDONED, ESCALATED}
+
 
 def blank(text: str) -> bool:
     """Text the domain refuses where text is required: blank, or with a NUL character."""
@@ -106,7 +112,10 @@ class ReferenceModel:
 
     def can_see(self, person: Person, s: ModelSession) -> bool:
         return s.account == person.account and (
-            person.sees_whole_account or s.owner == person.user or s.status == ESCALATED
+            person.sees_whole_account
+            or s.owner == person.user
+            or s.escalated_by == person.user  # they follow up on their escalation
+            or s.status == ESCALATED
         )
 
     def visible_ids(self, person: Person) -> set[UUID]:
@@ -162,9 +171,9 @@ class ReferenceModel:
         s = self.sessions[sid]
         if s.kind != GUIDED:
             return WrongSessionType
-        if s.pending:
-            return None  # nothing to do: the pending step is the next step
-        return None if s.status == ACTIVE else InvalidTransition
+        if s.status != ACTIVE:
+            return InvalidTransition
+        return StepAlreadyPending if s.pending else None
 
     def answer_again(self, person: Person, sid: UUID) -> Outcome:
         if (refused := self.work(person, sid)) is not None:

@@ -33,6 +33,7 @@ from resolutionflow_core import (
     ChatTurn,
     DomainError,
     IntakeType,
+    LifecycleAction,
     MessageRole,
     Role,
     Session,
@@ -44,6 +45,7 @@ from resolutionflow_core import (
     UpdateLength,
     tier_for,
 )
+from resolutionflow_core.access import allowed_actions_for
 from resolutionflow_memory.llm import OfflineLLM
 from resolutionflow_memory.psa import InMemoryPSA, InMemoryPSAConnections
 from resolutionflow_memory.storage import InMemoryStorage
@@ -351,9 +353,13 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
     @rule(sid=sessions, person=people_or_owner, reason=st.none() | texts)
     def abandon(self, sid: UUID, person: Person | str, reason: str | None) -> None:
         who = self.who(person, sid)
+        version = self.storage.committed(sid).version
         self._transition(
             sid, who, "abandon", lambda: self.service.abandon(actor_of(who), sid, reason), reason
         )
+        stored = self.storage.committed(sid)
+        if stored.version > version:  # abandoned now: the reason is kept on the session
+            assert stored.abandon_reason == (reason.strip() if reason and reason.strip() else None)
 
     @rule(sid=sessions, person=people_or_owner, summary=texts, root_cause=st.none() | texts)
     def resolve(
@@ -441,6 +447,40 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
             "answer": lambda: self.answer_step(sid, OWNER, text),
         }
         attempts[action]()
+
+    @rule(
+        sid=sessions,
+        person=st.sampled_from(["the escalator", OWNER, *PEOPLE]),
+        action=st.sampled_from(LifecycleAction),
+    )
+    def allowed_actions_say_what_will_succeed(
+        self, sid: UUID, person: Person | str, action: LifecycleAction
+    ) -> None:
+        """Every action `allowed_actions_for` lists succeeds for that actor; others fail."""
+        if person == "the escalator":
+            escalator = self.model.sessions[sid].escalated_by
+            person = BY_USER[escalator] if escalator else OWNER
+        who = self.who(person, sid)
+        before = self.storage.committed(sid)
+        listed = allowed_actions_for(actor_of(who), before)
+        assert len(set(listed)) == len(listed)
+        version = before.version
+        text = "Restarted the print spooler"
+        calls: dict[LifecycleAction, Callable[[], None]] = {
+            LifecycleAction.PAUSE: lambda: self.pause(sid, who),
+            LifecycleAction.RESUME: lambda: self.resume(sid, who),
+            LifecycleAction.RESOLVE: lambda: self.resolve(sid, who, text, None),
+            LifecycleAction.ESCALATE: lambda: self.escalate(sid, who, text),
+            LifecycleAction.ABANDON: lambda: self.abandon(sid, who, None),
+            LifecycleAction.CLAIM: lambda: self.claim(sid, who),
+        }
+        calls[action]()
+        succeeded = self.storage.committed(sid).version > version
+        event(f"allowed_actions: {action} {'listed' if action in listed else 'not listed'}")
+        assert succeeded == (action in listed), (
+            f"{who.user} {action} on a {before.status} session: listed {listed}, "
+            f"{'succeeded' if succeeded else 'refused'}"
+        )
 
     # -- PSA and updates --------------------------------------------------------------------
 
@@ -647,7 +687,8 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
         )
         assert len(session.conversation_messages) == expected.messages
         assert len(session.steps) == expected.steps
-        assert (session.pending_step is not None) == expected.pending
+        assert (session.pending_step is not None) == expected.open_step
+        assert (session.unanswered_step is not None) == expected.pending
         linked = session.psa_link.ticket_id if session.psa_link else None
         assert linked == expected.linked_ticket
 
@@ -685,6 +726,8 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
         assert (session.escalated_at is not None) == (status == "escalated")
         assert (session.abandoned_at is not None) == (status == "abandoned")
         assert (session.resolution_summary is not None) == (status == "resolved")
+        if status != "abandoned":
+            assert session.abandon_reason is None
         if status == "escalated":
             assert session.escalation_reason
             assert session.escalated_by

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from resolutionflow_core import documentation
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.guided import ConfidenceTier, StepKind
@@ -308,6 +309,24 @@ async def test_a_client_update_is_plain_language_without_commands_or_confidence(
     detailed = await llm.draft_status_update(session, Audience.CLIENT, UpdateLength.DETAILED)
     assert "4 troubleshooting steps" in detailed.body
     assert "troubleshooting steps" not in quick.body
+
+
+async def test_the_ticket_note_and_the_client_update_quote_the_same_count() -> None:
+    import re
+
+    llm = OfflineLLM()
+    for session, answers in (
+        (guided(), ["Everyone at the site", "Only at the office", STILL_FAILING]),
+        (chat(), []),
+    ):
+        if answers:
+            await walk(llm, session, answers)
+        note = await llm.draft_status_update(session, Audience.TICKET_NOTE, UpdateLength.QUICK)
+        client = await llm.draft_status_update(session, Audience.CLIENT, UpdateLength.DETAILED)
+        counted = re.findall(r"(\d+) troubleshooting steps?", note.body + "\n" + client.body)
+        expected = str(documentation.steps_worked(session))
+        assert counted in ([expected, expected], [expected]), (note.body, client.body)
+        assert f"{expected} troubleshooting step" in note.body
 
 
 async def test_an_email_update_has_a_subject_a_greeting_and_a_sign_off() -> None:

@@ -19,6 +19,7 @@ from resolutionflow_core.errors import (
     PermissionDenied,
     PSANotConfigured,
     SessionNotFound,
+    StepAlreadyPending,
     TicketNotFound,
     WrongSessionType,
 )
@@ -250,8 +251,9 @@ async def test_a_failed_next_step_keeps_the_answer_and_can_be_asked_for_again(
     session = await world.service.request_next_step(ALICE, session_id)
     assert session.step_count == 2
     assert session.pending_step is not None
-    unchanged = await world.service.request_next_step(ALICE, session_id)
-    assert unchanged.version == session.version
+    with pytest.raises(StepAlreadyPending):  # step 2 waits for its answer: nothing to ask
+        await world.service.request_next_step(ALICE, session_id)
+    assert world.stored(session_id).version == session.version
 
 
 async def test_an_invalid_step_from_the_llm_is_a_typed_error_and_changes_nothing(
@@ -355,8 +357,10 @@ async def test_an_escalation_is_visible_to_the_account_and_claimed_by_someone_el
         await world.service.claim(VIEWER, session_id)
     claimed = await world.service.claim(BOB, session_id)
     assert (claimed.status, claimed.user_id) == (SessionStatus.ACTIVE, "bob")
-    with pytest.raises(SessionNotFound):
-        await world.service.get(ALICE, session_id)
+    # Alice escalated it: she keeps reading it to follow up, but it is Bob's to work now.
+    assert (await world.service.get(ALICE, session_id)).user_id == "bob"
+    with pytest.raises(PermissionDenied):
+        await world.service.pause(ALICE, session_id)
 
 
 # -- PSA and updates ------------------------------------------------------------------------

@@ -164,7 +164,10 @@ def test_a_message_is_refused_unless_the_chat_is_active(close: str) -> None:
     else:
         session.abandon(now=at(1), by="alice")
     before = snapshot(session)
-    with pytest.raises(InvalidTransition, match="only an active session accepts it"):
+    with pytest.raises(
+        InvalidTransition,
+        match=r"cannot add a message in a session that is \w+: only an active session allows that",
+    ):
         session.add_message(MessageRole.USER, "still there?", now=at(2), by="alice")
     assert snapshot(session) == before
 

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from resolutionflow_core.chat import TITLE_MAX_CHARS, clean_message, make_title
-from resolutionflow_core.errors import ContentTooLarge, InvalidCursor, InvalidInput
+from resolutionflow_core.errors import ContentTooLarge, CursorMismatch, InvalidCursor, InvalidInput
 from resolutionflow_core.guided import ConfidenceTier, ProposedStep, StepKind, tier_for
-from resolutionflow_core.listing import Cursor, SessionQuery
+from resolutionflow_core.listing import Cursor, SessionQuery, parse_moment
+from resolutionflow_core.session import SessionType
 
 
 def test_a_short_first_message_is_the_title_on_one_line() -> None:
@@ -80,6 +81,43 @@ def test_a_proposed_step_outside_the_confidence_range_is_refused() -> None:
 def test_a_cursor_survives_its_encoding(when: datetime, session_id: uuid.UUID) -> None:
     cursor = Cursor(when, session_id)
     assert Cursor.decode(cursor.encode()) == cursor
+
+
+def test_a_cursor_remembers_the_filters_of_its_query() -> None:
+    guided = SessionQuery(account_id="a", session_types=frozenset({SessionType.GUIDED}))
+    cursor = Cursor(datetime(2026, 12, 1, tzinfo=UTC), uuid.UUID(int=3), guided.fingerprint)
+    decoded = Cursor.decode(cursor.encode())
+
+    again = SessionQuery(
+        account_id="a", session_types=frozenset({SessionType.GUIDED}), limit=7, cursor=decoded
+    )
+    with pytest.raises(CursorMismatch):
+        SessionQuery(account_id="a", cursor=decoded)
+    with pytest.raises(CursorMismatch):
+        SessionQuery(
+            account_id="a", session_types=guided.session_types, owner_id="bob", cursor=decoded
+        )
+
+    assert again.cursor == cursor  # the page size may change between pages
+    legacy = Cursor(datetime(2026, 12, 1, tzinfo=UTC), uuid.UUID(int=3))
+    assert SessionQuery(account_id="a", cursor=Cursor.decode(legacy.encode())).cursor == legacy
+
+
+@pytest.mark.parametrize(
+    ("value", "end_of_day", "expected"),
+    [
+        ("2026-12-01", False, datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026-12-01", True, datetime(2026, 12, 1, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2026-12-01T09:30", False, datetime(2026, 12, 1, 9, 30, tzinfo=UTC)),
+        ("2026-12-01T09:30+02:00", False, datetime(2026, 12, 1, 7, 30, tzinfo=UTC)),
+    ],
+)
+def test_a_moment_is_a_date_or_a_date_time_in_utc_unless_given(
+    value: str, end_of_day: bool, expected: datetime
+) -> None:
+    assert parse_moment(value, "created_from", end_of_day=end_of_day) == expected
+    with pytest.raises(InvalidInput, match="created_from: expected a date"):
+        parse_moment("yesterday", "created_from")
 
 
 @pytest.mark.parametrize("token", ["", "nonsense", "W10", "WyJ4IiwgInkiXQ", "!!!!"])

@@ -668,8 +668,7 @@ def _next_technical(session: Session) -> str | None:
 def _ticket_note(session: Session, detailed: bool) -> str:
     status = _STATUS_TECHNICAL[session.status]
     kind = "guided" if session.session_type is SessionType.GUIDED else "chat"
-    unit = "steps" if kind == "guided" else "messages"
-    head = f"Status: {status} ({kind} session, {session.step_count} {unit}"
+    head = f"Status: {status} ({kind} session, {documentation.steps_worked_phrase(session)}"
     if session.confidence_score is not None:
         head += f", confidence {session.confidence_score:.0%}, {session.confidence_tier} tier"
     lines = [head + ")"]
@@ -705,11 +704,9 @@ def _client_update(session: Session, detailed: bool) -> str:
     if session.status is SessionStatus.RESOLVED and session.resolution_summary:
         paragraphs.append(f"What fixed it: {_short(session.resolution_summary, 300)}")
     if detailed:
-        checks = len(documentation.findings(session))
         done = (
-            f"So far we have worked through {checks} troubleshooting "
-            f"step{'s' if checks != 1 else ''}."
-            if checks
+            f"So far we have worked through {documentation.steps_worked_phrase(session)}."
+            if documentation.steps_worked(session)
             else "We have started looking into it."
         )
         paragraphs.append(done)

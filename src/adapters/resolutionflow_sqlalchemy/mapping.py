@@ -33,6 +33,7 @@ SUMMARY_COLUMNS = (
     "updated_at",
     "last_activity_at",
     "version",
+    "escalated_by",
 )
 
 
@@ -133,6 +134,7 @@ def session_values(session: Session) -> dict[str, Any]:
         "root_cause": session.root_cause,
         "escalation_reason": session.escalation_reason,
         "escalated_by": session.escalated_by,
+        "abandon_reason": session.abandon_reason,
         "psa_provider": link.provider if link else None,
         "psa_ticket_id": link.ticket_id if link else None,
         "psa_ticket_snapshot": link.snapshot if link else None,
@@ -225,6 +227,7 @@ def session_from_row(row: Any, steps: list[GuidedStep]) -> Session:
         root_cause=row.root_cause,
         escalation_reason=row.escalation_reason,
         escalated_by=row.escalated_by,
+        abandon_reason=row.abandon_reason,
         psa_link=link,
         paused_at=row.paused_at,
         resolved_at=row.resolved_at,
@@ -254,4 +257,5 @@ def summary_from_row(row: Any) -> SessionSummary:
         updated_at=row.updated_at,
         last_activity_at=row.last_activity_at,
         version=row.version,
+        escalated_by=row.escalated_by,
     )

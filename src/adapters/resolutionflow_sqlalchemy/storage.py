@@ -207,7 +207,11 @@ def _filters(query: SessionQuery) -> list[sa.ColumnElement[bool]]:
         where.append(_C.user_id == query.owner_id)
     if query.visible_to_user is not None:
         where.append(
-            sa.or_(_C.user_id == query.visible_to_user, _C.status == SessionStatus.ESCALATED.value)
+            sa.or_(
+                _C.user_id == query.visible_to_user,
+                _C.escalated_by == query.visible_to_user,
+                _C.status == SessionStatus.ESCALATED.value,
+            )
         )
     if query.created_from is not None:
         where.append(_C.created_at >= query.created_from)

@@ -102,6 +102,7 @@ ai_sessions = sa.Table(
     sa.Column("root_cause", sa.Text),
     sa.Column("escalation_reason", sa.Text),
     sa.Column("escalated_by", ACTOR_ID),
+    sa.Column("abandon_reason", sa.Text),
     sa.Column("psa_provider", sa.String(32)),
     sa.Column("psa_ticket_id", sa.String(64)),
     sa.Column("psa_ticket_snapshot", JSONDocument),

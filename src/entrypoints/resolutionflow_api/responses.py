@@ -10,10 +10,11 @@ from uuid import UUID
 
 import msgspec
 
+from resolutionflow_core.access import Actor, allowed_actions_for
 from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.delivery import Delivery, DeliveryState
 from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind
-from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus, allowed_actions
+from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus
 from resolutionflow_core.listing import Dashboard, SessionPage, SessionSummary
 from resolutionflow_core.markers import parse_markers
 from resolutionflow_core.search import SearchPage
@@ -85,6 +86,8 @@ class StepRead(Struct):
     response: str | None
     responded_at: datetime | None
     pending: bool
+    """Waiting for the engineer's answer. Closing the session (resolve, abandon, escalate)
+    closes its pending step: an unanswered step of a closed session is not pending."""
 
 
 def message_read(message: ConversationMessage, index: int) -> MessageRead:
@@ -120,7 +123,7 @@ def message_read(message: ConversationMessage, index: int) -> MessageRead:
     )
 
 
-def step_read(step: GuidedStep) -> StepRead:
+def step_read(step: GuidedStep, *, pending: bool) -> StepRead:
     return StepRead(
         number=step.number,
         kind=step.kind,
@@ -131,7 +134,7 @@ def step_read(step: GuidedStep) -> StepRead:
         created_at=step.created_at,
         response=step.response,
         responded_at=step.responded_at,
-        pending=step.is_pending,
+        pending=pending,
     )
 
 
@@ -207,13 +210,17 @@ class SessionRead(SessionSummaryRead, kw_only=True):
     root_cause: str | None
     escalation_reason: str | None
     escalated_by: str | None
+    abandon_reason: str | None
+    """Why the session was abandoned, when the engineer said."""
     ticket: TicketRead | None
     paused_at: datetime | None
     resolved_at: datetime | None
     escalated_at: datetime | None
     abandoned_at: datetime | None
     allowed_actions: list[LifecycleAction]
-    """The lifecycle actions the session's status allows."""
+    """The lifecycle actions the caller may perform now, from the session's status *and* who
+    the caller is (no ``claim`` for the engineer who escalated, none for a viewer): each one
+    listed succeeds for this caller."""
     messages: list[MessageRead] | None
     """Chat sessions: the conversation, oldest first; ``null`` for guided sessions."""
     steps: list[StepRead] | None
@@ -288,7 +295,8 @@ def delivery_read(delivery: Delivery) -> DeliveryRead:
     )
 
 
-def session_read(session: Session) -> SessionRead:
+def session_read(session: Session, actor: Actor) -> SessionRead:
+    """The session as ``actor`` sees it (``allowed_actions`` are theirs)."""
     summary = summary_read(SessionSummary.of(session))
     link = session.psa_link
     chat = session.session_type is SessionType.CHAT
@@ -302,6 +310,7 @@ def session_read(session: Session) -> SessionRead:
         root_cause=session.root_cause,
         escalation_reason=session.escalation_reason,
         escalated_by=session.escalated_by,
+        abandon_reason=session.abandon_reason,
         ticket=(
             TicketRead(
                 provider=link.provider,
@@ -316,13 +325,15 @@ def session_read(session: Session) -> SessionRead:
         resolved_at=session.resolved_at,
         escalated_at=session.escalated_at,
         abandoned_at=session.abandoned_at,
-        allowed_actions=list(allowed_actions(session.status)),
+        allowed_actions=list(allowed_actions_for(actor, session)),
         messages=(
             [message_read(m, i) for i, m in enumerate(session.conversation_messages)]
             if chat
             else None
         ),
-        steps=None if chat else [step_read(s) for s in session.steps],
+        steps=None
+        if chat
+        else [step_read(s, pending=s is session.pending_step) for s in session.steps],
     )
 
 
@@ -412,8 +423,8 @@ def guided_turn_read(session: Session) -> GuidedTurnRead:
     answered = [s for s in session.steps if not s.is_pending]
     return GuidedTurnRead(
         session=summary_read(SessionSummary.of(session)),
-        answered_step=step_read(answered[-1]) if answered else None,
-        next_step=step_read(pending) if pending else None,
+        answered_step=step_read(answered[-1], pending=False) if answered else None,
+        next_step=step_read(pending, pending=True) if pending else None,
     )
 
 

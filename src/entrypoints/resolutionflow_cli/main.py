@@ -39,8 +39,9 @@ assistant, their lifecycle, API keys and the database, working directly on the c
 database (RESOLUTIONFLOW_DATABASE_URL, by default ./resolutionflow.sqlite3).
 
 Commands that act on sessions run as --as ACCOUNT:USER:ROLE (or RESOLUTIONFLOW_ACTOR),
-by default default:owner:owner. Exit codes: 0 done, 1 refused, 2 usage or configuration,
-3 not found, 4 unavailable (database, LLM, PSA), 130 interrupted.
+by default default:owner:owner. --as and --database-url work before or after the command.
+Exit codes: 0 done, 1 refused, 2 usage or configuration, 3 not found, 4 unavailable
+(database, LLM, PSA), 130 interrupted.
 
 Example: `resolutionflow sessions new --type guided "The office printer is offline"`
 """
@@ -58,6 +59,7 @@ class OneLineErrors(TyperGroup):
         windows_expand_args: bool = True,
         **extra: Any,
     ) -> Any:
+        args = placed_options(list(sys.argv[1:] if args is None else args))
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         try:
@@ -77,6 +79,59 @@ class OneLineErrors(TyperGroup):
             print_refusal(message, code)
             sys.exit(code)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+
+ROOT_OPTIONS = ("--database-url",)
+"""Options of the root command (before the command name for Click)."""
+
+COMMAND_OPTIONS = ("--as",)
+"""Options of the commands (after the command name for Click)."""
+
+_ROOT_FLAGS = frozenset({"--version", "-h", "--help"})
+
+
+def placed_options(args: list[str]) -> list[str]:
+    """``args`` with ``--database-url`` and ``--as`` moved where Click expects them, so both
+    work before and after the command (``resolutionflow --as a:u:r pause ID`` and
+    ``resolutionflow pause ID --database-url URL`` mean what they say). Nothing after
+    ``--`` is touched."""
+    hoisted: list[str] = []  # --as given before the command
+    index = 0
+    while index < len(args):
+        token = args[index]
+        name, has_value = _option(token)
+        if name in ROOT_OPTIONS:
+            index += 1 if has_value else 2
+        elif name in COMMAND_OPTIONS:
+            taken = 1 if has_value else 2
+            hoisted += args[index : index + taken]
+            del args[index : index + taken]
+        elif token in _ROOT_FLAGS:
+            index += 1
+        else:
+            break  # the command name
+    head, rest = args[:index], args[index:]
+    end = rest.index("--") if "--" in rest else len(rest)
+    moved: list[str] = []  # --database-url given after the command
+    tail: list[str] = []
+    position = 0
+    while position < end:
+        token = rest[position]
+        name, has_value = _option(token)
+        if name in ROOT_OPTIONS:
+            taken = 1 if has_value else 2
+            moved += rest[position : position + taken]
+            position += taken
+        else:
+            tail.append(token)
+            position += 1
+    return [*moved, *head, *tail, *hoisted, *rest[end:]]
+
+
+def _option(token: str) -> tuple[str, bool]:
+    """The option a token names, and whether it carries its value (``--name=value``)."""
+    name, equals, _ = token.partition("=")
+    return name, bool(equals)
 
 
 def _usage_error(error: typer.TyperException) -> int:
@@ -131,7 +186,7 @@ def root(
             envvar="RESOLUTIONFLOW_DATABASE_URL",
             show_envvar=True,
             help="sqlite:///path/file.sqlite3 or postgresql://user:password@host/db "
-            "[default: sqlite:///resolutionflow.sqlite3]",
+            "(before or after the command) [default: sqlite:///resolutionflow.sqlite3]",
         ),
     ] = None,
     version: Annotated[

@@ -17,7 +17,8 @@ ActorOption = Annotated[
         parser=parse_actor,
         envvar=ACTOR_ENV,
         metavar="ACCOUNT:USER:ROLE",
-        help="Who acts: account, user and role (owner, admin, engineer, viewer).",
+        help="Who acts: account, user and role (owner, admin, engineer, viewer). "
+        "Before or after the command.",
         show_default=True,
     ),
 ]

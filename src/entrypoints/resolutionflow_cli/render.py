@@ -216,6 +216,8 @@ def _closing_facts(session: Session) -> Iterator[tuple[str, Text]]:
         yield "Escalation reason", Text(clean(session.escalation_reason))
     if session.abandoned_at:
         yield "Abandoned", Text(moment(session.abandoned_at))
+        reason = session.abandon_reason or "not given"
+        yield "Abandon reason", Text(clean(reason), style="" if session.abandon_reason else "dim")
 
 
 def _link_text(session: Session) -> Text:

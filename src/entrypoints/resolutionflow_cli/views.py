@@ -82,6 +82,7 @@ def session_view(session: Session) -> Json:
         "root_cause": session.root_cause,
         "escalation_reason": session.escalation_reason,
         "escalated_by": session.escalated_by,
+        "abandon_reason": session.abandon_reason,
         "psa_link": None
         if link is None
         else {
@@ -207,7 +208,7 @@ def key_view(key: ApiKey) -> Json:
 
 def new_key_view(created: NewKey) -> Json:
     """A key just created, with its secret: printed this once, never again."""
-    return {**key_view(created.key), "secret": created.secret}
+    return {"key": key_view(created.key), "secret": created.secret}
 
 
 def report_view(report: MigrationReport) -> Json:

@@ -12,7 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 from litestar.response import Response, ServerSentEvent
 
-from resolutionflow_api.controllers.sessions import SessionId
+from resolutionflow_api.controllers.sessions import SessionId, next_or_pending_step
 from resolutionflow_api.idempotency import IdempotencyGate, IdempotencyKey, IdempotentRequest
 from resolutionflow_api.problems import problems
 from resolutionflow_api.requests import ChatMessage, StepResponse
@@ -144,7 +144,7 @@ class ConversationController(Controller):
             return guided_turn_read(await sessions.answer_step(actor, session_id, data.response))
 
         async def finish(saved_in: UUID) -> GuidedTurnRead:
-            return guided_turn_read(await sessions.request_next_step(actor, saved_in))
+            return guided_turn_read(await next_or_pending_step(sessions, actor, saved_in))
 
         return await idempotency.respond(
             actor,
@@ -159,7 +159,7 @@ class ConversationController(Controller):
         status_code=200,
         summary="Ask the AI for the next guided step",
         description="After a 502/503 on `/respond` or on creation: proposes the step that is "
-        "missing (returns the pending one if there is one already).",
+        "missing. 409 `step_already_pending` while a step waits for its answer.",
         responses=problems(403, 404, 409, 502, 503),
     )
     async def next_step(

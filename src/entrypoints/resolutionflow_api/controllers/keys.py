@@ -14,28 +14,43 @@ from litestar.params import FromPath, JSONBody
 
 from resolutionflow_api.problems import Problem, problems
 from resolutionflow_api.requests import Body
-from resolutionflow_core.access import MANAGING_ROLES, Actor, Role
-from resolutionflow_core.errors import PermissionDenied
+from resolutionflow_core import access
+from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.keys import ApiKey, KeyStore, NewKey
 from resolutionflow_core.ports import Clock
 
 
 class CreateKey(Body):
+    """A key for a user of the caller's account. Owners create keys for any user and role;
+    admins only for themselves (``user_id`` = their own) and never with the owner role."""
+
     user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     """The user the key acts as, in the caller's account."""
     role: Role
+    """The role the key acts with: ``owner``, ``admin``, ``engineer`` or ``viewer``."""
     label: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    """What the key is for, e.g. ``PSA webhook`` (optional)."""
 
 
 class ApiKeyRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A stored key, never its secret (the same shape as ``resolutionflow keys … --json``)."""
+
     id: UUID
     prefix: str
     """The key's public part (``rf_<prefix>_…``), to recognise it by; never the secret."""
+    account_id: str
     user_id: str
     role: Role
     label: str
     created_at: datetime
     revoked_at: datetime | None
+    active: bool
+    """False once revoked."""
+
+
+class ApiKeyList(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    items: list[ApiKeyRead]
+    """The account's keys, oldest first."""
 
 
 class NewKeyRead(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -53,11 +68,13 @@ def _read(key: ApiKey) -> ApiKeyRead:
     return ApiKeyRead(
         id=key.id,
         prefix=key.prefix,
+        account_id=key.actor.account_id,
         user_id=key.actor.user_id,
         role=key.actor.role,
         label=key.label,
         created_at=key.created_at,
         revoked_at=key.revoked_at,
+        active=key.is_active,
     )
 
 
@@ -69,27 +86,29 @@ class KeyManagement:
     clock: Clock
 
     async def list(self, actor: Actor) -> list[ApiKey]:
-        _ensure_manager(actor, "list API keys")
+        access.ensure_can_manage_keys(actor, "list API keys")
         return await self.keys.list(actor.account_id)
 
     async def create(self, actor: Actor, user_id: str, role: Role, label: str) -> NewKey:
-        _ensure_manager(actor, "create API keys")
-        if role is Role.OWNER and actor.role is not Role.OWNER:
-            raise PermissionDenied("create an owner key", "only owners create owner keys")
         holder = Actor(actor.account_id, user_id, role)
+        access.ensure_can_create_key(actor, holder)
         return await self.keys.create(holder, label, now=self.clock.now())
 
     async def revoke(self, actor: Actor, key_id: UUID) -> ApiKey:
-        _ensure_manager(actor, "revoke API keys")
+        access.ensure_can_manage_keys(actor, "revoke API keys")
+        keys = await self.keys.list(actor.account_id)
+        key = next((k for k in keys if k.id == key_id), None)
+        if key is None:
+            raise KeyNotFound(key_id)
+        other_owner_keys = sum(
+            1 for k in keys if k.is_active and k.actor.role is Role.OWNER and k.id != key_id
+        )
+        if key.is_active:
+            access.ensure_can_revoke_key(actor, key.actor, other_active_owner_keys=other_owner_keys)
         revoked = await self.keys.revoke(key_id, now=self.clock.now(), account_id=actor.account_id)
         if revoked is None:
             raise KeyNotFound(key_id)
         return revoked
-
-
-def _ensure_manager(actor: Actor, operation: str) -> None:
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied(operation, "only owners and admins manage API keys")
 
 
 class KeyController(Controller):
@@ -99,14 +118,15 @@ class KeyController(Controller):
     @get("/", summary="List the account's keys", responses=problems(403))
     async def list_keys(
         self, actor: NamedDependency[Actor], key_management: NamedDependency[KeyManagement]
-    ) -> list[ApiKeyRead]:
-        return [_read(key) for key in await key_management.list(actor)]
+    ) -> ApiKeyList:
+        return ApiKeyList(items=[_read(key) for key in await key_management.list(actor)])
 
     @post(
         "/",
         status_code=201,
         summary="Create a key",
-        description="For a user of the caller's account. Admins cannot create owner keys.",
+        description="For a user of the caller's account. Owners create keys for any user and "
+        "role; admins only for themselves and never owner keys (403 otherwise).",
         responses=problems(403, 422),
     )
     async def create_key(
@@ -118,7 +138,14 @@ class KeyController(Controller):
         new = await key_management.create(actor, data.user_id, data.role, data.label)
         return NewKeyRead(key=_read(new.key), secret=new.secret)
 
-    @delete("/{key_id:uuid}", status_code=200, summary="Revoke a key", responses=problems(403, 404))
+    @delete(
+        "/{key_id:uuid}",
+        status_code=200,
+        summary="Revoke a key",
+        description="Owner keys only by owners, and never the account's last active owner "
+        "key (403). Revoking a revoked key answers it unchanged.",
+        responses=problems(403, 404),
+    )
     async def revoke_key(
         self,
         key_id: FromPath[UUID],

@@ -39,7 +39,7 @@ class LifecycleController(Controller):
         session = await sessions.resolve(
             actor, session_id, data.resolution_summary, data.root_cause
         )
-        return session_read(session)
+        return session_read(session, actor)
 
     @post("/escalate", status_code=200, summary="Escalate", responses=_LIFECYCLE_ERRORS)
     async def escalate(
@@ -49,7 +49,9 @@ class LifecycleController(Controller):
         actor: NamedDependency[Actor],
         sessions: NamedDependency[SessionService],
     ) -> SessionRead:
-        return session_read(await sessions.escalate(actor, session_id, data.escalation_reason))
+        return session_read(
+            await sessions.escalate(actor, session_id, data.escalation_reason), actor
+        )
 
     @post(
         "/claim",
@@ -65,7 +67,7 @@ class LifecycleController(Controller):
         actor: NamedDependency[Actor],
         sessions: NamedDependency[SessionService],
     ) -> SessionRead:
-        return session_read(await sessions.claim(actor, session_id))
+        return session_read(await sessions.claim(actor, session_id), actor)
 
     @post("/pause", status_code=200, summary="Pause", responses=_LIFECYCLE_ERRORS)
     async def pause(
@@ -74,7 +76,7 @@ class LifecycleController(Controller):
         actor: NamedDependency[Actor],
         sessions: NamedDependency[SessionService],
     ) -> SessionRead:
-        return session_read(await sessions.pause(actor, session_id))
+        return session_read(await sessions.pause(actor, session_id), actor)
 
     @post("/resume", status_code=200, summary="Resume", responses=_LIFECYCLE_ERRORS)
     async def resume(
@@ -83,7 +85,7 @@ class LifecycleController(Controller):
         actor: NamedDependency[Actor],
         sessions: NamedDependency[SessionService],
     ) -> SessionRead:
-        return session_read(await sessions.resume(actor, session_id))
+        return session_read(await sessions.resume(actor, session_id), actor)
 
     @post(
         "/abandon",
@@ -99,7 +101,7 @@ class LifecycleController(Controller):
         data: JSONBody[Abandon | None] = None,
     ) -> SessionRead:
         reason = data.reason if data is not None else None
-        return session_read(await sessions.abandon(actor, session_id, reason))
+        return session_read(await sessions.abandon(actor, session_id, reason), actor)
 
     @post(
         "/status-update",
@@ -134,4 +136,4 @@ class LifecycleController(Controller):
         actor: NamedDependency[Actor],
         sessions: NamedDependency[SessionService],
     ) -> SessionRead:
-        return session_read(await sessions.link_ticket(actor, session_id, data.ticket_id))
+        return session_read(await sessions.link_ticket(actor, session_id, data.ticket_id), actor)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,9 +27,9 @@ from resolutionflow_api.responses import (
 )
 from resolutionflow_core import documentation
 from resolutionflow_core.access import Actor
-from resolutionflow_core.errors import InvalidInput
+from resolutionflow_core.errors import InvalidInput, StepAlreadyPending
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_moment
 from resolutionflow_core.search import MAX_QUERY_CHARS, similar_for
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import Session, SessionType
@@ -108,10 +108,20 @@ class SessionController(Controller):
             ),
         ] = None,
         created_from: Annotated[
-            datetime | None, QueryParameter(description="ISO 8601; without an offset, UTC.")
+            str | None,
+            QueryParameter(
+                max_length=64,
+                description="Created on or after: an ISO 8601 date-time (without an offset, "
+                "UTC) or a date (`2026-12-01`: the start of that day, UTC).",
+            ),
         ] = None,
         created_to: Annotated[
-            datetime | None, QueryParameter(description="ISO 8601; without an offset, UTC.")
+            str | None,
+            QueryParameter(
+                max_length=64,
+                description="Created on or before: an ISO 8601 date-time (without an offset, "
+                "UTC) or a date (`2026-12-01`: up to the end of that day, UTC).",
+            ),
         ] = None,
         cursor: Annotated[
             str | None,
@@ -126,8 +136,8 @@ class SessionController(Controller):
                 session_types=frozenset(session_type) if session_type else None,
                 statuses=frozenset(status) if status else None,
                 owner_id=owner,
-                created_from=_aware(created_from),
-                created_to=_aware(created_to),
+                created_from=_moment(created_from, "created_from"),
+                created_to=_moment(created_to, "created_to", end_of_day=True),
                 limit=limit,
                 cursor=cursor,
             )
@@ -137,8 +147,8 @@ class SessionController(Controller):
             session_types=frozenset(session_type) if session_type else None,
             statuses=frozenset(status) if status else None,
             owner_id=owner,
-            created_from=_aware(created_from),
-            created_to=_aware(created_to),
+            created_from=_moment(created_from, "created_from"),
+            created_to=_moment(created_to, "created_to", end_of_day=True),
             limit=limit,
             cursor=cursor,
         )
@@ -160,7 +170,7 @@ class SessionController(Controller):
         session_deliveries: NamedDependency[SessionDeliveries],
     ) -> SessionRead:
         session = await sessions.get(actor, session_id)
-        read = session_read(session)
+        read = session_read(session, actor)
         read.psa_deliveries = await session_deliveries.of(session.id)
         read.similar_sessions = similar_reads(similar_for(actor, session))
         return read
@@ -213,7 +223,7 @@ async def _start(
 
 
 def _with_similar(actor: Actor, session: Session) -> SessionRead:
-    read = session_read(session)
+    read = session_read(session, actor)
     read.similar_sessions = similar_reads(similar_for(actor, session))
     return read
 
@@ -227,11 +237,18 @@ async def _finish_start(
     """The session was stored but the LLM failed: ask again, without starting another."""
     if isinstance(data, CreateChatSession):
         return _with_similar(actor, (await sessions.answer_again(actor, session_id)).session)
-    return _with_similar(actor, await sessions.request_next_step(actor, session_id))
+    return _with_similar(actor, await next_or_pending_step(sessions, actor, session_id))
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """A time without an offset is taken as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def _moment(value: str | None, field: str, *, end_of_day: bool = False) -> datetime | None:
+    """A date or date-time query parameter; anything else is a 422 naming it."""
+    return None if value is None else parse_moment(value, field, end_of_day=end_of_day)
+
+
+async def next_or_pending_step(sessions: SessionService, actor: Actor, session_id: UUID) -> Session:
+    """Finishing a replayed request: the missing step, or the one already pending (a retry
+    that raced another finishing the same turn gets its result, not a 409)."""
+    try:
+        return await sessions.request_next_step(actor, session_id)
+    except StepAlreadyPending:
+        return await sessions.get(actor, session_id)

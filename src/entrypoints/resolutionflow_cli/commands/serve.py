@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -45,7 +47,45 @@ def serve(
     """
     settings = load_settings(ctx, host=host, port=port, workers=workers)
     run = _server()
-    run(settings)
+    check_can_listen(settings.host, settings.port)
+    try:
+        run(settings)
+    except SystemExit as stopped:
+        # uvicorn exits 3 when it cannot start (its message is in the log above); 3 means
+        # "not found" here, so say what happened with the documented code instead.
+        if stopped.code in (None, 0):
+            raise
+        raise CliError(
+            f"the server could not start on {settings.host}:{settings.port} (see the log above)",
+            ExitCode.UNAVAILABLE,
+        ) from None
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse, in one line, an address the server could not listen on (before migrating).
+
+    A port in use is "unavailable" (exit 4: stop the other server or wait); an address
+    that cannot be used at all (unknown host, a privileged port) is a usage error (exit 2).
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise CliError(f"cannot listen on host {host!r}: {error}", ExitCode.USAGE) from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            if error.errno == errno.EADDRINUSE:
+                raise CliError(
+                    f"port {port} is in use ({reason} on {host}); stop what listens there "
+                    "or choose another with --port",
+                    ExitCode.UNAVAILABLE,
+                ) from None
+            raise CliError(f"cannot listen on {host}:{port} ({reason})", ExitCode.USAGE) from None
 
 
 def _server() -> Callable[[Settings], None]:

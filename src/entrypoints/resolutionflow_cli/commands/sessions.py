@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,11 +16,17 @@ from resolutionflow_cli import render, search_views, views
 from resolutionflow_cli.errors import CliError
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption, SessionId
 from resolutionflow_cli.output import console, print_json, print_table, table_width
-from resolutionflow_cli.runtime import call, load_settings
-from resolutionflow_core.access import Actor
+from resolutionflow_cli.runtime import DEFAULT_ACTOR, call, load_settings, parse_actor
+from resolutionflow_core.access import Actor, allowed_actions_for
 from resolutionflow_core.delivery import Delivery
+from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, SessionPage
+from resolutionflow_core.listing import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    SessionPage,
+    parse_moment,
+)
 from resolutionflow_core.search import SearchPage, similar_for
 from resolutionflow_core.services import ChatTurn
 from resolutionflow_core.session import IntakeType, Session, SessionType
@@ -36,15 +43,9 @@ app = typer.Typer(
 def _moment(value: str, *, end_of_day: bool) -> datetime:
     """An ISO date or date-time; a date alone is its first (or, for --to, last) moment, UTC."""
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected a date (2026-11-01) or a date-time (2026-11-01T09:30), got {value!r}"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_moment(value, "date", end_of_day=end_of_day)
+    except InvalidInput as error:
+        raise typer.BadParameter(error.reason) from None
 
 
 def _from(value: str) -> datetime:
@@ -120,11 +121,25 @@ def list_sessions(
         return
     print_table(out, render.sessions_table(page.items, table_width(out)))
     if page.next_cursor is not None:
-        out.print(
-            Text(f"More: resolutionflow sessions list --cursor {page.next_cursor.encode()}"),
-            style="dim",
-            soft_wrap=True,
+        filters: list[str] = []
+        for kind in session_type or []:
+            filters += ["--type", kind.value]
+        for state in status or []:
+            filters += ["--status", state.value]
+        if owner is not None:
+            filters += ["--owner", owner]
+        if created_from is not None:
+            filters += ["--from", created_from.isoformat()]
+        if created_to is not None:
+            filters += ["--to", created_to.isoformat()]
+        if limit != DEFAULT_PAGE_SIZE:
+            filters += ["--limit", str(limit)]
+        if actor != parse_actor(DEFAULT_ACTOR):
+            filters += ["--as", f"{actor.account_id}:{actor.user_id}:{actor.role.value}"]
+        command = shlex.join(
+            ["resolutionflow", "sessions", "list", *filters, "--cursor", page.next_cursor.encode()]
         )
+        out.print(Text(f"More: {command}"), style="dim", soft_wrap=True)
 
 
 @app.command()
@@ -237,19 +252,26 @@ def show(
         print_json(
             {
                 **views.session_view(session),
+                "allowed_actions": [a.value for a in allowed_actions_for(actor, session)],
                 "psa_deliveries": [views.delivery_view(d) for d in deliveries],
                 "similar_sessions": search_views.similar_view(similar_for(actor, session)),
             }
         )
         return
-    show_session(console(), session, deliveries)
+    show_session(console(), session, deliveries, actor)
     solved = search_views.similar_block(similar_for(actor, session))
     if solved is not None:
         console().print(solved)
 
 
-def show_session(out: Console, session: Session, deliveries: list[Delivery]) -> None:
+def show_session(
+    out: Console, session: Session, deliveries: list[Delivery], actor: Actor | None = None
+) -> None:
     out.print(render.session_header(session))
+    if actor is not None:
+        allowed = allowed_actions_for(actor, session)
+        listed = ", ".join(f"resolutionflow {a.value}" for a in allowed) or "none"
+        out.print(Text(f"You may now: {listed}", style="dim"), soft_wrap=True)
     if deliveries:
         out.print(Rule("PSA deliveries"))
         out.print(render.deliveries_table(deliveries))

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql
 from resolutionflow_sqlalchemy import search_schema
 
 revision: str = "0009_search"
-down_revision: str | Sequence[str] | None = "0006_psa_connections"
+down_revision: str | Sequence[str] | None = "0007_abandon_reason"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
