@@ -35,6 +35,12 @@ class SessionRepository(Protocol):
     async def get(self, session_id: UUID, *, account_id: str) -> Session:
         """The session with its messages or steps; `SessionNotFound` if not in this account."""
 
+    async def attach(self, session: Session) -> None:
+        """Track a session this process committed earlier (in another unit of work), as it
+        is now, without reading it again: the next commit compares-and-sets on its current
+        version, so a copy someone else changed meanwhile is refused with `StaleSession`.
+        The session must carry no uncommitted change."""
+
     async def list(self, query: SessionQuery) -> SessionPage:
         """One page of summaries, newest activity first."""
 

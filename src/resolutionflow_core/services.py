@@ -20,6 +20,7 @@ from resolutionflow_core import access, search
 from resolutionflow_core.access import Actor
 from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.errors import (
+    DomainError,
     E,
     LLMError,
     LLMResponseInvalid,
@@ -302,6 +303,7 @@ class SessionService:
             session_id,
             "share a status update",
             lambda s, now: s.share_status_update(draft, now=now, by=actor.user_id),
+            known=session,
         )
         return draft
 
@@ -439,7 +441,7 @@ class SessionService:
                 s.describe(description.summary, description.domain, now=now)
             return stored
 
-        fresh, stored = await self._change(actor, session.id, "store a reply", store)
+        fresh, stored = await self._change(actor, session.id, "store a reply", store, known=session)
         return ChatTurn(fresh, message, stored)
 
     async def _propose_step(self, actor: Actor, session: Session) -> Session:
@@ -451,7 +453,7 @@ class SessionService:
             if description is not None and s.problem_summary is None:
                 s.describe(description.summary, description.domain, now=now)
 
-        fresh, _ = await self._change(actor, session.id, "add a step", store)
+        fresh, _ = await self._change(actor, session.id, "add a step", store, known=session)
         return fresh
 
     async def _description_if_missing(self, session: Session) -> SessionDescription | None:
@@ -489,8 +491,19 @@ class SessionService:
         mutate: Callable[[Session, datetime], T],
         *,
         authorize: Callable[[Actor, Session, str], None] = access.ensure_can_work,
+        known: Session | None = None,
     ) -> tuple[Session, T]:
-        """Load, authorize, mutate, commit; on `StaleSession`, again on a fresh copy."""
+        """Load, authorize, mutate, commit; on `StaleSession`, again on a fresh copy.
+
+        ``known`` is a copy of the session this operation committed or read a moment ago:
+        the change is tried on it first, without reading the session again (the
+        compare-and-set on its version still refuses it if someone changed the session
+        meanwhile, and then a fresh copy is loaded as usual).
+        """
+        if known is not None:
+            done = await self._change_known(actor, known, operation, mutate, authorize)
+            if done is not None:
+                return done
         for attempt in range(self._write_attempts):
             async with self._uow() as uow:
                 session = await uow.sessions.get(session_id, account_id=actor.account_id)
@@ -505,6 +518,26 @@ class SessionService:
                     return session, result
             await _backoff(attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _change_known(
+        self,
+        actor: Actor,
+        known: Session,
+        operation: str,
+        mutate: Callable[[Session, datetime], T],
+        authorize: Callable[[Actor, Session, str], None],
+    ) -> tuple[Session, T] | None:
+        """The change on ``known``; None if that copy was stale or refused it, so that a
+        fresh copy decides (``known`` is then left half-changed, and dropped)."""
+        async with self._uow() as uow:
+            await uow.sessions.attach(known)
+            try:
+                authorize(actor, known, operation)
+                result = mutate(known, self._clock.now())
+                await uow.commit()
+            except DomainError:
+                return None
+        return known, result
 
 
 def _enum_set(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
+from functools import lru_cache
 from typing import Final
 
 from resolutionflow_core import documentation
@@ -404,30 +405,42 @@ def _chat_problem(session: Session) -> str:
 
 
 def _chat_offers(session: Session) -> list[Offer]:
-    """The assistant's replies so far, each with the engineer's next message as its answer."""
+    """The assistant's replies so far, each with the engineer's next message as its answer.
+
+    One pass over the history, from the end (the answer to a reply is the nearest engineer's
+    message after it); each reply's markers are read once per distinct text (`_offered`).
+    """
     offers: list[Offer] = []
-    messages = session.conversation_messages
-    for index, message in enumerate(messages):
-        if message.role is not MessageRole.ASSISTANT:
-            continue
-        answer = next(
-            (m.content for m in messages[index + 1 :] if m.role is MessageRole.USER), None
-        )
-        parsed = parse_markers(message.content)
-        titles = tuple(action.title for action in parsed.actions)
-        labels = tuple(o.label for o in parsed.forks[0].options) if parsed.forks else ()
-        kind = next((_KIND_BY_ACTION[t] for t in titles if t in _KIND_BY_ACTION), None)
-        if kind is None:
-            kind = (
-                MoveKind.FORK
-                if labels
-                else MoveKind.QUESTIONS
-                if parsed.questions
-                else MoveKind.ACTIONS
-            )
-        questions = tuple(q.text for q in parsed.questions)
-        offers.append(Offer(kind, questions, titles, labels, answer))
+    answer: str | None = None
+    for message in reversed(session.conversation_messages):
+        if message.role is MessageRole.USER:
+            answer = message.content
+        elif message.role is MessageRole.ASSISTANT:
+            kind, questions, titles, labels = _offered(message.content)
+            offers.append(Offer(kind, questions, titles, labels, answer))
+    offers.reverse()
     return offers
+
+
+@lru_cache(maxsize=4096)
+def _offered(
+    reply: str,
+) -> tuple[MoveKind, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """What a reply offered: its kind, questions, action titles and fork labels. Cached: every
+    turn reads all the replies before it, and a reply never changes."""
+    parsed = parse_markers(reply)
+    titles = tuple(action.title for action in parsed.actions)
+    labels = tuple(o.label for o in parsed.forks[0].options) if parsed.forks else ()
+    kind = next((_KIND_BY_ACTION[t] for t in titles if t in _KIND_BY_ACTION), None)
+    if kind is None:
+        kind = (
+            MoveKind.FORK
+            if labels
+            else MoveKind.QUESTIONS
+            if parsed.questions
+            else MoveKind.ACTIONS
+        )
+    return kind, tuple(q.text for q in parsed.questions), titles, labels
 
 
 def _chat_reply(move: Move, book: Playbook, quote: str) -> ParsedReply:

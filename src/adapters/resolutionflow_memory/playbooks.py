@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final, TypeAlias
 
 from resolutionflow_core.markers import Action, Fork, ForkOption, Question
@@ -143,6 +144,12 @@ def says_it_failed(answer: str) -> bool:
 
 def read_answer(answer: str, options: Sequence[str] = ()) -> Outcome:
     """What ``answer`` says; ``options`` are the labels of the fork it answers, if any."""
+    return _read_answer(answer, tuple(options))
+
+
+@lru_cache(maxsize=4096)
+def _read_answer(answer: str, options: tuple[str, ...]) -> Outcome:
+    """`read_answer`, cached: every chat turn of the offline LLM reads all earlier answers."""
     lowered = answer.lower()
     if options and choose_option(answer, options, exact=True) is not None:
         return Outcome.CHOICE

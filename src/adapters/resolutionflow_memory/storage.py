@@ -152,6 +152,9 @@ class InMemorySessionRepository:
             raise SessionNotFound(session_id)
         return session
 
+    async def attach(self, session: Session) -> None:
+        self.tracked[session.id] = (session, session.version)
+
     async def list(self, query: SessionQuery) -> SessionPage:
         rows = [SessionSummary.of(s) for s in self._storage._sessions.values()]
         rows = [row for row in rows if query.matches(row)]

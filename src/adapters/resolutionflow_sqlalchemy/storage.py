@@ -109,6 +109,9 @@ class SqlSessionRepository:
             raise SessionNotFound(session_id)
         return session
 
+    async def attach(self, session: Session) -> None:
+        self.tracked[session.id] = (session, _Loaded.of(session))
+
     async def list(self, query: SessionQuery) -> SessionPage:
         rows = await self._database.read(lambda conn: _list(conn, query))
         return page_of(rows, query.limit)

@@ -20,7 +20,7 @@ from resolutionflow_core.system import SystemClock
 from resolutionflow_core.users import BrowserSessionStore, UserStore
 from resolutionflow_memory import OfflineLLM
 from resolutionflow_memory.users import InMemoryBrowserSessionStore, InMemoryUserStore
-from resolutionflow_sqlalchemy import SqlStorage, migrations
+from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
 from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
@@ -82,6 +82,9 @@ def build_llm(settings: Settings) -> LLM:
 
 async def prepare_database(settings: Settings) -> None:
     """Bring the schema to the newest revision (safe to run from several workers at once)."""
+    # Imported here: Alembic costs about half a second, and only `serve` and `db` need it.
+    from resolutionflow_sqlalchemy import migrations
+
     await migrations.upgrade(settings.database_url)
 
 

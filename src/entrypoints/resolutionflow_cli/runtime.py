@@ -190,10 +190,16 @@ async def ensure_schema(settings: Settings) -> None:
     A new SQLite file (the embedded default) gets the schema on first use: zero set-up on
     one machine. Anything else is left to ``resolutionflow db upgrade``.
     """
-    from resolutionflow_sqlalchemy import migrations
+    from resolutionflow_sqlalchemy.schema_version import is_current
 
     url = settings.database_url
     new_file = _is_new_sqlite_file(url)  # before `current`, which creates the file
+    # The common case without Alembic (half a second to import); any other answer is
+    # Alembic's to give.
+    if not new_file and await is_current(url):
+        return
+    from resolutionflow_sqlalchemy import migrations
+
     current = await migrations.current(url)
     newest = migrations.heads()
     if current in newest:

@@ -1,0 +1,116 @@
+"""CLI start-up: whole ``resolutionflow`` processes against ``python -c "import sqlalchemy"``.
+
+Cases, each a fresh process (bytecode compiled beforehand, as in an installed wheel), on a
+SQLite database in a temporary directory holding a few sessions:
+
+- ``python -c "import sqlalchemy"``, the reference (the goal: ``sessions list`` ≤ 1.3× it);
+- ``resolutionflow --version`` and ``--help`` (the goal: no SQLAlchemy imported at all);
+- ``resolutionflow sessions list`` and ``resolutionflow sessions show ID``.
+
+The cases run in interleaved rounds (a busy machine slows them alike); medians and bests.
+Each process runs the console script's code through the same interpreter
+(``python -c "from resolutionflow_cli.main import main; main()"``), so the comparison is not
+skewed by the launcher.
+
+    uv run python bench/cli_startup.py [--quick] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import machine_summary, print_table
+
+GOAL = 1.3
+CLI = "import sys; from resolutionflow_cli.main import main; sys.argv[0] = 'resolutionflow'; main()"
+
+
+def run(argv: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one whole process; it must succeed."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[2:]} failed ({done.returncode}): {done.stderr.strip()}")
+    return elapsed
+
+
+def prepare(env: dict[str, str]) -> str:
+    """Migrate the database, add two sessions, and return one's id."""
+    cli = [sys.executable, "-c", CLI]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    for text in ("The printer on floor 2 is offline", "Outlook keeps asking for the password"):
+        subprocess.run(
+            [*cli, "sessions", "new", "--type", "guided", text],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    listed = subprocess.run(
+        [*cli, "sessions", "list", "--json"], env=env, check=True, capture_output=True, text=True
+    )
+    import json
+
+    data = json.loads(listed.stdout)
+    items = data["items"] if isinstance(data, dict) else data
+    return str(items[0]["id"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 rounds instead of 20")
+    parser.add_argument("--runs", type=int, help="rounds")
+    args = parser.parse_args()
+    rounds = args.runs or (5 if args.quick else 20)
+    for folder in [Path(__file__).resolve().parents[1] / "src", *map(Path, sys.path)]:
+        if folder.name in ("src", "site-packages") and folder.is_dir():
+            compileall.compile_dir(folder, quiet=2)
+    with tempfile.TemporaryDirectory(prefix="rf-cli-") as tmp:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("RESOLUTIONFLOW_", "ANTHROPIC_"))
+        }
+        env["RESOLUTIONFLOW_DATABASE_URL"] = f"sqlite:///{Path(tmp) / 'cli.sqlite3'}"
+        env["RESOLUTIONFLOW_LLM"] = "offline"
+        session_id = prepare(env)
+        cli = [sys.executable, "-c", CLI]
+        cases = {
+            'python -c "import sqlalchemy"': [sys.executable, "-c", "import sqlalchemy"],
+            "resolutionflow --version": [*cli, "--version"],
+            "resolutionflow --help": [*cli, "--help"],
+            "resolutionflow sessions list": [*cli, "sessions", "list"],
+            "resolutionflow sessions show ID": [*cli, "sessions", "show", session_id],
+        }
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        names = list(cases)
+        for index in range(rounds + 1):  # the first round warms the OS caches, untimed
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                elapsed = run(cases[name], env)
+                if index:
+                    times[name].append(elapsed * 1000)
+    print(f"CLI start-up, whole processes, {rounds} interleaved rounds")
+    print(machine_summary())
+    print()
+    reference = statistics.median(times[names[0]])
+    rows: list[list[object]] = []
+    for name in names:
+        median = statistics.median(times[name])
+        ratio = median / reference
+        goal = f"<= {GOAL}x" if name.startswith("resolutionflow sessions") else "-"
+        passed = ("PASS" if ratio <= GOAL else "MISS") if goal != "-" else "-"
+        rows.append([name, min(times[name]), median, f"{ratio:.2f}x", goal, passed])
+    print_table(["case", "best ms", "median ms", "vs import sqlalchemy", "goal", "verdict"], rows)
+
+
+if __name__ == "__main__":
+    main()

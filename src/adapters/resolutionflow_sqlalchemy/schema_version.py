@@ -1,0 +1,67 @@
+"""Whether a database's schema is at this version's revision, without importing Alembic.
+
+Alembic costs about half a second to import, and a command-line tool checks the schema on
+every run. This module reads the shipped revision scripts as text (each states its
+``revision`` and ``down_revision`` plainly) and the ``alembic_version`` table with a plain
+query. It only ever answers "up to date"; anything else (a script it cannot read, another
+revision, no schema) is for `resolutionflow_sqlalchemy.migrations` to decide, with Alembic.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from resolutionflow_sqlalchemy.engine import create_engine
+
+VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
+
+_REVISION = re.compile(r"^revision(?:\s*:\s*str)?\s*=\s*[\"']([^\"']+)[\"']\s*$", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?:\s*:[^=\n]+)?\s*=\s*(.+)$", re.MULTILINE)
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
+
+
+@cache
+def shipped_heads() -> frozenset[str] | None:
+    """The newest revision(s) of the shipped scripts, or None if a script does not state its
+    revision and parent(s) in the plain form (the caller then asks Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted(VERSIONS_DIR.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        found = _REVISION.findall(text)
+        down = _DOWN_REVISION.findall(text)
+        if len(found) != 1 or len(down) != 1:
+            return None
+        revisions.add(found[0])
+        parents.update(_QUOTED.findall(down[0]))
+    heads = frozenset(revisions - parents)
+    return heads or None
+
+
+async def current_revision(url: str) -> str | None:
+    """The one revision recorded in the database at ``url``; None if there is none (or more
+    than one: branches are for Alembic to judge)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_recorded_revision)
+    finally:
+        await engine.dispose()
+
+
+def _recorded_revision(connection: sa.Connection) -> str | None:
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+async def is_current(url: str) -> bool:
+    """True only when the database at ``url`` is at the newest shipped revision."""
+    heads = shipped_heads()
+    return heads is not None and len(heads) == 1 and await current_revision(url) in heads

@@ -1,0 +1,82 @@
+"""What a command imports before it answers: whole processes, their ``sys.modules`` read
+at exit. ``--help`` and ``--version`` need no database library at all; a command on an
+up-to-date database needs SQLAlchemy but not Alembic, the HTTP server or the Anthropic SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from resolutionflow_sqlalchemy import migrations
+from resolutionflow_sqlalchemy.schema_version import current_revision, is_current, shipped_heads
+
+MARK = "LOADED-MODULES:"
+
+PROBE = f"""
+import atexit, json, sys
+atexit.register(lambda: print({MARK!r} + json.dumps(sorted(sys.modules)), file=sys.stderr))
+from resolutionflow_cli.main import main
+sys.argv = ["resolutionflow", *sys.argv[1:]]
+main()
+"""
+
+SERVER_AND_SDK = ("alembic", "litestar", "uvicorn", "anthropic")
+
+
+def loaded(args: list[str], database: Path) -> tuple[int, str, set[str]]:
+    """Exit code, stdout and the top-level modules loaded by ``resolutionflow ARGS``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESOLUTIONFLOW_")}
+    env["RESOLUTIONFLOW_DATABASE_URL"] = f"sqlite:///{database}"
+    env["RESOLUTIONFLOW_LLM"] = "offline"
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    line = next(line for line in done.stderr.splitlines() if line.startswith(MARK))
+    modules = {name.split(".")[0] for name in json.loads(line[len(MARK) :])}
+    return done.returncode, done.stdout, modules
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_import_no_sqlalchemy(flag: str, tmp_path: Path) -> None:
+    code, out, modules = loaded([flag], tmp_path / "none.sqlite3")
+    assert code == 0
+    assert "resolutionflow" in out
+    heavy = {"sqlalchemy", "pydantic_settings", "resolutionflow_app", *SERVER_AND_SDK}
+    assert modules.isdisjoint(heavy), sorted(modules & heavy)
+    assert not (tmp_path / "none.sqlite3").exists(), "no database is opened"
+
+
+def test_a_command_on_a_current_database_imports_no_alembic_server_or_sdk(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "current.sqlite3"
+    asyncio.run(migrations.upgrade(f"sqlite:///{database}"))
+    code, out, modules = loaded(["sessions", "list"], database)
+    assert (code, out.strip()) == (0, "No sessions match.")
+    assert "sqlalchemy" in modules
+    assert modules.isdisjoint(SERVER_AND_SDK), sorted(modules & set(SERVER_AND_SDK))
+
+
+def test_the_scripts_read_as_text_name_the_same_head_as_alembic() -> None:
+    assert shipped_heads() == frozenset(migrations.heads())
+
+
+def test_only_the_newest_revision_counts_as_current(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+
+    async def states() -> tuple[object, ...]:
+        empty = (await current_revision(url), await is_current(url))
+        await migrations.upgrade(url, "0001_baseline")
+        old = (await current_revision(url), await is_current(url))
+        await migrations.upgrade(url)
+        new = (await current_revision(url), await is_current(url))
+        return empty, old, new
+
+    (head,) = migrations.heads()
+    assert asyncio.run(states()) == ((None, False), ("0001_baseline", False), (head, True))
