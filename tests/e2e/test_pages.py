@@ -220,6 +220,33 @@ async def test_load_more_keeps_the_filters(web: Web) -> None:
     assert "Load more" not in rest.text
 
 
+async def test_the_history_search_finds_sessions_by_their_words_and_keeps_the_filters(
+    web: Web,
+) -> None:
+    await web.sign_in()
+    actor = (await web.application.users.find("acme", EMAIL)).actor  # type: ignore[union-attr]
+    printer = await web.application.sessions.start_chat(actor, "The plotter jams on every print")
+    await web.application.sessions.start_chat(actor, "Outlook asks for the password again")
+    guided = await web.application.sessions.start_guided(
+        actor, IntakeType.FREE_TEXT, {"text": "The plotter shows a paper error"}
+    )
+
+    found = await web.client.get("/sessions?q=plotter")
+    rows = re.findall(r'<td><a href="/sessions/([0-9a-f-]+)">', found.text)
+    assert sorted(rows) == sorted([str(printer.session.id), str(guided.id)])
+    assert 'name="q" value="plotter"' in found.text
+    assert "«" in found.text  # where each row matched
+
+    chats_only = await web.client.get("/sessions?q=plotter&type=chat")
+    rows = re.findall(r'<td><a href="/sessions/([0-9a-f-]+)">', chats_only.text)
+    assert rows == [str(printer.session.id)]
+
+    nothing = await web.client.get("/sessions?q=%3Cimg+src%3Dx+onerror%3Dalert(1)%3E")
+    assert nothing.status_code == 200
+    assert "<img src=x" not in nothing.text
+    assert "No session matches" in nothing.text
+
+
 async def test_bad_filters_are_a_400_page_saying_what_is_wrong(web: Web) -> None:
     await web.sign_in()
     bad = await web.client.get("/sessions?status=sleeping")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,8 @@ from resolutionflow_core import documentation
 from resolutionflow_core.access import allowed_actions_for
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.listing import Cursor, SessionSummary
+from resolutionflow_core.search import SearchCursor
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.updates import Audience, UpdateLength
@@ -48,29 +51,52 @@ async def history(
     from_date: FromQuery[str | None] = None,
     to_date: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
+    q: FromQuery[str | None] = None,
 ) -> Template:
     filters = {
+        "q": (q or "").strip(),
         "type": _choice(type, SessionType, "type"),
         "status": _choice(status, SessionStatus, "status"),
         "owner": (owner or "").strip() if user.manages else "",
         "from_date": from_date or "",
         "to_date": to_date or "",
     }
-    found = await sessions.list(
-        user.actor,
-        session_types=frozenset({SessionType(filters["type"])}) if filters["type"] else None,
-        statuses=frozenset({SessionStatus(filters["status"])}) if filters["status"] else None,
-        owner_id=filters["owner"] or None,
-        created_from=_day(filters["from_date"], "from_date", time.min),
-        created_to=_day(filters["to_date"], "to_date", time.max),
-        limit=HISTORY_PAGE,
-        cursor=cursor or None,
-    )
+    chosen: dict[str, Any] = {
+        "session_types": frozenset({SessionType(filters["type"])}) if filters["type"] else None,
+        "statuses": frozenset({SessionStatus(filters["status"])}) if filters["status"] else None,
+        "owner_id": filters["owner"] or None,
+        "created_from": _day(filters["from_date"], "from_date", time.min),
+        "created_to": _day(filters["to_date"], "to_date", time.max),
+        "limit": HISTORY_PAGE,
+        "cursor": cursor or None,
+    }
+    rows: HistoryRows
+    if filters["q"]:
+        # The same filters and paging, best match first, each row with where it matched.
+        found = await sessions.search(user.actor, filters["q"], **chosen)
+        rows = HistoryRows(
+            [hit.summary for hit in found.items],
+            found.next_cursor,
+            {hit.summary.id: hit.match for hit in found.items if hit.match},
+        )
+    else:
+        listed = await sessions.list(user.actor, **chosen)
+        rows = HistoryRows(listed.items, listed.next_cursor, {})
     query = {key: value for key, value in filters.items() if value}
-    context: dict[str, Any] = {"page_rows": found, "filters": filters, "query": query}
+    context: dict[str, Any] = {"page_rows": rows, "filters": filters, "query": query}
     if is_partial(request) and cursor:
         return page("_history_rows.html", user, **context)
     return page("history.html", user, statuses=list(SessionStatus), **context)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRows:
+    """A page of the history: the rows, where the next page starts, and for a search the
+    snippet where each row matched."""
+
+    items: list[SessionSummary]
+    next_cursor: Cursor | SearchCursor | None
+    matches: dict[UUID, str]
 
 
 @get("/new/{kind:str}", name="new_session")
