@@ -338,12 +338,14 @@ async def _die_holding(
 
 @pytest.mark.parametrize("after_saving", [True, False])
 async def test_a_claim_whose_holder_died_is_taken_over_after_its_lease_exactly_once(
-    api: Api, llm: GatedLLM, after_saving: bool
+    api: Api, llm: FaultyLLM, after_saving: bool
 ) -> None:
+    gated = llm.inner
+    assert isinstance(gated, GatedLLM)
     chat = (await api.start_chat())["id"]
-    llm.entered.clear()
+    gated.entered.clear()
     content = "The printer spooler crashed again"
-    await _die_holding(api, llm, chat, content, "dead-holder", after_saving=after_saving)
+    await _die_holding(api, gated, chat, content, "dead-holder", after_saving=after_saving)
     path = f"{BASE}/{chat}/chat"
 
     at_once = await _post(api, path, {"content": content}, "dead-holder")

@@ -143,6 +143,7 @@ SAMPLES: dict[type[DomainError], tuple[object, ...]] = {
     errors.NothingToAnswer: (SID,),
     errors.PSANotConfigured: ("acme",),
     errors.TicketNotFound: ("connectwise", "T-1"),
+    errors.StorageUnavailable: ("the database did not answer within 5 s",),
     KeyNotFound: (SID,),
     UserExists: ("acme", "alice@example.com"),
     SearchNotConfigured: (),
