@@ -2,8 +2,8 @@
 
 - Nobody sees another account's sessions: to them those do not exist.
 - Owners, admins and viewers see every session of their account; engineers see their own,
-  the ones they escalated (also after a colleague claimed them, to follow up) and the
-  account's escalated ones (so somebody can claim them).
+  the ones they escalated or owned before a claim (also after a colleague claimed them, to
+  follow up, whoever escalated) and the account's escalated ones (so somebody can claim them).
 - Viewers read only. Working a session (chat, answer, pause, resume, resolve, escalate,
   abandon, link, share) is for its owning engineer, or an owner or admin of the account.
 - Claiming an escalated session is for any non-viewer other than who escalated it.
@@ -63,6 +63,7 @@ def can_view(actor: Actor, session: Session) -> bool:
         actor.sees_whole_account
         or session.user_id == actor.user_id
         or session.escalated_by == actor.user_id
+        or actor.user_id in session.former_owner_ids
         or session.status is SessionStatus.ESCALATED
     )
 

@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from uuid import UUID
@@ -127,8 +127,11 @@ class SessionQuery:
         digest = hashlib.sha256(json.dumps(filters).encode()).hexdigest()
         return digest[:16]
 
-    def matches(self, row: SessionSummary) -> bool:
-        """The filter as a predicate, for adapters that filter in Python (in-memory)."""
+    def matches(self, row: SessionSummary, *, former_owners: Collection[str] = ()) -> bool:
+        """The filter as a predicate, for adapters that filter in Python (in-memory).
+
+        ``former_owners`` are the session's ``former_owner_ids`` (kept off the summary).
+        """
         return (
             row.account_id == self.account_id
             and (self.session_types is None or row.session_type in self.session_types)
@@ -138,6 +141,7 @@ class SessionQuery:
                 self.visible_to_user is None
                 or row.user_id == self.visible_to_user
                 or row.escalated_by == self.visible_to_user
+                or self.visible_to_user in former_owners
                 or row.status is SessionStatus.ESCALATED
             )
             and (self.created_from is None or row.created_at >= self.created_from)

@@ -126,6 +126,8 @@ class Session:
     root_cause: str | None = None
     escalation_reason: str | None = None
     escalated_by: str | None = None
+    former_owner_ids: list[str] = field(default_factory=list)
+    """Who owned the session before a claim, oldest first (they keep read access)."""
     abandon_reason: str | None = None
     """Why the session was abandoned, when the engineer said (optional)."""
     psa_link: PSALink | None = None
@@ -439,6 +441,8 @@ class Session:
         previous = self.user_id
         self.status = target
         self.user_id = by
+        if previous not in self.former_owner_ids:
+            self.former_owner_ids.append(previous)
         self.escalated_at = None
         self.last_activity_at = now
         self._record(SessionClaimed, now, by=by, previous_owner=previous)

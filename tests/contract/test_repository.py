@@ -311,6 +311,53 @@ async def test_an_engineer_keeps_listing_a_session_they_escalated_after_a_claim(
     assert dave.items == []
 
 
+async def test_a_former_owner_keeps_getting_and_listing_a_session_someone_else_escalated(
+    storage: StorageHarness,
+) -> None:
+    # eve's session: the admin ada escalates it, ben claims it, escalates it, carl claims it.
+    # Each step in its own unit of work, so the claims go through the update path.
+    await insert(storage, new_chat(1, user="eve", when=1), new_chat(2, user="zoe", when=2))
+    steps = [
+        lambda s: s.escalate("Needs a specialist", now=at(3), by="ada"),
+        lambda s: s.claim(now=at(4), by="ben"),
+        lambda s: s.escalate("Needs the vendor", now=at(5), by="ben"),
+        lambda s: s.claim(now=at(6), by="carl"),
+    ]
+    for step in steps:
+        async with storage.uow() as uow:
+            step(await uow.sessions.get(uuid.UUID(int=1), account_id="acme"))
+            await uow.commit()
+
+    loaded = await load(storage, uuid.UUID(int=1))
+    assert (loaded.user_id, loaded.escalated_by, loaded.former_owner_ids) == (
+        "carl",
+        "ben",
+        ["eve", "ben"],
+    )
+    service = SessionService(uow=storage.uow, llm=OfflineLLM())
+    eve = Actor("acme", "eve", Role.ENGINEER)
+    assert (await service.get(eve, uuid.UUID(int=1))).user_id == "carl"
+    with pytest.raises(SessionNotFound):
+        await service.get(Actor("acme", "dan", Role.ENGINEER), uuid.UUID(int=1))
+    assert [row.id.int for row in (await service.list(eve)).items] == [1]
+
+    listed: dict[str, list[tuple[int, str]]] = {}
+    async with storage.uow() as uow:
+        for user in ("eve", "ben", "carl", "dan", "zoe"):
+            page = await uow.sessions.list(SessionQuery(account_id="acme", visible_to_user=user))
+            listed[user] = [(row.id.int, row.user_id) for row in page.items]
+    assert listed == {
+        "eve": [(1, "carl")],
+        "ben": [(1, "carl")],
+        "carl": [(1, "carl")],
+        "dan": [],
+        "zoe": [(2, "zoe")],
+    }
+    async with storage.uow() as uow:
+        other = await uow.sessions.list(SessionQuery(account_id="globex", visible_to_user="eve"))
+    assert other.items == []
+
+
 @pytest.mark.parametrize("intake_type", [IntakeType.FREE_TEXT, "free_text"])
 async def test_the_service_takes_an_enum_or_its_value_on_every_adapter(
     storage: StorageHarness, intake_type: IntakeType | str

@@ -177,6 +177,26 @@ async def test_search_combines_with_type_status_owner_dates_and_visibility(
     assert await find(engine, "backup", Actor("globex", "zed", Role.OWNER)) == [5]
 
 
+async def test_an_engineer_finds_the_sessions_they_escalated_or_owned_before_a_claim(
+    engine: Engine,
+) -> None:
+    await store(
+        engine,
+        chat(1, "Backup job fails nightly", user="eve"),
+        chat(2, "Backup tape is full", user="eve"),
+        chat(3, "Backup share is read only", user="zoe"),
+    )
+    await change(engine, 1, lambda s: s.escalate("Needs storage", now=at(10), by="ada"))
+    await change(engine, 1, lambda s: s.claim(now=at(11), by="ben"))
+    await change(engine, 3, lambda s: s.escalate("Needs storage", now=at(12), by="zoe"))
+    await change(engine, 3, lambda s: s.claim(now=at(13), by="ben"))
+
+    assert sorted(await find(engine, "backup", Actor("acme", "eve", Role.ENGINEER))) == [1, 2]
+    assert sorted(await find(engine, "backup", Actor("acme", "zoe", Role.ENGINEER))) == [3]
+    assert sorted(await find(engine, "backup", Actor("acme", "ben", Role.ENGINEER))) == [1, 3]
+    assert await find(engine, "backup", Actor("acme", "dan", Role.ENGINEER)) == []
+
+
 async def test_cursor_pages_walk_every_hit_once_in_rank_order(engine: Engine) -> None:
     sessions = [chat(n, "Wifi drops " + "wifi " * n) for n in range(1, 8)]
     await store(engine, *sessions)

@@ -28,10 +28,12 @@ from sqlalchemy.pool import NullPool
 from resolutionflow_sqlalchemy import create_engine, migrations
 from resolutionflow_sqlalchemy.search_schema import include_object, is_search_object
 from resolutionflow_sqlalchemy.tables import (
+    ai_session_former_owners,
     ai_session_steps,
     ai_sessions,
     assistant_chats,
     metadata,
+    session_outbox,
 )
 from tests.databases import PostgresServer, drop_postgres, start_postgres
 
@@ -50,11 +52,13 @@ REVISIONS = (
     "0008_idempotency_lease",
     "0009_search",
     "0010_users",
+    "0011_former_owners",
 )
 HEAD = REVISIONS[-1]
 TABLES = {
     "ai_sessions",
     "ai_session_steps",
+    "ai_session_former_owners",
     "assistant_chats",
     "session_outbox",
     "api_keys",
@@ -308,6 +312,55 @@ async def test_rows_written_at_the_baseline_survive_every_upgrade(url: str) -> N
         url, lambda c: read(c, ai_sessions, ["version", "root_cause", "escalated_by"])
     )
     assert added_last == [{"version": 0, "root_cause": None, "escalated_by": None}]
+
+
+async def test_0011_fills_the_former_owners_from_the_claims_in_the_outbox(url: str) -> None:
+    await migrations.upgrade(url, "0010_users")
+    gone = uuid.UUID(int=99)  # a claim of a session deleted since: no row for it
+
+    def claim(session_id: uuid.UUID, version: int, previous: str) -> dict[str, Any]:
+        return {
+            "session_id": session_id,
+            "account_id": "acme",
+            "version": version,
+            "event_name": "session.claimed",
+            "payload": {"previous_owner": previous},
+            "occurred_at": datetime(2026, 3, 1, 10, version, tzinfo=UTC),
+        }
+
+    def seed(connection: sa.Connection) -> None:
+        connection.execute(
+            ai_sessions.insert().values(session_at_head(user_id="carol", status="active"))
+        )
+        other = {
+            "session_id": SESSION_ID,
+            "account_id": "acme",
+            "version": 1,
+            "event_name": "session.escalated",
+            "payload": {"reason": "Needs a senior"},
+            "occurred_at": datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
+        }
+        connection.execute(
+            session_outbox.insert(),
+            [
+                other,
+                claim(SESSION_ID, 3, "bob"),  # out of order on purpose: version decides
+                claim(SESSION_ID, 2, "alice"),
+                claim(SESSION_ID, 5, "alice"),  # alice claimed it back: listed once
+                claim(gone, 2, "dave"),
+            ],
+        )
+
+    await on_connection(url, seed)
+    await migrations.upgrade(url, "0011_former_owners")
+
+    rows = await on_connection(
+        url, lambda c: read(c, ai_session_former_owners, ["session_id", "user_id", "position"])
+    )
+    assert sorted(rows, key=lambda row: row["position"]) == [
+        {"session_id": SESSION_ID, "user_id": "alice", "position": 0},
+        {"session_id": SESSION_ID, "user_id": "bob", "position": 1},
+    ]
 
 
 async def test_downgrade_below_the_plan_refuses_while_chat_sessions_exist(url: str) -> None:

@@ -7,7 +7,7 @@ afterwards (status, owner, counts, version).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from resolutionflow_core.errors import (
@@ -77,6 +77,8 @@ class ModelSession:
     owner: str
     status: str = ACTIVE
     escalated_by: str | None = None
+    former_owners: list[str] = field(default_factory=list)
+    """Who owned it before each claim, oldest first, each once."""
     messages: int = 0
     steps: int = 0
     pending: bool = False
@@ -115,6 +117,7 @@ class ReferenceModel:
             person.sees_whole_account
             or s.owner == person.user
             or s.escalated_by == person.user  # they follow up on their escalation
+            or person.user in s.former_owners  # and on the session they owned before a claim
             or s.status == ESCALATED
         )
 
@@ -265,6 +268,8 @@ class ReferenceModel:
         if action == "escalate":
             s.escalated_by = person.user
         if action == "claim":
+            if s.owner not in s.former_owners:
+                s.former_owners.append(s.owner)
             s.owner = person.user
         s.version += 1
 

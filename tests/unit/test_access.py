@@ -1,16 +1,22 @@
-"""Who may create and revoke API keys, and act as whom: an admin never over an owner."""
+"""Who may see which session, and who may create and revoke API keys, acting as whom."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from resolutionflow_core.access import (
     Actor,
     Role,
+    can_view,
     ensure_can_create_key,
     ensure_can_revoke_key,
+    ensure_visible,
 )
-from resolutionflow_core.errors import PermissionDenied
+from resolutionflow_core.errors import PermissionDenied, SessionNotFound
+from resolutionflow_core.session import Session
 
 OLGA = Actor("acme", "olga", Role.OWNER)
 ADA = Actor("acme", "ada", Role.ADMIN)
@@ -61,3 +67,47 @@ def test_who_may_revoke_which_key(actor: Actor, holder: Actor, others: int, allo
     else:
         with pytest.raises(PermissionDenied):
             ensure_can_revoke_key(actor, holder, other_active_owner_keys=others)
+
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def claimed_after_an_admin_escalated() -> Session:
+    """eve's session, escalated by the admin ada, then claimed by ben (then by carl)."""
+    session = Session.start_chat(
+        session_id=uuid.UUID(int=1),
+        account_id="acme",
+        user_id="eve",
+        first_message="VPN drops every hour",
+        now=T0,
+    )
+    session.escalate("Needs a network specialist", now=T0 + timedelta(minutes=1), by="ada")
+    session.claim(now=T0 + timedelta(minutes=2), by="ben")
+    session.escalate("Needs the vendor", now=T0 + timedelta(minutes=3), by="ben")
+    session.claim(now=T0 + timedelta(minutes=4), by="carl")
+    return session
+
+
+@pytest.mark.parametrize(
+    ("actor", "visible"),
+    [
+        (Actor("acme", "eve", Role.ENGINEER), True),  # owned it before ben's claim
+        (Actor("acme", "ben", Role.ENGINEER), True),  # owned and escalated it
+        (Actor("acme", "carl", Role.ENGINEER), True),  # owns it
+        (Actor("acme", "dan", Role.ENGINEER), False),  # never touched it
+        (Actor("globex", "eve", Role.ENGINEER), False),  # same name, other account
+        (VERA, True),
+    ],
+)
+def test_former_owners_keep_read_access_after_a_claim(actor: Actor, visible: bool) -> None:
+    session = claimed_after_an_admin_escalated()
+
+    assert (session.user_id, session.escalated_by, session.former_owner_ids) == (
+        "carl",
+        "ben",
+        ["eve", "ben"],
+    )
+    assert can_view(actor, session) is visible
+    if not visible:
+        with pytest.raises(SessionNotFound):
+            ensure_visible(actor, session)

@@ -682,6 +682,7 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
         assert session.user_id == expected.owner
         assert session.status.value == expected.status
         assert session.escalated_by == expected.escalated_by
+        assert session.former_owner_ids == expected.former_owners
         assert session.version == expected.version, (
             f"{sid}: version {session.version}, the model says {expected.version}"
         )

@@ -42,7 +42,7 @@ class InMemorySessionSearch:
         hits: list[SearchHit] = []
         for session in list(self._storage._sessions.values()):  # committed state
             summary = SessionSummary.of(session)
-            if not query.filters.matches(summary):
+            if not query.filters.matches(summary, former_owners=session.former_owner_ids):
                 continue
             document = SearchDocument.of(session)
             score = relevance(query.terms, document)

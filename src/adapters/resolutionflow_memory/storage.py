@@ -29,6 +29,7 @@ def _copy(session: Session) -> Session:
         intake_content=copy.deepcopy(session.intake_content),
         conversation_messages=session.conversation_messages.copy(),
         steps=list(session.steps),
+        former_owner_ids=list(session.former_owner_ids),
         events=[],
     )
 
@@ -156,8 +157,11 @@ class InMemorySessionRepository:
         self.tracked[session.id] = (session, session.version)
 
     async def list(self, query: SessionQuery) -> SessionPage:
-        rows = [SessionSummary.of(s) for s in self._storage._sessions.values()]
-        rows = [row for row in rows if query.matches(row)]
+        rows = [
+            SessionSummary.of(s)
+            for s in self._storage._sessions.values()
+            if query.matches(SessionSummary.of(s), former_owners=s.former_owner_ids)
+        ]
         rows.sort(key=lambda row: (row.last_activity_at, row.id), reverse=True)
         return page_of(rows[: query.limit + 1], query.limit)
 

@@ -193,7 +193,9 @@ def step_from_row(row: Any) -> GuidedStep:
     )
 
 
-def session_from_row(row: Any, steps: list[GuidedStep]) -> Session:
+def session_from_row(
+    row: Any, steps: list[GuidedStep], former_owner_ids: list[str] | None = None
+) -> Session:
     link = None
     if row.psa_provider is not None and row.psa_ticket_id is not None:
         link = PSALink(
@@ -227,6 +229,7 @@ def session_from_row(row: Any, steps: list[GuidedStep]) -> Session:
         root_cause=row.root_cause,
         escalation_reason=row.escalation_reason,
         escalated_by=row.escalated_by,
+        former_owner_ids=former_owner_ids or [],
         abandon_reason=row.abandon_reason,
         psa_link=link,
         paused_at=row.paused_at,

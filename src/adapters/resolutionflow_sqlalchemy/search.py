@@ -14,7 +14,6 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionQuery
 from resolutionflow_core.search import (
     HIGHLIGHT_START,
@@ -33,7 +32,7 @@ from resolutionflow_sqlalchemy.search_schema import (
     fields_sql,
     install,
 )
-from resolutionflow_sqlalchemy.tables import ID, ai_sessions
+from resolutionflow_sqlalchemy.tables import ID, ai_sessions, visible_to
 
 SQLITE_WEIGHTS = (10.0, 4.0, 1.0)
 """bm25 weights of title, outcome and body (PostgreSQL weighs them A, B and D)."""
@@ -110,12 +109,7 @@ def _filters(filters: SessionQuery) -> list[sa.ColumnElement[bool]]:
     if filters.owner_id is not None:
         where.append(_C.user_id == filters.owner_id)
     if filters.visible_to_user is not None:
-        where.append(
-            sa.or_(
-                _C.user_id == filters.visible_to_user,
-                _C.status == SessionStatus.ESCALATED.value,
-            )
-        )
+        where.append(visible_to(filters.visible_to_user))
     if filters.created_from is not None:
         where.append(_C.created_at >= filters.created_from)
     if filters.created_to is not None:

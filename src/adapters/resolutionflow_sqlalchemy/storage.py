@@ -24,7 +24,6 @@ from resolutionflow_core.chat import MessageHistory
 from resolutionflow_core.delivery import note_due
 from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSession
 from resolutionflow_core.guided import GuidedStep
-from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionPage, SessionQuery, SessionSummary, page_of
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_sqlalchemy.delivery import due_values
@@ -40,10 +39,12 @@ from resolutionflow_sqlalchemy.mapping import (
     summary_from_row,
 )
 from resolutionflow_sqlalchemy.tables import (
+    ai_session_former_owners,
     ai_session_steps,
     ai_sessions,
     psa_deliveries,
     session_outbox,
+    visible_to,
 )
 
 _C = ai_sessions.c
@@ -56,6 +57,12 @@ _STEPS_OF = (
     .where(ai_session_steps.c.session_id == sa.bindparam("id"))
     .order_by(ai_session_steps.c.number)
 )
+_FORMER_OWNERS_OF = (
+    sa.select(ai_session_former_owners.c.user_id)
+    .where(ai_session_former_owners.c.session_id == sa.bindparam("id"))
+    .order_by(ai_session_former_owners.c.position)
+)
+_INSERT_FORMER_OWNER = sa.insert(ai_session_former_owners)
 _SCALARS = [c.name for c in ai_sessions.c if c.name not in ("id", "conversation_messages")]
 _INSERT_OUTBOX = sa.insert(session_outbox)
 _INSERT_DELIVERY = sa.insert(psa_deliveries)
@@ -78,11 +85,18 @@ class _Loaded:
     history: MessageHistory
     message_count: int
     steps: tuple[GuidedStep, ...]
+    former_owner_count: int
 
     @classmethod
     def of(cls, session: Session) -> _Loaded:
         history = session.conversation_messages
-        return cls(session.version, history, len(history), tuple(session.steps))
+        return cls(
+            session.version,
+            history,
+            len(history),
+            tuple(session.steps),
+            len(session.former_owner_ids),
+        )
 
 
 _Tracked = dict[UUID, tuple[Session, _Loaded | None]]
@@ -187,7 +201,10 @@ def _load(conn: sa.Connection, session_id: UUID, account_id: str) -> Session | N
     steps: list[GuidedStep] = []
     if row.session_type == SessionType.GUIDED:
         steps = [step_from_row(step) for step in conn.execute(_STEPS_OF, {"id": session_id})]
-    return session_from_row(row, steps)
+    former: list[str] = []
+    if row.escalated_by is not None:  # only an escalated session was ever claimed
+        former = list(conn.execute(_FORMER_OWNERS_OF, {"id": session_id}).scalars())
+    return session_from_row(row, steps, former)
 
 
 def _list(conn: sa.Connection, query: SessionQuery) -> list[SessionSummary]:
@@ -209,13 +226,7 @@ def _filters(query: SessionQuery) -> list[sa.ColumnElement[bool]]:
     if query.owner_id is not None:
         where.append(_C.user_id == query.owner_id)
     if query.visible_to_user is not None:
-        where.append(
-            sa.or_(
-                _C.user_id == query.visible_to_user,
-                _C.escalated_by == query.visible_to_user,
-                _C.status == SessionStatus.ESCALATED.value,
-            )
-        )
+        where.append(visible_to(query.visible_to_user))
     if query.created_from is not None:
         where.append(_C.created_at >= query.created_from)
     if query.created_to is not None:
@@ -257,6 +268,7 @@ def _insert(conn: sa.Connection, session: Session) -> None:
         raise InvalidInput("id", f"a session {session.id} exists already") from error
     if session.steps:
         conn.execute(sa.insert(ai_session_steps), [step_values(session, s) for s in session.steps])
+    _write_former_owners(conn, session, 0)
 
 
 def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
@@ -281,6 +293,20 @@ def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
     if conn.execute(statement, params).rowcount != 1:
         raise StaleSession(session.id, loaded.version)
     _write_steps(conn, session, loaded)
+    _write_former_owners(conn, session, loaded.former_owner_count)
+
+
+def _write_former_owners(conn: sa.Connection, session: Session, known: int) -> None:
+    """Insert the former owners added since load (the list only grows)."""
+    added = session.former_owner_ids[known:]
+    if added:
+        conn.execute(
+            _INSERT_FORMER_OWNER,
+            [
+                {"session_id": session.id, "user_id": user_id, "position": known + i}
+                for i, user_id in enumerate(added)
+            ],
+        )
 
 
 def _write_steps(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:

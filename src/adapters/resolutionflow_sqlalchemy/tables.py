@@ -4,6 +4,7 @@
   PostgreSQL, JSON on SQLite) is the source of truth of a chat's history: other services
   read that column. ``step_count`` is kept equal to the number of messages or steps.
 - ``ai_session_steps``: the steps of guided sessions.
+- ``ai_session_former_owners``: who owned each session before a claim (read access).
 - ``assistant_chats``: the legacy store of free-form chats, kept for the migration.
 - ``session_outbox``: the domain events, written in the transaction that made them.
 - ``api_keys``: hashed bearer keys, each bound to an account, a user and a role.
@@ -185,6 +186,34 @@ ai_session_steps = sa.Table(
     sa.CheckConstraint("number >= 1", name="number_positive"),
     sa.CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
 )
+
+# Who owned a session before a claim, in order; they keep read access. The primary key
+# (session_id, user_id) serves the history's "visible to" EXISTS probe.
+ai_session_former_owners = sa.Table(
+    "ai_session_former_owners",
+    metadata,
+    sa.Column(
+        "session_id",
+        ID,
+        sa.ForeignKey("ai_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("user_id", ACTOR_ID, primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.CheckConstraint("position >= 0", name="position_not_negative"),
+)
+
+
+def visible_to(user_id: str) -> sa.ColumnElement[bool]:
+    """Sessions an engineer sees: owned, escalated by them, formerly owned, or escalated."""
+    sessions = ai_sessions.c
+    former = ai_session_former_owners.c
+    return sa.or_(
+        sessions.user_id == user_id,
+        sessions.escalated_by == user_id,
+        sessions.status == SessionStatus.ESCALATED.value,
+        sa.exists().where(former.session_id == sessions.id, former.user_id == user_id),
+    )
 
 
 # The search index lives beside these two tables, kept by triggers (see `search_schema`):
