@@ -86,7 +86,7 @@ class KeyController(Controller):
         summary="Create a key",
         description="For a user of the caller's account. Owners create keys for any user and "
         "role; admins only for themselves and never owner keys (403 otherwise).",
-        responses=problems(403, 422),
+        responses=problems(403, 413, 422),
     )
     async def create_key(
         self,

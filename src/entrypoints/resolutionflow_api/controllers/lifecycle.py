@@ -21,7 +21,7 @@ from resolutionflow_api.responses import (
 from resolutionflow_core.access import Actor
 from resolutionflow_core.services import SessionService
 
-_LIFECYCLE_ERRORS = problems(403, 404, 409, 422)
+_LIFECYCLE_ERRORS = problems(403, 404, 409, 413, 422)
 
 
 class LifecycleController(Controller):
@@ -109,7 +109,7 @@ class LifecycleController(Controller):
         summary="Draft and share a status update",
         description="The AI drafts an update for the audience at the length asked; no status "
         "changes, so it works on finished sessions too.",
-        responses=problems(403, 404, 422, 502, 503),
+        responses=problems(403, 404, 413, 422, 502, 503),
     )
     async def status_update(
         self,
@@ -127,7 +127,7 @@ class LifecycleController(Controller):
         summary="Link a PSA ticket",
         description="A ticket of the account's PSA connection; its state now is kept with the "
         "link. 409 when the account has no PSA connection, 422 when the PSA has no such ticket.",
-        responses=problems(403, 404, 409, 422, 502),
+        responses=problems(403, 404, 409, 413, 422, 502),
     )
     async def link_ticket(
         self,
