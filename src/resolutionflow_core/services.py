@@ -80,7 +80,7 @@ class ChatTurn:
 
 
 class SessionService:
-    """Every operation of PRODUCT.md, over the ports it is given."""
+    """Every operation of docs/domain.md, over the ports it is given."""
 
     def __init__(
         self,

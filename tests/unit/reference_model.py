@@ -1,4 +1,4 @@
-"""A plain reference model of sessions, written from PRODUCT.md, for the lifecycle machine.
+"""A plain reference model of sessions, written from docs/domain.md, for the lifecycle machine.
 
 It knows nothing of the core's tables or checks: it predicts, for every call, whether the
 service must succeed or which domain error it must raise, and what the session looks like
@@ -35,7 +35,7 @@ TERMINAL = frozenset({RESOLVED, ABANDONED})
 OPEN = frozenset({ACTIVE, PAUSED})
 CHAT, GUIDED = "chat", "guided"
 
-# The lifecycle drawing of PRODUCT.md, written out by hand.
+# The lifecycle table of docs/domain.md, written out by hand.
 LIFECYCLE: dict[tuple[str, str], str] = {
     (ACTIVE, "pause"): PAUSED,
     (PAUSED, "resume"): ACTIVE,

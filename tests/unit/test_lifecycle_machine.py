@@ -3,7 +3,7 @@
 Five actors (two engineers, a viewer and an admin of account A, an engineer of account B)
 drive chat and guided sessions through the real service, in-memory storage and the offline
 LLM, allowed calls and forbidden ones alike. A plain reference model (`reference_model`)
-predicts each outcome; after every step the invariants of PRODUCT.md are checked on every
+predicts each outcome; after every step the invariants of docs/domain.md are checked on every
 stored session, its outbox, and on what each actor can list.
 """
 

@@ -7,7 +7,7 @@ completes that turn instead of storing the input twice. Both nullable: claims ma
 this revision count from ``created_at``.
 
 Revision ID: 0008_idempotency_lease
-Revises: 0006_psa_connections
+Revises: 0007_abandon_reason
 Create Date: 2026-12-02
 """
 

@@ -15,7 +15,7 @@ triggers and refreshes every session.
 The downgrade drops the index and the column, with the recorded similar sessions.
 
 Revision ID: 0009_search
-Revises: 0006_psa_connections
+Revises: 0008_idempotency_lease
 Create Date: 2026-12-02
 """
 

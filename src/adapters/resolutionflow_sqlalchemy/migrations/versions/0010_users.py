@@ -3,7 +3,7 @@
 The downgrade drops both tables with their contents (every user and browser session).
 
 Revision ID: 0010_users
-Revises: 0006_psa_connections
+Revises: 0009_search
 Create Date: 2026-12-02
 """
 
