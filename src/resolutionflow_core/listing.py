@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from uuid import UUID
 
-from resolutionflow_core.errors import CursorMismatch, InvalidCursor, InvalidInput
+from resolutionflow_core.access import Actor
+from resolutionflow_core.errors import CursorMismatch, E, InvalidCursor, InvalidInput, enum_value
 from resolutionflow_core.guided import ConfidenceTier
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.session import ProblemDomain, Session, SessionType
@@ -148,6 +149,43 @@ class SessionQuery:
             and (self.created_to is None or row.created_at <= self.created_to)
             and (self.cursor is None or self.cursor.comes_before(row.last_activity_at, row.id))
         )
+
+
+def history_query(
+    actor: Actor,
+    *,
+    session_types: Iterable[SessionType | str] | None = None,
+    statuses: Iterable[SessionStatus | str] | None = None,
+    owner_id: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: Cursor | None = None,
+) -> SessionQuery:
+    """The history ``actor`` may read with these filters: their account, only what they may
+    open. Types and statuses are the enums or their values; anything else is `InvalidInput`.
+    The one place the list and the search turn filters into a query."""
+    return SessionQuery(
+        account_id=actor.account_id,
+        session_types=_enum_set(SessionType, session_types, "session_type"),
+        statuses=_enum_set(SessionStatus, statuses, "status"),
+        owner_id=owner_id,
+        visible_to_user=None if actor.sees_whole_account else actor.user_id,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def _enum_set(
+    enum_type: type[E], values: Iterable[object] | None, field: str
+) -> frozenset[E] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):  # one value, not its characters
+        values = [values]
+    return frozenset(enum_value(enum_type, value, field) for value in values)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

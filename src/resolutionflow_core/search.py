@@ -29,7 +29,12 @@ from uuid import UUID
 from resolutionflow_core.access import Actor
 from resolutionflow_core.errors import DomainError, InvalidCursor, InvalidInput
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, SessionQuery, SessionSummary
+from resolutionflow_core.listing import (
+    DEFAULT_PAGE_SIZE,
+    SessionQuery,
+    SessionSummary,
+    history_query,
+)
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.similar import SimilarSession
 
@@ -320,8 +325,8 @@ def search_query(
     actor: Actor,
     text: str,
     *,
-    session_types: frozenset[SessionType] | None = None,
-    statuses: frozenset[SessionStatus] | None = None,
+    session_types: Iterable[SessionType | str] | None = None,
+    statuses: Iterable[SessionStatus | str] | None = None,
     owner_id: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
@@ -330,12 +335,11 @@ def search_query(
 ) -> SearchQuery:
     """The search the actor may run: their account, and only what they may open."""
     terms = SearchTerms.parse(text)
-    filters = SessionQuery(
-        account_id=actor.account_id,
+    filters = history_query(
+        actor,
         session_types=session_types,
         statuses=statuses,
         owner_id=owner_id,
-        visible_to_user=None if actor.sees_whole_account else actor.user_id,
         created_from=created_from,
         created_to=created_to,
         limit=limit,

@@ -21,7 +21,6 @@ from resolutionflow_core.access import Actor
 from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.errors import (
     DomainError,
-    E,
     LLMError,
     LLMResponseInvalid,
     PSANotConfigured,
@@ -36,6 +35,7 @@ from resolutionflow_core.listing import (
     Dashboard,
     SessionPage,
     SessionQuery,
+    history_query,
 )
 from resolutionflow_core.markers import ParsedReply, parse_markers
 from resolutionflow_core.ports import (
@@ -332,12 +332,11 @@ class SessionService:
 
         Types and statuses are the enums or their values; anything else is `InvalidInput`.
         """
-        query = SessionQuery(
-            account_id=actor.account_id,
-            session_types=_enum_set(SessionType, session_types, "session_type"),
-            statuses=_enum_set(SessionStatus, statuses, "status"),
+        query = history_query(
+            actor,
+            session_types=session_types,
+            statuses=statuses,
             owner_id=owner_id,
-            visible_to_user=None if actor.sees_whole_account else actor.user_id,
             created_from=created_from,
             created_to=created_to,
             limit=limit,
@@ -352,8 +351,8 @@ class SessionService:
         actor: Actor,
         text: str,
         *,
-        session_types: frozenset[SessionType] | None = None,
-        statuses: frozenset[SessionStatus] | None = None,
+        session_types: Iterable[SessionType | str] | None = None,
+        statuses: Iterable[SessionStatus | str] | None = None,
         owner_id: str | None = None,
         created_from: datetime | None = None,
         created_to: datetime | None = None,
@@ -538,16 +537,6 @@ class SessionService:
             except DomainError:
                 return None
         return known, result
-
-
-def _enum_set(
-    enum_type: type[E], values: Iterable[object] | None, field: str
-) -> frozenset[E] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):  # one value, not its characters
-        values = [values]
-    return frozenset(enum_value(enum_type, value, field) for value in values)
 
 
 async def _backoff(attempt: int) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.errors import InvalidCursor, InvalidInput
+from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.search import (
     MAX_QUERY_CHARS,
     SearchCursor,
@@ -15,6 +16,7 @@ from resolutionflow_core.search import (
     recall_query,
     search_query,
 )
+from resolutionflow_core.session import SessionType
 
 OWNER = Actor("acme", "alice", Role.OWNER)
 
@@ -81,3 +83,12 @@ def test_engineers_search_and_recall_only_what_they_may_open() -> None:
     assert recall.filters.visible_to_user == "bob"
     assert recall.terms.positive_words == ("vpn", "drops", "every", "day")
     assert recall_query(engineer, "the 10 of 12") is None
+
+
+def test_a_search_takes_its_filters_like_the_list_enums_or_their_values() -> None:
+    query = search_query(OWNER, "vpn", session_types=["chat"], statuses="resolved")
+
+    assert query.filters.session_types == frozenset({SessionType.CHAT})
+    assert query.filters.statuses == frozenset({SessionStatus.RESOLVED})
+    with pytest.raises(InvalidInput, match="status"):
+        search_query(OWNER, "vpn", statuses=["sleeping"])
