@@ -56,38 +56,47 @@ def _to(value: str) -> datetime:
     return _moment(value, end_of_day=True)
 
 
+# The filters of `sessions list` and `sessions search`, declared once.
+TypeFilter = Annotated[
+    list[SessionType] | None, typer.Option("--type", help="Only this kind (repeat for both).")
+]
+StatusFilter = Annotated[
+    list[SessionStatus] | None,
+    typer.Option("--status", help="Only sessions in this status (repeatable)."),
+]
+OwnerFilter = Annotated[
+    str | None, typer.Option("--owner", metavar="USER", help="Only this engineer's.")
+]
+FromFilter = Annotated[
+    datetime | None,
+    typer.Option(
+        "--from", parser=_from, metavar="DATE", help="Created on or after (UTC unless given)."
+    ),
+]
+ToFilter = Annotated[
+    datetime | None,
+    typer.Option(
+        "--to", parser=_to, metavar="DATE", help="Created on or before (a date: that day)."
+    ),
+]
+LimitOption = Annotated[
+    int, typer.Option("--limit", min=1, max=MAX_PAGE_SIZE, help="Sessions per page.")
+]
+CursorOption = Annotated[
+    str | None, typer.Option("--cursor", help="Where the previous page ended.")
+]
+
+
 @app.command("list")
 def list_sessions(
     ctx: typer.Context,
-    session_type: Annotated[
-        list[SessionType] | None,
-        typer.Option("--type", help="Only this kind (repeat for both)."),
-    ] = None,
-    status: Annotated[
-        list[SessionStatus] | None,
-        typer.Option("--status", help="Only sessions in this status (repeatable)."),
-    ] = None,
-    owner: Annotated[
-        str | None, typer.Option("--owner", metavar="USER", help="Only this engineer's.")
-    ] = None,
-    created_from: Annotated[
-        datetime | None,
-        typer.Option(
-            "--from", parser=_from, metavar="DATE", help="Created on or after (UTC unless given)."
-        ),
-    ] = None,
-    created_to: Annotated[
-        datetime | None,
-        typer.Option(
-            "--to", parser=_to, metavar="DATE", help="Created on or before (a date: that day)."
-        ),
-    ] = None,
-    limit: Annotated[
-        int, typer.Option("--limit", min=1, max=MAX_PAGE_SIZE, help="Sessions per page.")
-    ] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None, typer.Option("--cursor", help="Where the previous page ended.")
-    ] = None,
+    session_type: TypeFilter = None,
+    status: StatusFilter = None,
+    owner: OwnerFilter = None,
+    created_from: FromFilter = None,
+    created_to: ToFilter = None,
+    limit: LimitOption = DEFAULT_PAGE_SIZE,
+    cursor: CursorOption = None,
     actor: ActorOption = AS_DEFAULT,
     json_output: JsonOption = False,
 ) -> None:
@@ -152,35 +161,13 @@ def search(
             help='Words (all must match), "a phrase", -excluded, `or` between alternatives.',
         ),
     ],
-    session_type: Annotated[
-        list[SessionType] | None,
-        typer.Option("--type", help="Only this kind (repeat for both)."),
-    ] = None,
-    status: Annotated[
-        list[SessionStatus] | None,
-        typer.Option("--status", help="Only sessions in this status (repeatable)."),
-    ] = None,
-    owner: Annotated[
-        str | None, typer.Option("--owner", metavar="USER", help="Only this engineer's.")
-    ] = None,
-    created_from: Annotated[
-        datetime | None,
-        typer.Option(
-            "--from", parser=_from, metavar="DATE", help="Created on or after (UTC unless given)."
-        ),
-    ] = None,
-    created_to: Annotated[
-        datetime | None,
-        typer.Option(
-            "--to", parser=_to, metavar="DATE", help="Created on or before (a date: that day)."
-        ),
-    ] = None,
-    limit: Annotated[
-        int, typer.Option("--limit", min=1, max=MAX_PAGE_SIZE, help="Sessions per page.")
-    ] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[
-        str | None, typer.Option("--cursor", help="Where the previous page ended.")
-    ] = None,
+    session_type: TypeFilter = None,
+    status: StatusFilter = None,
+    owner: OwnerFilter = None,
+    created_from: FromFilter = None,
+    created_to: ToFilter = None,
+    limit: LimitOption = DEFAULT_PAGE_SIZE,
+    cursor: CursorOption = None,
     actor: ActorOption = AS_DEFAULT,
     json_output: JsonOption = False,
 ) -> None:
