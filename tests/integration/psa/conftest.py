@@ -18,7 +18,7 @@ from resolutionflow_psa import (
     HostGuard,
     RetryPolicy,
 )
-from tests.integration.psa.stub import StubServer
+from tests.integration.psa.stub import CLIENT_TIMEOUT, StubServer
 from tests.integration.psa.stubs import (
     AT_PREFIX,
     CW_PREFIX,
@@ -26,9 +26,6 @@ from tests.integration.psa.stubs import (
     ConnectWiseStub,
     HaloStub,
 )
-
-CLIENT_TIMEOUT = 0.25
-"""Seconds the adapters wait for an answer (the stubs' timeouts wait longer)."""
 
 RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.04, max_retry_after=5.0)
 

@@ -63,6 +63,15 @@ class Fault:
     """Do the request's work first (the write happens), then answer with the fault."""
 
 
+CLIENT_TIMEOUT = 1.0
+"""Seconds the tests' adapters wait for an answer. Far above what the stub needs on a loaded
+2-core CI machine (an answer there once took 0.65 s, and a 0.25 s timeout turned one PATCH
+into two), so that only the faults below ever time out."""
+
+LATE = CLIENT_TIMEOUT * 1.5
+"""When a `timeout` fault answers: well after the client gave up."""
+
+
 def rate_limited(retry_after: str | None = None) -> Fault:
     headers = {} if retry_after is None else {"retry-after": retry_after}
     return Fault(429, {"message": "Too many requests"}, headers)
@@ -72,9 +81,9 @@ def unavailable(status: int = 503) -> Fault:
     return Fault(status, {"message": "Service unavailable"})
 
 
-def timeout(delay: float = 0.6, *, after_handling: bool = False) -> Fault:
-    """No answer in time (the tests' clients give up after `CLIENT_TIMEOUT`)."""
-    return Fault(200, delay=delay, after_handling=after_handling)
+def timeout(*, status: int = 200, after_handling: bool = False) -> Fault:
+    """No answer in time: the stub answers only after the tests' clients gave up."""
+    return Fault(status, {"message": "Gateway timeout"}, delay=LATE, after_handling=after_handling)
 
 
 class PSAStub:

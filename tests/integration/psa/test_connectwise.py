@@ -25,7 +25,14 @@ from resolutionflow_psa import (
 )
 from resolutionflow_psa import connectwise as cw_module
 from tests.integration.psa.conftest import LOOPBACK, Waits, connectwise_settings, half
-from tests.integration.psa.stub import Fault, StubServer, rate_limited, timeout, unavailable
+from tests.integration.psa.stub import (
+    CLIENT_TIMEOUT,
+    Fault,
+    StubServer,
+    rate_limited,
+    timeout,
+    unavailable,
+)
 from tests.integration.psa.stubs import CW_ACCEPT, ConnectWiseStub
 
 TICKET = "4711"
@@ -461,7 +468,7 @@ def site_settings(server: StubServer) -> ConnectWiseSettings:
         public_key="pub-key",
         private_key="priv-key",
         client_id="3c7a1f5e-client",
-        timeout=0.25,
+        timeout=CLIENT_TIMEOUT,
         retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
     )
 

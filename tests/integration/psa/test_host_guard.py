@@ -16,7 +16,7 @@ from resolutionflow_psa import (
     PSAHostRefused,
 )
 from tests.integration.psa.conftest import RETRY, Waits
-from tests.integration.psa.stub import StubServer
+from tests.integration.psa.stub import CLIENT_TIMEOUT, StubServer
 from tests.integration.psa.stubs import ConnectWiseStub
 
 PUBLIC = "93.184.216.34"
@@ -42,7 +42,7 @@ def connectwise(url: str, guard: HostGuard, **kwargs: object) -> ConnectWisePSA:
         public_key="pub-key",
         private_key="priv-key",
         client_id="3c7a1f5e-client",
-        timeout=0.5,
+        timeout=CLIENT_TIMEOUT,
         retry=RETRY,
     )
     return ConnectWisePSA(settings, guard=guard, sleep=Waits(), **kwargs)  # type: ignore[arg-type]

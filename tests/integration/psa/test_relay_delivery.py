@@ -215,7 +215,7 @@ def _server_errors(stub: ConnectWiseStub) -> None:
 
 def _timeouts(stub: ConnectWiseStub) -> None:
     """No answer in time: twice the note is not written, once it is (the answer is late)."""
-    unanswered = Fault(504, {"message": "Gateway timeout"}, delay=0.6)
+    unanswered = timeout(status=504)
     stub.fail("POST", CW_NOTES, unanswered, unanswered, timeout(after_handling=True))
     stub.fail("GET", CW_NOTES, unanswered)
 
