@@ -45,7 +45,7 @@ def test_two_workers_answer_keepalive_requests_as_fast_as_one(tmp_path: Path) ->
         latency = {workers: _keepalive_latency(s.wait_ready()) for workers, s in servers.items()}
     finally:
         for server in servers.values():
-            server.terminate()
+            server.stop()
 
     print(f"keep-alive median latency: {latency}")
     # Nagle against delayed ACK made each request >= 40 ms with 2 workers.

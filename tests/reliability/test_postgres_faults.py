@@ -57,7 +57,7 @@ def served(
         assert len(keys) == 1, server.stdout
         yield server, {"Authorization": f"Bearer {keys[0]}"}
     finally:
-        server.terminate()
+        server.stop()
 
 
 def _healthy(base_url: str) -> bool:
@@ -134,4 +134,4 @@ def test_after_kill_9_under_load_every_acknowledged_message_is_there_once(
         assert not [s for s in load.statuses if s.startswith("500")], load.statuses
         assert check_integrity(restarted.base_url, owner, load) == []
     finally:
-        restarted.terminate()
+        restarted.stop()
