@@ -172,6 +172,10 @@ def test_a_guided_session_reaches_the_guided_tier_is_escalated_and_claimed_by_an
     page.click("#escalate-dialog button[type=submit]")
     page.wait_for_selector(".chip.status-escalated")
 
+    alice.go("/sessions?status=escalated")
+    row = page.locator(f"tr:has(a[href='/sessions/{session_id}'])")
+    assert row.locator(".chip").inner_text() == "escalated · waiting for a claim"
+
     alice.go("/")
     escalated = page.locator("section[aria-labelledby=escalated-h]")
     card = escalated.locator(f"li:has(a[href='/sessions/{session_id}'])")
