@@ -72,6 +72,21 @@ class Web:
             follow_redirects=False,
         )
 
+    async def add_user(self, email: str, role: Role) -> None:
+        """Another user of the account, with the same password."""
+        await register_user(
+            self.application.users, Argon2Passwords(), account_id="acme", email=email,
+            role=role, password=PASSWORD, now=self.clock.now(),
+        )  # fmt: skip
+
+    async def start_chat(self, csrf: str, message: str) -> str:
+        """Start a chat; the path of its page."""
+        started = await self.client.post(
+            "/sessions/chat", data={"_csrf": csrf, "message": message}, follow_redirects=False
+        )
+        assert started.status_code == 303
+        return str(started.headers["location"])
+
     async def csrf(self) -> str:
         page = await self.client.get("/")
         token = re.search(r'X-CSRF-Token": "([^"]+)"', page.text)
@@ -262,10 +277,7 @@ async def test_bad_filters_are_a_400_page_saying_what_is_wrong(web: Web) -> None
 
 
 async def test_an_admin_adds_a_user_who_can_then_sign_in_and_engineers_cannot(web: Web) -> None:
-    await register_user(
-        web.application.users, Argon2Passwords(), account_id="acme", email="ada@acme.example",
-        role=Role.ADMIN, password=PASSWORD, now=web.clock.now(),
-    )  # fmt: skip
+    await web.add_user("ada@acme.example", Role.ADMIN)
     await web.sign_in(email="ada@acme.example")
     csrf = await web.csrf()
 
@@ -296,10 +308,7 @@ async def test_an_admin_adds_a_user_who_can_then_sign_in_and_engineers_cannot(we
 
 
 async def test_an_owner_creates_a_key_that_the_api_accepts_and_revokes_it(web: Web) -> None:
-    await register_user(
-        web.application.users, Argon2Passwords(), account_id="acme", email="olga@acme.example",
-        role=Role.OWNER, password=PASSWORD, now=web.clock.now(),
-    )  # fmt: skip
+    await web.add_user("olga@acme.example", Role.OWNER)
     await web.sign_in(email="olga@acme.example")
     csrf = await web.csrf()
 
@@ -337,11 +346,7 @@ async def test_an_engineer_cannot_see_or_create_keys(web: Web) -> None:
 async def test_a_linked_ticket_and_its_notes_delivery_state_show_on_the_session(web: Web) -> None:
     await web.sign_in()
     csrf = await web.csrf()
-    started = await web.client.post(
-        "/sessions/chat", data={"_csrf": csrf, "message": "Outlook asks for the password"},
-        follow_redirects=False,
-    )  # fmt: skip
-    path = started.headers["location"]
+    path = await web.start_chat(csrf, "Outlook asks for the password")
 
     missing = await web.client.post(f"{path}/ticket", data={"_csrf": csrf, "ticket_id": "T-404"})
     assert missing.status_code == 404
@@ -364,11 +369,7 @@ async def test_a_linked_ticket_and_its_notes_delivery_state_show_on_the_session(
 async def test_an_admin_retries_failed_note_deliveries_and_an_engineer_may_not(web: Web) -> None:
     await web.sign_in()
     csrf = await web.csrf()
-    started = await web.client.post(
-        "/sessions/chat", data={"_csrf": csrf, "message": "VPN drops every hour"},
-        follow_redirects=False,
-    )  # fmt: skip
-    path = started.headers["location"]
+    path = await web.start_chat(csrf, "VPN drops every hour")
     await web.client.post(f"{path}/ticket", data={"_csrf": csrf, "ticket_id": "T-100"})
     await web.client.post(f"{path}/resolve", data={"_csrf": csrf, "summary": "New VPN profile"})
     session_id = UUID(path.rsplit("/", 1)[1])
@@ -387,10 +388,7 @@ async def test_an_admin_retries_failed_note_deliveries_and_an_engineer_may_not(w
         DeliveryState.FAILED
     ]
 
-    await register_user(
-        web.application.users, Argon2Passwords(), account_id="acme", email="ada@acme.example",
-        role=Role.ADMIN, password=PASSWORD, now=web.clock.now(),
-    )  # fmt: skip
+    await web.add_user("ada@acme.example", Role.ADMIN)
     await web.sign_in(email="ada@acme.example")
     csrf = await web.csrf()
     shown = await web.client.get(path)
@@ -431,10 +429,7 @@ async def test_an_admin_connects_the_psa_without_the_secret_ever_shown_and_disco
     web.application.connections = ConfiguredPSAConnections(
         SqlPSAConnectionStore(web.application.storage.database), Sealer(Sealer.new_key())
     )
-    await register_user(
-        web.application.users, Argon2Passwords(), account_id="acme", email="ada@acme.example",
-        role=Role.ADMIN, password=PASSWORD, now=web.clock.now(),
-    )  # fmt: skip
+    await web.add_user("ada@acme.example", Role.ADMIN)
     await web.sign_in(email="ada@acme.example")
     csrf = await web.csrf()
 
