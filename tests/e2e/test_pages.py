@@ -371,7 +371,7 @@ def test_a_streaming_reply_shows_its_text_but_never_a_raw_marker_block() -> None
 async def test_an_admin_connects_the_psa_without_the_secret_ever_shown_and_disconnects(
     web: Web,
 ) -> None:
-    web.application.connections = ConfiguredPSAConnections(
+    web.application.psa = ConfiguredPSAConnections(
         SqlPSAConnectionStore(web.application.storage.database), Sealer(Sealer.new_key())
     )
     await register_user(
@@ -412,7 +412,7 @@ async def test_an_admin_connects_the_psa_without_the_secret_ever_shown_and_disco
     gone = await web.client.post("/settings/psa/disconnect", data={"_csrf": csrf})
     assert "Not connected" in gone.text
     untested = await web.client.post("/settings/psa/test", data={"_csrf": csrf, "ticket_id": "1"})
-    assert untested.status_code == 409
+    assert untested.status_code == 422
 
 
 async def test_an_engineer_cannot_see_the_psa_connection(web: Web) -> None:
