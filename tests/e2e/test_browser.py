@@ -13,6 +13,8 @@ import pytest
 
 from tests.e2e.conftest import ALICE, BOB, GINA, OWEN, PASSWORD, VIC, Person, WebServer
 
+pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
+
 XSS = "<img src=x onerror=alert(1)>"
 SERIOUS = ("serious", "critical")
 
