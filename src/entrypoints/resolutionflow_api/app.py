@@ -58,7 +58,6 @@ def create_app(application: Application, *, close_application: bool = False) -> 
         lease=timedelta(seconds=application.settings.idempotency_lease_seconds),
     )
     key_management = application.key_management
-    connection_management = application.connection_management
     session_deliveries = application.session_deliveries
     probe = HealthProbe(application.storage.database, application.settings.chosen_llm())
 
@@ -105,7 +104,11 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             "idempotency": Provide(lambda: gate, sync_to_thread=False),
             "streams": Provide(lambda: streams, sync_to_thread=False),
             "health_probe": Provide(lambda: probe, sync_to_thread=False),
-            "connection_management": Provide(lambda: connection_management, sync_to_thread=False),
+            # Per request: an application given fixed PSA connections (a test's) has none to
+            # manage, and says so (ConnectionsNotManaged) only when asked to.
+            "connection_management": Provide(
+                lambda: application.connection_management, sync_to_thread=False
+            ),
             "session_deliveries": Provide(lambda: session_deliveries, sync_to_thread=False),
         },
         middleware=[
