@@ -452,8 +452,10 @@ _DESCRIPTIONS = {
     404: "No such session (or key, or PSA connection) in the key's account",
     409: "Refused by the session's lifecycle or state, or the request is still in progress",
     413: "The body or a message is too large",
-    422: "Invalid input; `errors` names the offending fields",
-    502: "The assistant (or the PSA) answered with something unusable",
+    422: "Invalid input (`errors` names the offending fields), or a configuration an operator "
+    "must change (no or a refused PSA connection, credentials that cannot be opened)",
+    502: "The assistant (or the PSA) refused the request itself, or answered with something "
+    "unusable",
     503: "The assistant (what you sent is saved, `session_id`), the database "
     "(`database_unavailable`), or the PSA is unavailable, or the request ran out of time "
     "(`request_timeout`); see `Retry-After`",

@@ -163,7 +163,7 @@ class PSAConnectionController(Controller):
         "one does not exist; 503 if the instance cannot be reached). Other PSAs are not "
         "contacted: use the test. Without `RESOLUTIONFLOW_SECRET_KEY` on the server the "
         "credentials cannot be sealed: 422 `psa_credentials_locked`.",
-        responses=problems(403, 409, 413, 422, 503),
+        responses=problems(403, 413, 422, 503),
     )
     async def put_psa_connection(
         self,
@@ -186,7 +186,7 @@ class PSAConnectionController(Controller):
         "Autotask's note types and publish values). A problem says why not: 422 "
         "`psa_authentication_failed` / `ticket_not_found` / `psa_host_refused`, 503 "
         "`psa_unavailable` (with `Retry-After` when the PSA gave one).",
-        responses=problems(403, 409, 413, 422, 502, 503),
+        responses=problems(403, 413, 422, 502, 503),
     )
     async def test_psa_connection(
         self,
