@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from resolutionflow_core.errors import LLMError, LLMUnavailable
 from resolutionflow_core.ports import (
@@ -22,9 +21,6 @@ from resolutionflow_core.ports import (
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
 from resolutionflow_memory import OfflineLLM
-
-if TYPE_CHECKING:
-    from resolutionflow_app import Application
 
 INJECTED: str = "offline assistant: injected failure"
 """The message of the default injected error."""
@@ -113,21 +109,3 @@ class FaultyLLM:
             return None
         self._failures.remaining -= 1
         return self._failures.error.with_traceback(None)  # each raise: a fresh traceback
-
-
-def faulty_llm(application: Application) -> FaultyLLM:
-    """Wrap ``application``'s LLM in a `FaultyLLM` (once), its sessions service included."""
-    from resolutionflow_core.services import SessionService
-
-    if isinstance(application.llm, FaultyLLM):
-        return application.llm
-    faulty = FaultyLLM(application.llm)
-    application.llm = faulty
-    application.sessions = SessionService(
-        uow=application.storage.unit_of_work,
-        llm=faulty,
-        psa=application.psa,
-        clock=application.clock,
-        search=application.sessions._search,  # keep the search the app was built with
-    )
-    return faulty

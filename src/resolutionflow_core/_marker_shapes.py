@@ -10,7 +10,7 @@ from typing import Annotated, Final
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter
 
-from resolutionflow_core.markers import Action, Fork, ForkOption, ParsedReply, Question
+from resolutionflow_core.marker_types import Action, Fork, ForkOption, ParsedReply, Question
 
 
 class _Lenient(BaseModel):

@@ -131,18 +131,25 @@ def allowed_actions_for(actor: Actor, session: Session) -> tuple[LifecycleAction
     )
 
 
+# -- managing the account -------------------------------------------------------------------
+
+
+def ensure_can_manage(actor: Actor, operation: str, what: str) -> None:
+    """Owners and admins manage their account (its users, API keys, PSA connection and note
+    deliveries); engineers and viewers do not. ``what`` names what is managed, for the
+    refusal: "only owners and admins manage the PSA connection"."""
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied(operation, f"only owners and admins manage {what}")
+
+
 # -- API keys ---------------------------------------------------------------------------------
 
-
-def ensure_can_manage_keys(actor: Actor, operation: str) -> None:
-    """Owners and admins manage their account's keys; engineers and viewers do not."""
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied(operation, "only owners and admins manage API keys")
+API_KEYS = "API keys"
 
 
 def ensure_can_create_key(actor: Actor, holder: Actor) -> None:
     """``actor`` may mint a key acting as ``holder`` (an admin never over an owner)."""
-    ensure_can_manage_keys(actor, "create API keys")
+    ensure_can_manage(actor, "create API keys", API_KEYS)
     if holder.account_id != actor.account_id:
         raise PermissionDenied("create an API key", "keys are created in your own account only")
     if actor.role is Role.OWNER:
@@ -162,7 +169,7 @@ def ensure_can_revoke_key(actor: Actor, holder: Actor, *, other_active_owner_key
 
     ``other_active_owner_keys``: active owner keys of the account besides this one.
     """
-    ensure_can_manage_keys(actor, "revoke API keys")
+    ensure_can_manage(actor, "revoke API keys", API_KEYS)
     if holder.role is not Role.OWNER:
         return
     if actor.role is not Role.OWNER:

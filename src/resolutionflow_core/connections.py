@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from resolutionflow_core.access import MANAGING_ROLES, Actor
-from resolutionflow_core.errors import PermissionDenied
+from resolutionflow_core.errors import NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,11 @@ class PSAConnectionStore(Protocol):
         ...
 
 
-def ensure_can_manage_connection(actor: Actor, operation: str) -> None:
-    """Owners and admins manage their account's PSA connection."""
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied(operation, "only owners and admins manage the PSA connection")
+class ConnectionNotFound(NotFound):
+    """The account has no PSA connection to show or remove."""
+
+    code = "psa_connection_not_found"
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"account {account_id} has no PSA connection")
+        self.account_id = account_id

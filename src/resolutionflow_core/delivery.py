@@ -19,7 +19,9 @@ from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-from resolutionflow_core.errors import PSAError
+from resolutionflow_core import access
+from resolutionflow_core.access import Actor
+from resolutionflow_core.errors import PSAError, TicketOnOtherProvider, Unavailable
 from resolutionflow_core.events import (
     DomainEvent,
     SessionEscalated,
@@ -116,6 +118,36 @@ class DeliveryQueue(Protocol):
     async def for_session(self, session_id: UUID) -> list[Delivery]: ...
 
 
+class FailedDeliveries(Protocol):
+    """A session's deliveries, and putting its failed ones back in the queue."""
+
+    async def for_session(self, session_id: UUID) -> list[Delivery]: ...
+
+    async def retry_failed(self, *, now: datetime, session_id: UUID | None = None) -> int:
+        """Put failed deliveries (of one session, or all) back in the queue; how many."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionDeliveries:
+    """A session's note deliveries as the API, the CLI and the web app show and retry them.
+
+    The caller has loaded the session for the actor first (`SessionService.get`), so a
+    session outside the actor's sight is not found before anything here runs."""
+
+    queue: FailedDeliveries
+    clock: Clock
+
+    async def of(self, session_id: UUID) -> list[Delivery]:
+        return await self.queue.for_session(session_id)
+
+    async def retry_failed(self, actor: Actor, session_id: UUID) -> int:
+        """Put the session's failed deliveries back in the queue (owners and admins, e.g.
+        after fixing the connection); how many."""
+        access.ensure_can_manage(actor, "retry PSA deliveries", "PSA deliveries")
+        return await self.queue.retry_failed(now=self.clock.now(), session_id=session_id)
+
+
 @dataclass(frozen=True, slots=True)
 class RelayReport:
     delivered: int = 0
@@ -168,10 +200,7 @@ class DeliveryRelay:
         try:
             client = await self._connections.client_for(due.account_id)
             if client.provider != due.ticket_provider:
-                raise PSAError(
-                    f"the ticket was linked on {due.ticket_provider}, "
-                    f"but the account's PSA connection is now {client.provider}"
-                )
+                raise TicketOnOtherProvider(due.ticket_provider, client.provider)
             note_id = None
             # An earlier attempt may have posted it (also one before a failed delivery was
             # put back, which starts its count again but keeps its last error): look first.
@@ -196,8 +225,8 @@ class DeliveryRelay:
             return DeliveryState.FAILED
         delay = min(self._base_delay * 2 ** (delivery.attempts - 1), self._max_delay)
         delay = delay * random.uniform(0.8, 1.2)
-        retry_after = getattr(error, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after > delay.total_seconds():
+        retry_after = error.retry_after if isinstance(error, Unavailable) else None
+        if retry_after is not None and retry_after > delay.total_seconds():
             delay = timedelta(seconds=retry_after)
         await self._queue.retry_later(delivery.id, error=message, at=self._clock.now() + delay)
         return DeliveryState.PENDING

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from resolutionflow_core.chat import ConversationMessage, MessageRole
+from resolutionflow_core.kinds import SessionType
+from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.markers import ParsedReply, parse_markers
 
-if TYPE_CHECKING:
-    from resolutionflow_core.chat import ConversationMessage
+if TYPE_CHECKING:  # the aggregate imports this module to build its notes
     from resolutionflow_core.session import Session
 
 EXCERPT_CHARS = 300
@@ -31,7 +33,7 @@ def resolution_note(session: Session) -> str:
     For an abandoned session, a closing note: it says the session was closed without a fix,
     and why when the engineer said.
     """
-    if session.status == "abandoned":
+    if session.status == SessionStatus.ABANDONED:
         why = session.abandon_reason or "No reason was given."
         sections = [
             ("Problem", problem_statement(session)),
@@ -80,7 +82,7 @@ def steps_worked(session: Session) -> int:
     update quotes, so the ticket note and the client's update never disagree."""
     if session.steps:
         return sum(1 for step in session.steps if step.response is not None)
-    return sum(1 for message in session.conversation_messages if message.role == "user")
+    return sum(1 for message in session.conversation_messages if message.role == MessageRole.USER)
 
 
 def steps_worked_phrase(session: Session) -> str:
@@ -108,7 +110,7 @@ def findings(session: Session) -> list[str]:
 
 
 def _chat_findings(message: ConversationMessage) -> list[str]:
-    if message.role == "user":
+    if message.role == MessageRole.USER:
         return [f"Engineer: {message.content}"]
     return _structure(parse_markers(message.content))
 
@@ -153,7 +155,7 @@ def _standing(session: Session) -> str:
 
 
 def _last_message(message: ConversationMessage) -> str:
-    if message.role == "user":
+    if message.role == MessageRole.USER:
         return f"Last engineer message: {_excerpt(message.content, 500)}"
     reply = parse_markers(message.content)
     lines = [f"Last assistant message: {_excerpt(reply.text, 500) or '(lists only)'}"]
@@ -162,7 +164,7 @@ def _last_message(message: ConversationMessage) -> str:
 
 
 def _document(heading: str, session: Session, sections: list[tuple[str, str]]) -> str:
-    kind = "Guided session" if session.session_type == "guided" else "Chat session"
+    kind = "Guided session" if session.session_type == SessionType.GUIDED else "Chat session"
     lines = [f"{heading} — {kind} {session.id}", ""]
     for title, body in sections:
         lines += [f"{title}:", body, ""]

@@ -1,6 +1,25 @@
 """Domain errors: each says what was tried and why it was refused.
 
-Entrypoints map them once, at the edge (HTTP problem details, CLI messages).
+Every error belongs to one *category* (a base class below), which says what the caller can
+do about it. Entrypoints map categories once, at the edge, by ``isinstance`` along the class
+hierarchy (`category_of`): HTTP problem details, CLI exit codes, the idempotency layer's
+keep-or-resume rule, the web app's pages. An adapter's error subclasses a category too, so
+the edges never need to know the adapter's types or read ``code`` strings.
+
+============================  =================================================================
+category                      meaning
+============================  =================================================================
+`InvalidInput`                a value the domain refuses; fix the input
+`NotFound`                    the thing named does not exist for this actor
+`NotAllowed`                  a rule about who may do what refuses it
+`Conflict`                    the thing's current state refuses it (lifecycle, a stale copy...)
+`Misconfigured`               the settings cannot work; an operator must change them
+`ProviderRejected`            an outside service (LLM, PSA) refused the request as such;
+                              sending it again gets the same answer until something changes
+`Unavailable`                 the database or a provider cannot answer now; try again later
+                              (``retry_after`` seconds, when known)
+`UnusableAnswer`              a provider answered with something unusable; asking again may work
+============================  =================================================================
 """
 
 from __future__ import annotations
@@ -22,6 +41,9 @@ class DomainError(Exception):
         self.message = message
 
 
+# -- categories -----------------------------------------------------------------------------
+
+
 class InvalidInput(DomainError, ValueError):
     """A command carries a value the domain refuses (empty summary, unknown option...)."""
 
@@ -31,6 +53,65 @@ class InvalidInput(DomainError, ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class NotFound(DomainError):
+    """The thing named does not exist (for this actor: another account's is never visible)."""
+
+    field: str | None = None
+    """The input field that named the missing thing, when it came in a request's body rather
+    than in its address (a ticket id to link, say)."""
+
+
+class NotAllowed(DomainError):
+    """A rule about who may do what refuses the operation to this actor."""
+
+
+class Conflict(DomainError):
+    """The current state of the thing refuses the operation (its lifecycle, a step still
+    pending, a copy changed meanwhile, a name already taken)."""
+
+
+class Misconfigured(DomainError):
+    """The settings cannot work (a connection not set up, a host refused, credentials the
+    provider refuses or that cannot be opened): an operator must change them; trying again
+    as it is cannot help."""
+
+
+class ProviderRejected(DomainError):
+    """An outside service (the LLM, the PSA) refused the request itself: the same request
+    gets the same answer until an operator or the input changes it."""
+
+
+class Unavailable(DomainError):
+    """The database or a provider cannot answer now (down, overloaded, rate limited, too
+    slow): nothing was done, and trying again later may work."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Seconds to wait before trying again, when the service said (or the default)."""
+
+
+class UnusableAnswer(Unavailable):
+    """A provider answered, but with something that cannot be used (a malformed step, an
+    unreadable body): asking again may get a usable answer."""
+
+
+CATEGORIES: tuple[type[DomainError], ...] = (
+    InvalidInput,
+    NotFound,
+    NotAllowed,
+    Conflict,
+    Misconfigured,
+    ProviderRejected,
+    UnusableAnswer,
+    Unavailable,
+)
+"""Every category, the most specific first (`UnusableAnswer` is a kind of `Unavailable`)."""
+
+
+# -- the domain's errors ----------------------------------------------------------------------
 
 
 def enum_value(enum_type: type[E], value: object, field: str) -> E:
@@ -56,7 +137,7 @@ class ContentTooLarge(InvalidInput):
         self.limit = limit
 
 
-class InvalidTransition(DomainError):
+class InvalidTransition(Conflict):
     """The lifecycle table has no transition for this action from this status."""
 
     code = "invalid_transition"
@@ -79,7 +160,7 @@ def _object_of(action: str) -> str:
     return "a session" if action in SESSION_VERBS else "in a session"
 
 
-class WrongSessionType(DomainError):
+class WrongSessionType(Conflict):
     """An operation of one kind of session was tried on the other kind."""
 
     code = "wrong_session_type"
@@ -93,7 +174,7 @@ class WrongSessionType(DomainError):
         self.expected = expected
 
 
-class NoPendingStep(DomainError):
+class NoPendingStep(Conflict):
     """A guided step was answered while no step waits for an answer."""
 
     code = "no_pending_step"
@@ -103,7 +184,7 @@ class NoPendingStep(DomainError):
         self.session_id = session_id
 
 
-class StepAlreadyPending(DomainError):
+class StepAlreadyPending(Conflict):
     """A new guided step was proposed while the previous one is still unanswered."""
 
     code = "step_already_pending"
@@ -114,7 +195,7 @@ class StepAlreadyPending(DomainError):
         self.number = number
 
 
-class SessionNotFound(DomainError):
+class SessionNotFound(NotFound):
     """No session with this id exists for the actor (another account's is never visible)."""
 
     code = "session_not_found"
@@ -124,7 +205,7 @@ class SessionNotFound(DomainError):
         self.session_id = session_id
 
 
-class StaleSession(DomainError):
+class StaleSession(Conflict):
     """Somebody else changed the session since it was loaded: the write is refused."""
 
     code = "stale_session"
@@ -138,7 +219,7 @@ class StaleSession(DomainError):
         self.expected_version = expected_version
 
 
-class PermissionDenied(DomainError):
+class PermissionDenied(NotAllowed):
     """The actor's role or relation to the session does not allow the operation."""
 
     code = "permission_denied"
@@ -172,21 +253,22 @@ class CursorMismatch(InvalidCursor):
         )
 
 
-class StorageUnavailable(DomainError):
+class StorageUnavailable(Unavailable):
     """The database cannot be used now (down, unreachable, too slow, or busy with another
     writer past the deadline): the operation did not complete, and trying later may work."""
 
     code = "database_unavailable"
 
+    retry_after: float
+
     def __init__(self, message: str, *, busy: bool = False, retry_after: float = 5.0) -> None:
-        super().__init__(message)
+        super().__init__(message, retry_after=retry_after)
         self.busy = busy
         """True when the database answers but another writer holds it past the deadline."""
-        self.retry_after = retry_after
 
 
 class LLMError(DomainError):
-    """The LLM port failed.
+    """The LLM port failed (a family: each error raised is also of a category).
 
     When a service raises it, whatever the engineer sent is already stored, in the session
     ``session_id`` names.
@@ -209,7 +291,7 @@ class LLMError(DomainError):
         return error
 
 
-class LLMUnavailable(LLMError):
+class LLMUnavailable(LLMError, Unavailable):
     """The LLM could not answer now (overload, rate limit, network); trying later may work."""
 
     code = "llm_unavailable"
@@ -221,30 +303,30 @@ class LLMUnavailable(LLMError):
         retry_after: float | None = None,
         session_id: UUID | None = None,
     ) -> None:
-        super().__init__(message, session_id=session_id)
+        LLMError.__init__(self, message, session_id=session_id)
         self.retry_after = retry_after
 
 
-class LLMRejected(LLMError):
+class LLMRejected(LLMError, ProviderRejected):
     """The LLM service refused the request itself (bad key, unknown model, bad request):
     retrying will not help until the operator fixes the configuration."""
 
     code = "llm_rejected"
 
 
-class LLMResponseInvalid(LLMError):
+class LLMResponseInvalid(LLMError, UnusableAnswer):
     """The LLM answered with something the domain cannot use (e.g. a malformed step)."""
 
     code = "llm_response_invalid"
 
 
 class PSAError(DomainError):
-    """The PSA port failed."""
+    """The PSA port failed (a family: each error raised is also of a category)."""
 
     code = "psa_error"
 
 
-class NothingToAnswer(DomainError):
+class NothingToAnswer(Conflict):
     """A reply was asked for while the chat's last message already has one."""
 
     code = "nothing_to_answer"
@@ -254,7 +336,7 @@ class NothingToAnswer(DomainError):
         self.session_id = session_id
 
 
-class PSANotConfigured(PSAError):
+class PSANotConfigured(PSAError, Misconfigured):
     """The account has no PSA connection."""
 
     code = "psa_not_configured"
@@ -264,12 +346,43 @@ class PSANotConfigured(PSAError):
         self.account_id = account_id
 
 
-class TicketNotFound(PSAError):
+class TicketNotFound(PSAError, NotFound):
     """The PSA has no such ticket (or the credentials cannot see it)."""
 
     code = "ticket_not_found"
+    field = "ticket_id"
 
     def __init__(self, provider: str, ticket_id: str) -> None:
         super().__init__(f"{provider} ticket {ticket_id} not found")
         self.provider = provider
         self.ticket_id = ticket_id
+
+
+class TicketOnOtherProvider(PSAError, Conflict):
+    """A ticket linked on one PSA, while the account's connection is now to another."""
+
+    code = "psa_provider_changed"
+
+    def __init__(self, linked_on: str, connected_to: str) -> None:
+        super().__init__(
+            f"the ticket was linked on {linked_on}, "
+            f"but the account's PSA connection is now {connected_to}"
+        )
+        self.linked_on = linked_on
+        self.connected_to = connected_to
+
+
+FAMILIES: tuple[type[DomainError], ...] = (LLMError, PSAError)
+"""Bases that group a port's errors but are no category: an error raised as the family
+itself (a provider failing in a way nobody classified) counts as an `UnusableAnswer`."""
+
+
+def category_of(error: DomainError | type[DomainError]) -> type[DomainError] | None:
+    """The category of ``error`` (an instance or a class): the first category along its
+    class hierarchy; `UnusableAnswer` for a bare member of a family; ``None`` for a plain
+    `DomainError`."""
+    kind = error if isinstance(error, type) else type(error)
+    for base in kind.__mro__:
+        if base in CATEGORIES:
+            return base
+    return UnusableAnswer if issubclass(kind, FAMILIES) else None

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from resolutionflow_core import access
 from resolutionflow_core.access import Actor, Role
-from resolutionflow_core.errors import DomainError
+from resolutionflow_core.errors import NotFound
 from resolutionflow_core.ports import Clock
 
 _SHAPE = re.compile(r"rf_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
@@ -91,7 +91,7 @@ class KeyStore(Protocol):
     async def count_active(self) -> int: ...
 
 
-class KeyNotFound(DomainError):
+class KeyNotFound(NotFound):
     """No API key with this id in the actor's account."""
 
     code = "key_not_found"
@@ -111,7 +111,7 @@ class KeyManagement:
     clock: Clock
 
     async def list(self, actor: Actor) -> list[ApiKey]:
-        access.ensure_can_manage_keys(actor, "list API keys")
+        access.ensure_can_manage(actor, "list API keys", access.API_KEYS)
         return await self.keys.list(actor.account_id)
 
     async def create(self, actor: Actor, user_id: str, role: Role, label: str) -> NewKey:
@@ -120,7 +120,7 @@ class KeyManagement:
         return await self.keys.create(holder, label, now=self.clock.now())
 
     async def revoke(self, actor: Actor, key_id: UUID) -> ApiKey:
-        access.ensure_can_manage_keys(actor, "revoke API keys")
+        access.ensure_can_manage(actor, "revoke API keys", access.API_KEYS)
         keys = await self.keys.list(actor.account_id)
         key = next((k for k in keys if k.id == key_id), None)
         if key is None:

@@ -265,7 +265,8 @@ def page_of(rows: list[SessionSummary], limit: int) -> SessionPage:
 
 @dataclass(frozen=True, slots=True)
 class Dashboard:
-    """What an engineer sees first: sessions open now, escalations to claim, recent ones."""
+    """What an engineer sees first: sessions open now, escalations to claim, and recently
+    closed ones (resolved or abandoned; an escalated session is under ``escalated`` only)."""
 
     active: list[SessionSummary]
     escalated: list[SessionSummary]

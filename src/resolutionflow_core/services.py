@@ -28,7 +28,7 @@ from resolutionflow_core.errors import (
     enum_value,
 )
 from resolutionflow_core.idempotency import storing_input
-from resolutionflow_core.lifecycle import OPEN_STATUSES, SessionStatus
+from resolutionflow_core.lifecycle import OPEN_STATUSES, TERMINAL_STATUSES, SessionStatus
 from resolutionflow_core.listing import (
     DEFAULT_PAGE_SIZE,
     Cursor,
@@ -61,8 +61,6 @@ T = TypeVar("T")
 
 DEFAULT_WRITE_ATTEMPTS = 50
 """How often a write is retried on a fresh copy before `StaleSession` reaches the caller."""
-
-_CLOSED = frozenset({SessionStatus.RESOLVED, SessionStatus.ABANDONED, SessionStatus.ESCALATED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +374,9 @@ class SessionService:
         return await self._search.search(query)
 
     async def dashboard(self, actor: Actor, *, limit: int = 10) -> Dashboard:
-        """Open sessions, escalations waiting for a claim, and recently closed sessions.
+        """Open sessions, escalations waiting for a claim, and recently closed sessions
+        (resolved or abandoned: `TERMINAL_STATUSES`; an escalated session is not closed, it
+        waits for a claim, and shows there only).
 
         Engineers see their own; owners, admins and viewers see the whole account.
         """
@@ -390,7 +390,7 @@ class SessionService:
         async with self._uow() as uow:
             active = await uow.sessions.list(query(OPEN_STATUSES, owner))
             escalated = await uow.sessions.list(query(frozenset({SessionStatus.ESCALATED}), None))
-            recent = await uow.sessions.list(query(_CLOSED, owner))
+            recent = await uow.sessions.list(query(TERMINAL_STATUSES, owner))
         return Dashboard(active.items, escalated.items, recent.items)
 
     # -- internals ------------------------------------------------------------------------

@@ -50,6 +50,7 @@ from resolutionflow_core.events import (
     TicketLinked,
 )
 from resolutionflow_core.guided import ConfidenceTier, GuidedStep, ProposedStep, tier_for
+from resolutionflow_core.kinds import SessionType as SessionType
 from resolutionflow_core.lifecycle import (
     TERMINAL_STATUSES,
     LifecycleAction,
@@ -63,13 +64,6 @@ from resolutionflow_core.usage import TokenUsage
 
 MAX_INTAKE_BYTES = 64_000
 MAX_SUMMARY_CHARS = 8_000
-
-
-class SessionType(StrEnum):
-    GUIDED = "guided"
-    """FlowPilot: one question or action at a time, confidence rising."""
-    CHAT = "chat"
-    """The assistant: free chat."""
 
 
 class IntakeType(StrEnum):

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid4
 
-from resolutionflow_core.access import MANAGING_ROLES, Actor, Role
-from resolutionflow_core.errors import DomainError, InvalidInput, PermissionDenied
+from resolutionflow_core.access import Actor, Role, ensure_can_manage
+from resolutionflow_core.errors import Conflict, InvalidInput, PermissionDenied
 
 MAX_EMAIL_CHARS = 128
 MIN_PASSWORD_CHARS = 12
@@ -26,7 +26,7 @@ MAX_PASSWORD_CHARS = 1_024
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
-class UserExists(DomainError):
+class UserExists(Conflict):
     """An account already has a user with this email."""
 
     code = "user_exists"
@@ -164,8 +164,7 @@ async def register_user(
 
 def ensure_can_manage_users(actor: Actor, role: Role | None = None) -> None:
     """Owners and admins manage their account's users; only owners make owners."""
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied("manage users", "only owners and admins manage users")
+    ensure_can_manage(actor, "manage users", "users")
     if role is Role.OWNER and actor.role is not Role.OWNER:
         raise PermissionDenied("create an owner", "only owners create owners")
 

@@ -20,17 +20,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from resolutionflow_api import create_app
-from resolutionflow_app import Application, Settings
+from resolutionflow_app import Application, Settings, open_application
 from resolutionflow_core.access import Actor, Role
-from resolutionflow_core.services import SessionService
-from resolutionflow_core.system import SystemClock
 from resolutionflow_core.tickets import Ticket
 from resolutionflow_memory import InMemoryPSA, InMemoryPSAConnections, OfflineLLM
 from resolutionflow_sqlalchemy import SqlStorage, migrations
-from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
-from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
-from resolutionflow_sqlalchemy.search import SqlSessionSearch
 from tests.llm_faults import FaultyLLM
 
 MAX_REQUEST_BYTES = 100_000
@@ -119,32 +114,17 @@ class MemoryConnections(InMemoryPSAConnections):
 def build_application(
     url: str, llm: FaultyLLM, connections: MemoryConnections, *, relay: bool = False
 ) -> Application:
-    """The composition root's `Application`, with adapters the tests steer."""
+    """The composition root's `Application`, with adapters the tests steer (and keys read
+    afresh every time, so a revoked key is refused at once)."""
     storage = SqlStorage.from_url(url)
-    clock = SystemClock()
     settings = Settings(
         database_url=url,
         llm="offline",
         max_request_bytes=MAX_REQUEST_BYTES,
         relay_in_process=relay,
     )
-    return Application(
-        settings=settings,
-        storage=storage,
-        llm=llm,
-        psa=connections,
-        keys=SqlKeyStore(storage.database),
-        idempotency=SqlIdempotencyStore(storage.database),
-        sessions=SessionService(
-            uow=storage.unit_of_work,
-            llm=llm,
-            psa=connections,
-            clock=clock,
-            search=SqlSessionSearch(storage.database),
-        ),
-        connections=connections,  # type: ignore[arg-type]
-        deliveries=SqlDeliveryQueue(storage.database),
-        clock=clock,
+    return open_application(
+        settings, storage=storage, llm=llm, psa=connections, keys=SqlKeyStore(storage.database)
     )
 
 

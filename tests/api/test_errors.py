@@ -55,7 +55,7 @@ SOME_ID = uuid.UUID(int=7)
         (LLMResponseInvalid("no JSON", session_id=SOME_ID), 502),
         (LLMError("odd"), 502),
         (TicketNotFound("memory", "T-1"), 422),
-        (PSANotConfigured(ACCOUNT), 409),
+        (PSANotConfigured(ACCOUNT), 422),
         (PSAError("ConnectWise is down"), 502),
         (StorageUnavailable("down"), 503),
         (DomainError("something else"), 400),
@@ -70,7 +70,7 @@ def test_every_domain_error_has_one_status(error: DomainError, status: int) -> N
     assert body["code"] == error.code
     assert body["type"] == f"urn:resolutionflow:problem:{error.code}"
     assert body["instance"] == "/here"
-    assert body["detail"]
+    assert body["detail"].startswith(error.message)
 
 
 def test_an_llm_outage_says_where_the_input_is_and_when_to_retry() -> None:
@@ -189,7 +189,7 @@ async def test_asking_again_when_the_last_message_has_its_reply_is_409(api: Api)
     problem(await _post(api, f"{BASE}/{chat}/chat/retry"), 409, "nothing_to_answer")
 
 
-async def test_linking_without_a_psa_connection_is_409_and_an_unknown_ticket_422(api: Api) -> None:
+async def test_linking_without_a_psa_connection_or_with_an_unknown_ticket_is_422(api: Api) -> None:
     session = (await api.start_chat())["id"]
 
     unknown = problem(
@@ -201,7 +201,7 @@ async def test_linking_without_a_psa_connection_is_409_and_an_unknown_ticket_422
     not_configured = await _post(api, f"{BASE}/{session}/ticket", {"ticket_id": "T-100"})
 
     assert unknown["errors"][0]["field"] == "ticket_id"
-    problem(not_configured, 409, "psa_not_configured")
+    problem(not_configured, 422, "psa_not_configured")
 
 
 # -- invalid input (422), sizes (413) -------------------------------------------------------
@@ -553,3 +553,51 @@ async def test_a_database_that_is_down_is_503_database_unavailable_with_retry_af
     engine.dispose()
     # It recovers by itself.
     assert (await api.client.get(f"{BASE}/{chat['id']}", headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "message"),
+    [
+        (
+            {"message": "Object missing required field `summary`", "key": "data"},
+            "summary",
+            "Object missing required field `summary`",
+        ),
+        (
+            {
+                "message": "Object missing required field `text`",
+                "key": "intake_content",
+                "source": "body",
+            },
+            "intake_content.text",
+            "Object missing required field `text`",
+        ),
+        (
+            {"message": "Object contains unknown field `colour`", "key": "data"},
+            "colour",
+            "Object contains unknown field `colour`",
+        ),
+        (
+            {"message": "Expected `int`, got `str`", "key": "limit", "source": "query"},
+            "limit",
+            "Expected `int`, got `str`",
+        ),
+        (
+            {"message": "Field `intake_content.text` must not contain NUL characters (\\u0000)"},
+            "intake_content.text",
+            None,
+        ),
+        ({"message": "Expected `object`, got `array`", "key": "data"}, "body", None),
+        ({"message": "'data'", "key": "data"}, "body", "a JSON body is required"),
+        ({"message": "Expected `str`", "key": "idempotency_key"}, "Idempotency-Key", None),
+    ],
+)
+def test_a_validation_item_names_the_request_field(
+    item: dict[str, Any], field: str, message: str | None
+) -> None:
+    from resolutionflow_api.problems import _field_error
+
+    error = _field_error(item)
+
+    assert error.field == field
+    assert error.message == (message or item["message"])

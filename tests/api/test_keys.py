@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from resolutionflow_core.access import Role
@@ -31,7 +33,8 @@ async def test_an_owner_creates_lists_and_revokes_keys(api: Api) -> None:
     assert all("secret" not in key for key in listed.json()["items"])
     assert {key["account_id"] for key in listed.json()["items"]} == {"acme"}
     assert revoked.status_code == 200
-    assert revoked.json()["revoked_at"]
+    revoked_at = datetime.fromisoformat(revoked.json()["revoked_at"])
+    assert revoked_at >= datetime.fromisoformat(revoked.json()["created_at"])
     assert revoked.json()["active"] is False
     problem(refused, 401)
 

@@ -13,17 +13,13 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from resolutionflow_api import create_app
-from resolutionflow_app import Application, Settings
+from resolutionflow_app import Application, Settings, open_application
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.delivery import DeliveryRelay
-from resolutionflow_core.services import SessionService
 from resolutionflow_core.system import SystemClock
-from resolutionflow_memory import OfflineLLM
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
-from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
-from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from tests.api.conftest import ACCOUNT, problem
 from tests.integration.psa.stub import StubServer, rate_limited
@@ -67,23 +63,14 @@ class PsaApi:
 
 def build(url: str, secret_key: str | None) -> Application:
     storage = SqlStorage.from_url(url)
-    clock = SystemClock()
-    llm = OfflineLLM()
-    settings = Settings(database_url=url, llm="offline", relay_in_process=False)
     connections = ConfiguredPSAConnections(
         SqlPSAConnectionStore(storage.database), Sealer(secret_key), allow_loopback=True
     )
-    return Application(
-        settings=settings,
+    return open_application(
+        Settings(database_url=url, llm="offline", relay_in_process=False),
         storage=storage,
-        llm=llm,
         psa=connections,
         keys=SqlKeyStore(storage.database),
-        idempotency=SqlIdempotencyStore(storage.database),
-        sessions=SessionService(uow=storage.unit_of_work, llm=llm, psa=connections, clock=clock),
-        connections=connections,
-        deliveries=SqlDeliveryQueue(storage.database),
-        clock=clock,
     )
 
 
@@ -134,7 +121,7 @@ async def test_connect_show_test_and_delete_never_returning_secrets(psa_api: Psa
     problem(await psa_api.client.get(PATH, headers=headers), 404)
     problem(await psa_api.client.delete(PATH, headers=headers), 404)
     missing = await psa_api.client.post(f"{PATH}/test", json={"ticket_id": "1"}, headers=headers)
-    problem(missing, 409, "psa_not_configured")
+    problem(missing, 422, "psa_not_configured")
 
 
 @pytest.mark.parametrize("role", [Role.ENGINEER, Role.VIEWER])
@@ -206,7 +193,7 @@ async def test_the_test_says_why_it_failed(psa_api: PsaApi) -> None:
     assert limited.headers["retry-after"] == "120"
 
 
-async def test_without_a_secret_key_connecting_is_a_409(
+async def test_without_a_secret_key_connecting_is_a_422(
     migrated_database: Path, tmp_path: Path, server: StubServer
 ) -> None:
     async for api in _open(migrated_database, tmp_path, server, None):
@@ -214,7 +201,7 @@ async def test_without_a_secret_key_connecting_is_a_409(
         response = await api.client.put(PATH, json=body, headers=await api.headers())
         assert (
             "RESOLUTIONFLOW_SECRET_KEY"
-            in problem(response, 409, "psa_credentials_locked")["detail"]
+            in problem(response, 422, "psa_credentials_locked")["detail"]
         )
         problem(await api.client.get(PATH, headers=await api.headers()), 404)
 

@@ -30,6 +30,8 @@ from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from tests.api.conftest import parse_sse
 from tests.databases import PostgresServer, drop_postgres, start_postgres
 
+pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
+
 KEY = re.compile(r"^\s+(rf_[0-9a-f]{12}_\S+)$", re.MULTILINE)
 STARTUP_SECONDS = 60
 
@@ -254,7 +256,7 @@ def test_a_guided_session_over_the_wire(running: Running) -> None:
     claimed = client.post(f"{path}/claim", headers=engineer)
     board = client.get("/api/v1/dashboard", headers=engineer).json()
 
-    assert created["steps"][0]["pending"]
+    assert created["steps"][0]["pending"] is True
     assert answered.json()["next_step"]["number"] == 2
     assert escalated.json()["status"] == "escalated"
     assert (claimed.json()["status"], claimed.json()["owner_id"]) == ("active", "erin")

@@ -62,7 +62,7 @@ async def test_a_refusal_before_the_stream_starts_is_a_plain_problem(api: Api) -
 
     problem(wrong_kind, 409, "wrong_session_type")
     body = problem(unavailable, 503, "llm_unavailable")
-    assert unavailable.headers["retry-after"]
+    assert unavailable.headers["retry-after"] == str(body["retry_after"]) == "5"
     assert body["session_id"] == chat["id"]
     assert (await api.session(chat["id"]))["messages"][-1]["content"] == "Is it the VPN?"
 

@@ -21,11 +21,10 @@ from typer.testing import CliRunner, Result
 import resolutionflow_app
 from resolutionflow_app import Application, Settings
 from resolutionflow_cli.main import app
-from resolutionflow_core.delivery import DeliveryRelay
-from resolutionflow_core.services import SessionService
 from resolutionflow_core.tickets import Ticket
-from resolutionflow_memory import InMemoryPSA, InMemoryPSAConnections
+from resolutionflow_memory import InMemoryPSA, InMemoryPSAConnections, OfflineLLM
 from resolutionflow_sqlalchemy import migrations
+from tests.llm_faults import FaultyLLM
 
 CLEARED_ENV = (
     "RESOLUTIONFLOW_ACTOR",
@@ -120,41 +119,58 @@ def cli(operator_env: str) -> Cli:
 
 
 OpenHook = Callable[[Application], None]
+AdapterFactory = Callable[[], Any]
+
+
+class Opening:
+    """How every application the commands open is built: `open_application` given these
+    adapters (each made afresh per application), then these hooks run on it."""
+
+    def __init__(self) -> None:
+        self.adapters: dict[str, AdapterFactory] = {}
+        self.hooks: list[OpenHook] = []
 
 
 @pytest.fixture
-def on_open(monkeypatch: pytest.MonkeyPatch) -> Callable[[OpenHook], None]:
-    """Registers hooks run on every application the commands open (to steer LLM or PSA)."""
-    hooks: list[OpenHook] = []
-    opened: Callable[[Settings | None], Application] = resolutionflow_app.open_application
+def opening(monkeypatch: pytest.MonkeyPatch) -> Opening:
+    """The CLI opens its application itself: this puts the test's adapters in."""
+    opening = Opening()
+    opened = resolutionflow_app.open_application
 
-    def open_hooked(settings: Settings | None = None) -> Application:
-        application = opened(settings)
-        for hook in hooks:
+    def open_with_adapters(settings: Settings | None = None) -> Application:
+        given = {name: make() for name, make in opening.adapters.items()}
+        application = opened(settings, **given)
+        for hook in opening.hooks:
             hook(application)
         return application
 
-    monkeypatch.setattr(resolutionflow_app, "open_application", open_hooked)
-    return hooks.append
+    monkeypatch.setattr(resolutionflow_app, "open_application", open_with_adapters)
+    return opening
 
 
 @pytest.fixture
-def psa(on_open: Callable[[OpenHook], None]) -> InMemoryPSA:
+def on_open(opening: Opening) -> Callable[[OpenHook], None]:
+    """Registers hooks run on every application the commands open (to steer the PSA's
+    routing or the relay)."""
+    return opening.hooks.append
+
+
+@pytest.fixture
+def psa(opening: Opening) -> InMemoryPSA:
     """An in-memory PSA for the ``default`` account, holding ticket T-100, in every app opened:
     its sessions service and its delivery relay use it instead of the stored connections."""
     client = InMemoryPSA([TICKET])
-
-    def connect(application: Application) -> None:
-        connections = InMemoryPSAConnections({"default": client})
-        application.psa = connections
-        application.sessions = SessionService(
-            uow=application.storage.unit_of_work,
-            llm=application.llm,
-            psa=connections,
-            clock=application.clock,
-        )
-        relay = DeliveryRelay(application.deliveries, connections, application.clock)
-        application.relay = lambda: relay  # type: ignore[method-assign]
-
-    on_open(connect)
+    opening.adapters["psa"] = lambda: InMemoryPSAConnections({"default": client})
     return client
+
+
+def llm_fails(opening: Opening, after_deltas: int = 0) -> None:
+    """The first LLM call of every application opened fails (a stream, after
+    ``after_deltas`` deltas)."""
+
+    def failing() -> FaultyLLM:
+        faulty = FaultyLLM(OfflineLLM())
+        faulty.fail_next_calls(1, after_deltas=after_deltas)
+        return faulty
+
+    opening.adapters["llm"] = failing

@@ -25,7 +25,10 @@ from tests.databases import PostgresServer, _run_admin
 SCRIPT = Path(sys.executable).with_name("resolutionflow")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
-pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason=f"no console script at {SCRIPT}")
+pytestmark = [
+    pytest.mark.skipif(not SCRIPT.exists(), reason=f"no console script at {SCRIPT}"),
+    pytest.mark.process,
+]
 
 
 @dataclass

@@ -3,20 +3,7 @@ they show: the streamed reply, the slash commands, the steps, the resolution at 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from resolutionflow_app import Application
-from tests.cli.conftest import Cli, OpenHook
-from tests.llm_faults import faulty_llm
-
-
-def _llm_fails(on_open: Callable[[OpenHook], None], after_deltas: int = 0) -> None:
-    """The next LLM call of the next application opened fails (a stream, part-way)."""
-
-    def failing(application: Application) -> None:
-        faulty_llm(application).fail_next_calls(1, after_deltas=after_deltas)
-
-    on_open(failing)
+from tests.cli.conftest import Cli, Opening, llm_fails
 
 
 def _lines(text: str) -> list[str]:
@@ -75,11 +62,9 @@ def test_chat_streams_replies_offers_the_actions_and_resolves_at_the_end(cli: Cl
     assert [m["role"] for m in session["messages"]] == ["user", "assistant"] * 3
 
 
-def test_chat_shows_the_reply_while_it_streams(
-    cli: Cli, on_open: Callable[[OpenHook], None]
-) -> None:
+def test_chat_shows_the_reply_while_it_streams(cli: Cli, opening: Opening) -> None:
     session_id = cli.new_chat("Outlook keeps asking for the password")
-    _llm_fails(on_open, after_deltas=3)  # the stream breaks after three pieces
+    llm_fails(opening, after_deltas=3)  # the stream breaks after three pieces
     result = cli.ok("chat", session_id, input="One mailbox only\n/retry\n/quit\n")
     lines = _lines(result.stdout)
     at = lines.index("you › One mailbox only")
@@ -199,11 +184,9 @@ def test_guide_pauses_and_resumes(cli: Cli) -> None:
     assert cli.session(session_id)["status"] == "active"
 
 
-def test_guide_asks_again_after_the_assistant_failed(
-    cli: Cli, on_open: Callable[[OpenHook], None]
-) -> None:
+def test_guide_asks_again_after_the_assistant_failed(cli: Cli, opening: Opening) -> None:
     session_id = cli.new_guided()
-    _llm_fails(on_open)
+    llm_fails(opening)
     result = cli.ok("guide", session_id, input="everyone\nmore text\n/retry\n/quit\n")
     assert result.stderr.splitlines() == [
         "resolutionflow: unavailable: offline assistant: injected failure; "

@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
 
-from resolutionflow_app import Application
-from tests.cli.conftest import Cli, OpenHook
-from tests.llm_faults import faulty_llm
+from tests.cli.conftest import Cli, Opening, llm_fails
 
 UNKNOWN = "00000000-0000-0000-0000-00000000beef"
 
@@ -61,13 +58,8 @@ def test_a_refusal_is_one_line_and_its_exit_code(
     assert re.search(says, line), line
 
 
-def test_an_llm_failure_says_where_the_input_is_saved(
-    cli: Cli, on_open: Callable[[OpenHook], None]
-) -> None:
-    def failing(application: Application) -> None:
-        faulty_llm(application).fail_next_calls(1)
-
-    on_open(failing)
+def test_an_llm_failure_says_where_the_input_is_saved(cli: Cli, opening: Opening) -> None:
+    llm_fails(opening)
     line = cli.refused(4, "sessions", "new", "Outlook asks for the password")
     saved = re.fullmatch(
         r"resolutionflow: unavailable: offline assistant: injected failure; "

@@ -22,6 +22,8 @@ PROBE = f"""
 import atexit, json, sys
 atexit.register(lambda: print({MARK!r} + json.dumps(sorted(sys.modules)), file=sys.stderr))
 from resolutionflow_cli.main import main
+
+pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
 sys.argv = ["resolutionflow", *sys.argv[1:]]
 main()
 """

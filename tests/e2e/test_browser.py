@@ -23,6 +23,8 @@ from tests.e2e.conftest import (
     fail_a_delivery,
 )
 
+pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
+
 XSS = "<img src=x onerror=alert(1)>"
 SERIOUS = ("serious", "critical")
 

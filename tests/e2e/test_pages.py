@@ -16,7 +16,6 @@ from uuid import UUID
 import pytest
 from litestar.testing import AsyncTestClient
 
-from resolutionflow_api.controllers.psa import SessionDeliveries
 from resolutionflow_app import Application
 from resolutionflow_app.passwords import Argon2Passwords
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
@@ -107,8 +106,7 @@ async def web(migrated_database: Path, tmp_path: Path) -> AsyncIterator[Web]:
         application.users, Argon2Passwords(), account_id="acme", email=EMAIL,
         role=Role.ENGINEER, password=PASSWORD, now=clock.now(),
     )  # fmt: skip
-    deliveries = SessionDeliveries(application.deliveries, application.clock)
-    app = create_web_app(application, session_deliveries=deliveries)
+    app = create_web_app(application)
     try:
         async with AsyncTestClient(app) as client:
             yield Web(client, application, llm, clock)
@@ -426,7 +424,7 @@ def test_a_streaming_reply_shows_its_text_but_never_a_raw_marker_block() -> None
 async def test_an_admin_connects_the_psa_without_the_secret_ever_shown_and_disconnects(
     web: Web,
 ) -> None:
-    web.application.connections = ConfiguredPSAConnections(
+    web.application.psa = ConfiguredPSAConnections(
         SqlPSAConnectionStore(web.application.storage.database), Sealer(Sealer.new_key())
     )
     await web.add_user("ada@acme.example", Role.ADMIN)
@@ -464,7 +462,7 @@ async def test_an_admin_connects_the_psa_without_the_secret_ever_shown_and_disco
     gone = await web.client.post("/settings/psa/disconnect", data={"_csrf": csrf})
     assert "Not connected" in gone.text
     untested = await web.client.post("/settings/psa/test", data={"_csrf": csrf, "ticket_id": "1"})
-    assert untested.status_code == 409
+    assert untested.status_code == 422
 
 
 async def test_an_engineer_cannot_see_the_psa_connection(web: Web) -> None:

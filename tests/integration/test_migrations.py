@@ -41,19 +41,10 @@ T = TypeVar("T")
 
 STORAGE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "storage.md"
 
-REVISIONS = (
-    "0001_baseline",
-    "0002_session_type_and_title",
-    "0003_version_outbox_indexes",
-    "0004_api_keys_idempotency",
-    "0005_psa_deliveries",
-    "0006_psa_connections",
-    "0007_abandon_reason",
-    "0008_idempotency_lease",
-    "0009_search",
-    "0010_users",
-    "0011_former_owners",
-)
+SCRIPTS = ScriptDirectory.from_config(migrations.alembic_config())
+REVISIONS = tuple(script.revision for script in SCRIPTS.walk_revisions())[::-1]
+"""Every revision, oldest first, as the migrations directory holds them: a new migration is
+tested by every test below without being listed here."""
 HEAD = REVISIONS[-1]
 TABLES = {
     "ai_sessions",
@@ -439,12 +430,13 @@ async def test_the_migrated_schema_equals_the_one_create_all_makes(
 
 
 def test_the_history_is_one_line_from_baseline_to_head() -> None:
-    scripts = ScriptDirectory.from_config(migrations.alembic_config())
+    down_revisions = [SCRIPTS.get_revision(revision).down_revision for revision in REVISIONS]
 
-    oldest_first = [script.revision for script in scripts.walk_revisions()][::-1]
-
-    assert oldest_first == list(REVISIONS)
+    assert REVISIONS[0] == "0001_baseline"
+    assert down_revisions == [None, *REVISIONS[:-1]]  # each revision follows the one before
     assert migrations.heads() == (HEAD,)
+    # Numbered in order, so that the files list in the order they run.
+    assert [int(revision[:4]) for revision in REVISIONS] == list(range(1, len(REVISIONS) + 1))
     # alembic_version.version_num is VARCHAR(32).
     assert all(len(revision) <= 32 for revision in REVISIONS)
 
@@ -462,6 +454,7 @@ def alembic(*arguments: str, cwd: Path) -> str:
     return done.stdout
 
 
+@pytest.mark.process
 def test_the_alembic_cli_runs_the_shipped_migrations(
     new_database: NewDatabase, tmp_path: Path
 ) -> None:
@@ -482,6 +475,7 @@ def test_the_alembic_cli_runs_the_shipped_migrations(
     assert REVISIONS[1] in alembic("-c", str(ini), "current", cwd=tmp_path)
 
 
+@pytest.mark.process
 def test_offline_mode_prints_the_plans_ddl_for_postgresql(tmp_path: Path) -> None:
     ini = tmp_path / "alembic.ini"
     ini.write_text("[alembic]\nscript_location = resolutionflow_sqlalchemy:migrations\n")
@@ -498,6 +492,7 @@ def test_offline_mode_prints_the_plans_ddl_for_postgresql(tmp_path: Path) -> Non
     assert "CREATE TABLE session_outbox" in sql
 
 
+@pytest.mark.process
 def test_the_example_in_the_storage_docs_runs(tmp_path: Path) -> None:
     section = STORAGE_DOCS.read_text().split("## Schema and migrations", 1)[1]
     match = re.search(r"```python\n(.*?)```", section, re.S)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.api.test_server_process import ServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 REQUESTS = 60
 

@@ -23,7 +23,7 @@ from tests.api.test_server_process import KEY, ServerProcess
 from tests.reliability.cluster import Cluster, cluster, wait_until
 from tests.reliability.load import ChatLoad, check_integrity
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 DATABASE_TIMEOUT = 1.5
 REQUEST_TIMEOUT = 4.0

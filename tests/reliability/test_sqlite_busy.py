@@ -12,16 +12,11 @@ from pathlib import Path
 
 import httpx
 
-from resolutionflow_app import Application, Settings
+from resolutionflow_app import Application, Settings, open_application
 from resolutionflow_core.access import Actor, Role
-from resolutionflow_core.services import SessionService
-from resolutionflow_core.system import SystemClock
-from resolutionflow_memory import OfflineLLM
+from resolutionflow_memory import InMemoryPSAConnections
 from resolutionflow_sqlalchemy import SqlStorage
-from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
-from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
-from tests.api.conftest import MemoryConnections
 from tests.reliability.inprocess import serve
 
 TIMEOUT = 1.0
@@ -29,18 +24,11 @@ TIMEOUT = 1.0
 
 def _application(url: str) -> Application:
     storage = SqlStorage.from_url(url, timeout=TIMEOUT)
-    llm, clock, connections = OfflineLLM(), SystemClock(), MemoryConnections({})
-    return Application(
-        settings=Settings(database_url=url, llm="offline", relay_in_process=False),
+    return open_application(
+        Settings(database_url=url, llm="offline", relay_in_process=False),
         storage=storage,
-        llm=llm,
-        psa=connections,
+        psa=InMemoryPSAConnections({}),
         keys=SqlKeyStore(storage.database),
-        idempotency=SqlIdempotencyStore(storage.database),
-        sessions=SessionService(uow=storage.unit_of_work, llm=llm, psa=connections, clock=clock),
-        connections=connections,  # type: ignore[arg-type]
-        deliveries=SqlDeliveryQueue(storage.database),
-        clock=clock,
     )
 
 

@@ -7,6 +7,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
+
 HEAVY = ("sqlalchemy", "alembic", "litestar", "anthropic", "httpx", "typer", "rich", "asyncpg")
 
 

@@ -21,6 +21,7 @@ from resolutionflow_core.session import IntakeType
 from resolutionflow_core.tickets import NoteKind, Ticket
 from resolutionflow_core.updates import Audience, UpdateLength
 from resolutionflow_memory import InMemoryPSA, InMemoryPSAConnections, InMemoryStorage, OfflineLLM
+from resolutionflow_memory.psa import InjectedPSAFailure
 from tests.conftest import SequentialIds
 
 ALICE = Actor("acme", "alice", Role.ENGINEER)
@@ -176,9 +177,7 @@ async def test_after_the_last_attempt_a_delivery_fails_visibly_with_its_error(
 async def test_a_retry_after_from_the_psa_is_honoured(world: World) -> None:
     session_id = await world.linked_session()
     await world.service.resolve(ALICE, session_id, "Rebuilt the Outlook profile")
-    limited = PSAError("rate limited")
-    limited.retry_after = 900  # type: ignore[attr-defined]
-    world.psa.fail_next_calls(1, limited)
+    world.psa.fail_next_calls(1, InjectedPSAFailure("rate limited", retry_after=900))
     await world.relay.run_once()
     (waiting,) = world.storage.deliveries.all()
     assert waiting.next_attempt_at == world.clock.now() + timedelta(seconds=900)

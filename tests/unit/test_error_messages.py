@@ -11,6 +11,7 @@ import pytest
 
 from resolutionflow_core import errors
 from resolutionflow_core.chat import MessageRole
+from resolutionflow_core.connections import ConnectionNotFound
 from resolutionflow_core.errors import DomainError, InvalidTransition
 from resolutionflow_core.guided import ProposedStep, StepKind
 from resolutionflow_core.keys import KeyNotFound
@@ -147,6 +148,15 @@ SAMPLES: dict[type[DomainError], tuple[object, ...]] = {
     KeyNotFound: (SID,),
     UserExists: ("acme", "alice@example.com"),
     SearchNotConfigured: (),
+    errors.TicketOnOtherProvider: ("connectwise", "halopsa"),
+    ConnectionNotFound: ("acme",),
+    errors.NotFound: ("the ticket does not exist",),
+    errors.NotAllowed: ("viewers cannot change anything",),
+    errors.Conflict: ("the session changed meanwhile",),
+    errors.Misconfigured: ("the PSA connection is not set up",),
+    errors.ProviderRejected: ("the PSA refused the note",),
+    errors.Unavailable: ("the PSA did not answer",),
+    errors.UnusableAnswer: ("the PSA answered with an unreadable body",),
 }
 
 

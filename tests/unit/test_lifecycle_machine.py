@@ -624,7 +624,8 @@ class SessionLifecycleMachine(RuleBasedStateMachine):
         }
         assert {row.id for row in board.active} == {sid for sid in mine if status[sid] in OPEN}
         assert {row.id for row in board.escalated} == escalated
-        assert {row.id for row in board.recent} == {sid for sid in mine if status[sid] not in OPEN}
+        closed = {sid for sid in mine if status[sid] not in OPEN and status[sid] != ESCALATED}
+        assert {row.id for row in board.recent} == closed
 
     # -- invariants -------------------------------------------------------------------------
 

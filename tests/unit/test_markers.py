@@ -52,7 +52,7 @@ def test_questions_given_as_strings_are_parsed_and_taken_out_of_the_text() -> No
 
     assert reply.text == "Let me narrow it down."
     assert reply.questions == (Question("Which OS?"), Question("Since when?"))
-    assert reply.has_structure
+    assert reply.has_structure is True
 
 
 def test_questions_given_as_objects_keep_why_they_are_asked() -> None:
@@ -431,7 +431,7 @@ def test_a_reply_that_is_only_blocks_shows_no_text() -> None:
     reply = parse_markers("\n\n" + block("ACTIONS", '["A"]') + "\n\n" + block("FORK", '["B"]'))
 
     assert reply.text == ""
-    assert reply.has_structure
+    assert reply.has_structure is True
 
 
 # --- Rendering -----------------------------------------------------------------------------

@@ -502,7 +502,7 @@ def test_a_chat_never_repeats_a_reply_and_follows_the_chosen_fork(data: st.DataO
     for text in replies:
         parsed = parse_markers(text)
         assert text.startswith(LABEL)
-        assert parsed.has_structure
+        assert parsed.has_structure is True
         assert "[ACTIONS]" not in parsed.text
         assert "[FORK]" not in parsed.text
 

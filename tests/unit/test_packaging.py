@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

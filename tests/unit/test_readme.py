@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 

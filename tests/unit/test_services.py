@@ -108,7 +108,7 @@ async def test_a_reply_is_parsed_into_structured_items_without_markers_in_the_te
 ) -> None:
     turn = await world.service.start_chat(ALICE, VPN)
     parsed = turn.parsed
-    assert parsed.has_structure
+    assert parsed.has_structure is True
     assert "[ACTIONS]" not in parsed.text
     assert "[QUESTIONS]" not in parsed.text
 
@@ -393,7 +393,7 @@ async def test_a_status_update_is_drafted_recorded_and_allowed_after_resolving(
         ALICE, turn.session.id, Audience.EMAIL, UpdateLength.DETAILED
     )
     assert draft.audience is Audience.EMAIL
-    assert draft.subject
+    assert draft.subject == f"Resolved: {VPN}"
     last = world.storage.outbox[-1]
     assert last.name == "session.status_update_shared"
     assert last.payload()["body"] == draft.body

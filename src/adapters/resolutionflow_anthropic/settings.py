@@ -15,6 +15,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from resolutionflow_core.errors import Misconfigured
+
 DEFAULT_MODEL: Final = "claude-sonnet-5-5"
 """The current Claude Sonnet."""
 
@@ -60,7 +62,7 @@ _EXPECTED: Final[Mapping[str, str]] = {
 """What each setting must be, said in the error that names its variable."""
 
 
-class AnthropicConfigurationError(ValueError):
+class AnthropicConfigurationError(Misconfigured, ValueError):
     """The Anthropic LLM cannot start with these settings; the message says what to set."""
 
 

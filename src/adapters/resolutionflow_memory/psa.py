@@ -12,11 +12,30 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from resolutionflow_core.errors import PSAError, PSANotConfigured, TicketNotFound
+from resolutionflow_core.errors import (
+    ProviderRejected,
+    PSAError,
+    PSANotConfigured,
+    TicketNotFound,
+    Unavailable,
+)
 from resolutionflow_core.ports import PSAClient
 from resolutionflow_core.tickets import PSANote, Ticket
 
 PROVIDER = "memory"
+
+
+class InjectedPSAFailure(PSAError, Unavailable):
+    """The failure a test asked for with `InMemoryPSA.fail_next_calls`: the PSA is, for
+    now, unavailable."""
+
+    code = "psa_unavailable"
+
+
+class StatusRefused(PSAError, ProviderRejected):
+    """The in-memory PSA refuses a blank status, as a real one refuses a status it lacks."""
+
+    code = "psa_request_rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +116,7 @@ class InMemoryPSA:
         """
         self._failures = _Failures(
             remaining=count,
-            error=error or PSAError(f"{self._provider} PSA: injected failure"),
+            error=error or InjectedPSAFailure(f"{self._provider} PSA: injected failure"),
             after_write=after_write,
         )
 
@@ -127,7 +146,9 @@ class InMemoryPSA:
         failure = self._failure_before_write()
         ticket = self._ticket(ticket_id)
         if not status.strip():
-            raise PSAError(f"{self._provider} ticket {ticket_id}: the status must not be empty")
+            raise StatusRefused(
+                f"{self._provider} ticket {ticket_id}: the status must not be empty"
+            )
         self._tickets[ticket_id] = dataclasses.replace(ticket, status=status)
         self._status_changes.append(StatusChange(ticket_id, ticket.status, status))
         if failure is not None:

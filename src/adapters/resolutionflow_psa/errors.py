@@ -1,5 +1,6 @@
 """The PSA adapters' typed errors. Each is a core `PSAError`, so callers above the port
-catch one type; the subclasses say whether trying again can help.
+catch one type, and of one core category (`Unavailable`, `Misconfigured`,
+`ProviderRejected`, `UnusableAnswer`), which is all the entrypoints look at.
 
 - `PSAUnavailable` (and its `PSARateLimited`): the PSA could not answer now (5xx, 429,
   timeout, connection refused). Retried by the adapter with backoff; raised when the
@@ -16,10 +17,16 @@ catch one type; the subclasses say whether trying again can help.
 
 from __future__ import annotations
 
-from resolutionflow_core.errors import PSAError
+from resolutionflow_core.errors import (
+    Misconfigured,
+    ProviderRejected,
+    PSAError,
+    Unavailable,
+    UnusableAnswer,
+)
 
 
-class PSAConfigurationError(PSAError):
+class PSAConfigurationError(PSAError, Misconfigured):
     """The connection's settings cannot work (a blank key, a malformed URL, an outcome or a
     note type the instance does not have...). Trying again cannot help until an owner fixes
     the connection: ``retryable`` is False."""
@@ -34,7 +41,7 @@ class PSAHostRefused(PSAConfigurationError):
     code = "psa_host_refused"
 
 
-class PSAAuthenticationFailed(PSAError):
+class PSAAuthenticationFailed(PSAError, Misconfigured):
     """The PSA refused the credentials (401), or what they may do (403)."""
 
     code = "psa_authentication_failed"
@@ -44,7 +51,7 @@ class PSAAuthenticationFailed(PSAError):
         self.status_code = status_code
 
 
-class PSAUnavailable(PSAError):
+class PSAUnavailable(PSAError, Unavailable):
     """The PSA did not answer usefully now (5xx, timeout, connection error); try later.
 
     ``maybe_written`` says whether the request may have reached the PSA and been acted on
@@ -61,9 +68,8 @@ class PSAUnavailable(PSAError):
         retry_after: float | None = None,
         maybe_written: bool = False,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, retry_after=retry_after)
         self.status_code = status_code
-        self.retry_after = retry_after
         self.maybe_written = maybe_written
 
 
@@ -76,7 +82,7 @@ class PSARateLimited(PSAUnavailable):
         super().__init__(message, status_code=429, retry_after=retry_after)
 
 
-class PSARequestRejected(PSAError):
+class PSARequestRejected(PSAError, ProviderRejected):
     """The PSA refused the request itself (a 4xx other than 401/403/404/408/429, or a
     vendor's validation error however it is answered, such as Autotask's 500 with
     ``errors``). Sending the same request again gets the same answer: ``retryable`` is
@@ -97,13 +103,13 @@ class PSANotFound(PSARequestRejected):
     code = "psa_not_found"
 
 
-class PSAResponseInvalid(PSAError):
+class PSAResponseInvalid(PSAError, UnusableAnswer):
     """The PSA answered with success, but with a body the adapter cannot read."""
 
     code = "psa_response_invalid"
 
 
-class UnknownStatus(PSAError):
+class UnknownStatus(PSAError, Misconfigured):
     """The status asked for is not one the ticket can take (not on its board/list)."""
 
     code = "psa_unknown_status"
@@ -118,7 +124,7 @@ class UnknownStatus(PSAError):
         self.status = status
 
 
-class StatusChangeIgnored(PSAError):
+class StatusChangeIgnored(PSAError, ProviderRejected):
     """The PSA accepted a status change but the ticket, read back, does not have it."""
 
     code = "psa_status_change_ignored"

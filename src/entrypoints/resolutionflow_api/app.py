@@ -23,12 +23,7 @@ from resolutionflow_api.controllers.health import HealthProbe, health
 from resolutionflow_api.controllers.keys import KeyController
 from resolutionflow_api.controllers.legacy import LegacyAssistantController, deprecation_headers
 from resolutionflow_api.controllers.lifecycle import LifecycleController
-from resolutionflow_api.controllers.psa import (
-    ConnectionManagement,
-    DeliveryController,
-    PSAConnectionController,
-    SessionDeliveries,
-)
+from resolutionflow_api.controllers.psa import DeliveryController, PSAConnectionController
 from resolutionflow_api.controllers.sessions import SessionController
 from resolutionflow_api.deadline import RequestDeadline
 from resolutionflow_api.headers import safety_headers
@@ -63,8 +58,7 @@ def create_app(application: Application, *, close_application: bool = False) -> 
         lease=timedelta(seconds=application.settings.idempotency_lease_seconds),
     )
     key_management = application.key_management
-    connection_management = ConnectionManagement(application.connections, application.clock)
-    session_deliveries = SessionDeliveries(application.deliveries, application.clock)
+    session_deliveries = application.session_deliveries
     probe = HealthProbe(application.storage.database, application.settings.chosen_llm())
 
     relay = InProcessRelay(application.relay()) if application.settings.relay_in_process else None
@@ -110,7 +104,11 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             "idempotency": Provide(lambda: gate, sync_to_thread=False),
             "streams": Provide(lambda: streams, sync_to_thread=False),
             "health_probe": Provide(lambda: probe, sync_to_thread=False),
-            "connection_management": Provide(lambda: connection_management, sync_to_thread=False),
+            # Per request: an application given fixed PSA connections (a test's) has none to
+            # manage, and says so (ConnectionsNotManaged) only when asked to.
+            "connection_management": Provide(
+                lambda: application.connection_management, sync_to_thread=False
+            ),
             "session_deliveries": Provide(lambda: session_deliveries, sync_to_thread=False),
         },
         middleware=[

@@ -8,7 +8,7 @@ A failure that changed nothing releases the key (the retry runs afresh). A failu
 engineer's message (or answer, or intake) is saved is different, whatever failed (the LLM,
 the database, the deadline, a bug): the 5xx is stored with the ``session_id``, and a retry
 with the same key does not send the input again: it completes the turn (asks the assistant
-again) and stores that response instead.
+again) and stores that response instead. A refusal stored then (a 4xx) is replayed as it is.
 
 The claim is a lease, renewed while the request runs: if the process dies holding it, the
 key is not "in use" for a day; once the lease runs out the next request with the key takes
@@ -68,18 +68,6 @@ T = TypeVar("T")
 
 logger = logging.getLogger("resolutionflow_api")
 
-_UNFINISHED_TURN = frozenset(
-    {
-        "llm_unavailable",
-        "llm_response_invalid",
-        "llm_error",
-        "database_unavailable",
-        "request_timeout",
-        "internal_error",
-    }
-)
-"""Stored failures (5xx, with the session where the input is) that a retry completes."""
-
 
 @dataclass
 class IdempotentRequest:
@@ -118,7 +106,7 @@ class IdempotencyGate:
             raise IdempotencyKeyInUse(self.lease.total_seconds())
         if claim.outcome is ClaimOutcome.REPLAY:
             assert claim.response is not None
-            session_id = _unfinished_turn(claim.response)
+            session_id = unfinished_turn(claim.response)
             if session_id is None:
                 return _replay(claim.response)
             return await self._finish(scope, key, request, session_id)
@@ -239,12 +227,16 @@ def _replay(stored: StoredResponse) -> Response[Any]:
     )
 
 
-def _unfinished_turn(stored: StoredResponse) -> UUID | None:
-    """The session of a stored LLM failure whose input was saved, else None."""
+def unfinished_turn(stored: StoredResponse) -> UUID | None:
+    """The session of a stored failure that a retry completes, else None.
+
+    A failure is stored only once the input is saved (before that the key is released). A
+    retry completes the turn when the failure was the server's or a provider's: a 5xx,
+    which `problem_for` gives exactly the categories `Unavailable`, `UnusableAnswer` and
+    `ProviderRejected` (and the API gives a deadline or a bug); a refusal (4xx) is final
+    and replayed as it is."""
     body = stored.body
-    if stored.status_code < 500 or not isinstance(body, dict):
-        return None
-    if body.get("code") not in _UNFINISHED_TURN or not body.get("session_id"):
+    if stored.status_code < 500 or not isinstance(body, dict) or not body.get("session_id"):
         return None
     try:
         return UUID(str(body["session_id"]))

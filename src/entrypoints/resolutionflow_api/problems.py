@@ -13,7 +13,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeGuard
+from typing import Any
 
 import msgspec
 from litestar import Request
@@ -27,16 +27,19 @@ from litestar.plugins.problem_details import (
 from litestar.response import Response
 
 from resolutionflow_core.errors import (
+    Conflict,
     ContentTooLarge,
     DomainError,
     InvalidInput,
     InvalidTransition,
     LLMError,
-    LLMResponseInvalid,
-    LLMUnavailable,
+    Misconfigured,
     NoPendingStep,
+    NotAllowed,
+    NotFound,
     NothingToAnswer,
     PermissionDenied,
+    ProviderRejected,
     PSAError,
     PSANotConfigured,
     SessionNotFound,
@@ -44,7 +47,10 @@ from resolutionflow_core.errors import (
     StepAlreadyPending,
     StorageUnavailable,
     TicketNotFound,
+    Unavailable,
+    UnusableAnswer,
     WrongSessionType,
+    category_of,
 )
 from resolutionflow_core.keys import KeyNotFound
 
@@ -142,97 +148,88 @@ class Problem(ProblemDetailsException):
 
 # -- domain errors --------------------------------------------------------------------------
 
-_CONFLICTS: dict[type[DomainError], str] = {
+STATUS_OF_CATEGORY: dict[type[DomainError] | None, int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    NotAllowed: 403,
+    Conflict: 409,
+    Misconfigured: 422,
+    ProviderRejected: 502,
+    UnusableAnswer: 502,
+    Unavailable: 503,
+    None: 400,
+}
+"""The HTTP status of each error category (`resolutionflow_core.errors`), the one place the
+API decides it. Two refinements, by what the error carries: a `ContentTooLarge` is 413, and
+a `NotFound` naming a field of the request's body (a ticket to link) is 422 with that field."""
+
+_TITLES: dict[type[DomainError] | None, str] = {
+    InvalidInput: "Invalid input",
+    NotFound: "Not found",
+    NotAllowed: "Not allowed",
+    Conflict: "Conflict",
+    Misconfigured: "Misconfigured",
+    ProviderRejected: "Request rejected",
+    UnusableAnswer: "Answer unusable",
+    Unavailable: "Unavailable",
+    None: "Request refused",
+}
+_FAMILY_TITLES: dict[type[DomainError], str] = {LLMError: "Assistant", PSAError: "PSA"}
+_OWN_TITLES: dict[type[DomainError], str] = {
+    ContentTooLarge: "Content too large",
+    SessionNotFound: "Session not found",
+    KeyNotFound: "Key not found",
+    TicketNotFound: "Ticket not found",
     InvalidTransition: "Invalid transition",
     WrongSessionType: "Wrong session type",
     NoPendingStep: "No pending step",
     StepAlreadyPending: "Step already pending",
     NothingToAnswer: "Nothing to answer",
     StaleSession: "Session changed meanwhile",
+    PSANotConfigured: "No PSA connection",
 }
+"""A title is the same for every occurrence of a kind of problem: a particular error's own,
+else its category's, said of the assistant or the PSA for their errors ("PSA unavailable")."""
+
+
+def _title(error: DomainError) -> str:
+    for kind in type(error).__mro__:
+        if kind in _OWN_TITLES:
+            return _OWN_TITLES[kind]
+    title = _TITLES[category_of(error)]
+    family = next((name for kind, name in _FAMILY_TITLES.items() if isinstance(error, kind)), None)
+    return title if family is None else f"{family} {title.lower()}"
 
 
 def problem_for(error: DomainError) -> Problem:
-    """The HTTP face of a domain error."""
-    if isinstance(error, ContentTooLarge):
-        return Problem(
-            413,
-            error.code,
-            "Content too large",
-            error.message,
-            errors=[FieldError(field=error.field, message=error.reason)],
-        )
-    if isinstance(error, InvalidInput):
-        return Problem(
-            422,
-            error.code,
-            "Invalid input",
-            error.message,
-            errors=[FieldError(field=error.field, message=error.reason)],
-        )
-    if isinstance(error, SessionNotFound):
-        return Problem(404, error.code, "Session not found", error.message)
-    if isinstance(error, KeyNotFound):
-        return Problem(404, error.code, "Key not found", error.message)
-    if isinstance(error, PermissionDenied):
-        return Problem(403, error.code, "Not allowed", error.message, action=error.operation)
-    if isinstance(error, InvalidTransition):
-        return Problem(
-            409,
-            error.code,
-            _CONFLICTS[InvalidTransition],
-            error.message,
-            status_of_session=str(error.status),
-            action=str(error.action),
-        )
-    for kind, title in _CONFLICTS.items():
-        if isinstance(error, kind):
-            return Problem(409, error.code, title, error.message)
+    """The HTTP face of a domain error: the status by its category, the extras by what it
+    carries (the fields, the refused action, the wait, where the input is saved)."""
     if isinstance(error, StorageUnavailable):
         return database_problem(error)
-    if isinstance(error, LLMUnavailable):
+    category = category_of(error)
+    status = STATUS_OF_CATEGORY[category]
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] | None = None
+    if isinstance(error, InvalidInput):
+        status = 413 if isinstance(error, ContentTooLarge) else status
+        extra["errors"] = [FieldError(field=error.field, message=error.reason)]
+    if isinstance(error, NotFound) and error.field is not None:
+        status = 422
+        extra["errors"] = [FieldError(field=error.field, message=error.message, source="body")]
+    if isinstance(error, PermissionDenied):
+        extra["action"] = error.operation
+    if isinstance(error, InvalidTransition):
+        extra["status_of_session"] = str(error.status)
+        extra["action"] = str(error.action)
+    if status == 503 and isinstance(error, Unavailable):
         wait = max(1, math.ceil(error.retry_after or DEFAULT_RETRY_AFTER))
-        return Problem(
-            503,
-            error.code,
-            "Assistant unavailable",
-            _saved(error),
-            headers={"Retry-After": str(wait)},
-            session_id=_session(error),
-            retry_after=wait,
-        )
-    if isinstance(error, LLMResponseInvalid | LLMError):
-        return Problem(
-            502, error.code, "Assistant answer unusable", _saved(error), session_id=_session(error)
-        )
-    if isinstance(error, TicketNotFound):
-        return Problem(
-            422,
-            error.code,
-            "Ticket not found",
-            error.message,
-            errors=[FieldError(field="ticket_id", message=error.message, source="body")],
-        )
-    if isinstance(error, PSANotConfigured):
-        return Problem(409, error.code, "No PSA connection", error.message)
-    if isinstance(error, PSAError):
-        return _psa_problem(error)
-    return Problem(400, error.code, "Request refused", error.message)
-
-
-_PSA_PROBLEMS: dict[str, tuple[int, str]] = {
-    # The connection is configured wrong: someone has to change it (4xx, not retried).
-    "psa_credentials_locked": (409, "PSA credentials locked"),
-    "psa_configuration_error": (422, "PSA connection misconfigured"),
-    "psa_host_refused": (422, "PSA host refused"),
-    "psa_authentication_failed": (422, "PSA refused the credentials"),
-    # The PSA cannot answer now: try again later (503, Retry-After when it said).
-    "psa_unavailable": (503, "PSA unavailable"),
-    "psa_rate_limited": (503, "PSA rate limited"),
-}
-"""PSA errors by their ``code`` (the adapters' types stay out of the API); any other PSA
-error (a request the PSA refused, an answer it made unreadable, an ignored status change) is
-502."""
+        headers = {"Retry-After": str(wait)}
+        extra["retry_after"] = wait
+    detail = error.message
+    if isinstance(error, LLMError) and error.session_id is not None:
+        extra["session_id"] = str(error.session_id)
+        detail = _saved(error, category)
+    return Problem(status, error.code, _title(error), detail, headers=headers, **extra)
 
 
 def database_problem(error: StorageUnavailable, session_id: str | None = None) -> Problem:
@@ -255,25 +252,12 @@ def database_problem(error: StorageUnavailable, session_id: str | None = None) -
     )
 
 
-def _psa_problem(error: PSAError) -> Problem:
-    status, title = _PSA_PROBLEMS.get(error.code, (502, "PSA failed"))
-    pause = getattr(error, "retry_after", None)
-    wait = max(1, math.ceil(pause)) if _seconds(pause) else None
-    headers = None if wait is None else {"Retry-After": str(wait)}
-    return Problem(status, error.code, title, error.message, headers=headers, retry_after=wait)
-
-
-def _seconds(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-
-
-def _session(error: LLMError) -> str | None:
-    return None if error.session_id is None else str(error.session_id)
-
-
-def _saved(error: LLMError) -> str:
-    if error.session_id is None:
-        return error.message
+def _saved(error: LLMError, category: type[DomainError] | None) -> str:
+    if category is ProviderRejected:
+        return (
+            f"{error.message}. Nothing you sent is lost: once an operator has fixed the "
+            "cause, retry with the same Idempotency-Key, or ask for the reply again."
+        )
     return (
         f"{error.message}. Nothing you sent is lost: retry with the same Idempotency-Key, "
         "or ask for the reply again."
@@ -324,24 +308,35 @@ class IdempotencyKeyInUse(Problem):
         )
 
 
-_BACKTICKED = re.compile(r"`([^`]+)`")
 _PARAMETER_NAMES = {"idempotency_key": "Idempotency-Key"}
 """Handler parameters whose name on the wire differs (Litestar reports the Python name)."""
 
+_NAMED_FIELD = re.compile(
+    r"^(?:Object missing required field|Object contains unknown field|Field) `([^`]+)`"
+)
+"""The messages that name a field of the object they are about: msgspec's two, and the
+one of `requests.refuse_nul` ("Field `message` must not contain NUL characters"), which
+msgspec turns into text like its own.
+
+There is no structured route to that name: msgspec's ``ValidationError`` carries its path
+and field only in its text (no attribute, as of msgspec 0.22), and Litestar already splits
+the path part (``- at `$.intake_content` ``) off into the item's ``key``. What is left is
+this: a missing or unknown field is named in the message, not in the path (the path is the
+object that lacks it), so it is read from there, and only from these two messages."""
+
 
 def _field_error(item: Mapping[str, Any]) -> FieldError:
-    """Litestar's validation message, naming the field where msgspec names it in the text."""
+    """One item of Litestar's `ValidationException.extra` (``key``, ``message``,
+    ``source``) as the field it concerns, in the request's own names."""
     message = str(item.get("message", "invalid"))
-    field = str(item.get("key") or "body")
+    key = str(item.get("key") or "data")
     source = item.get("source")
-    named = _BACKTICKED.search(message)
-    if field == "data" and named and "field" in message.lower():
-        field = named.group(1)  # "Object missing required field `summary`"
-    elif field == "data" and message == "'data'":
-        field, message = "body", "a JSON body is required"
-    elif field == "data":
-        field = "body"
-    field = _PARAMETER_NAMES.get(field, field)
+    if key == "data" and message == "'data'":
+        return FieldError(field="body", message="a JSON body is required", source="body")
+    named = _NAMED_FIELD.match(message)
+    if named is not None:  # "Object missing required field `summary`" at `$` or `$.key`
+        key = named.group(1) if key == "data" else f"{key}.{named.group(1)}"
+    field = "body" if key == "data" else _PARAMETER_NAMES.get(key, key)
     source = getattr(source, "value", source)  # Litestar's ParamType enum
     return FieldError(field=field, message=message, source=str(source) if source else None)
 
@@ -457,8 +452,10 @@ _DESCRIPTIONS = {
     404: "No such session (or key, or PSA connection) in the key's account",
     409: "Refused by the session's lifecycle or state, or the request is still in progress",
     413: "The body or a message is too large",
-    422: "Invalid input; `errors` names the offending fields",
-    502: "The assistant (or the PSA) answered with something unusable",
+    422: "Invalid input (`errors` names the offending fields), or a configuration an operator "
+    "must change (no or a refused PSA connection, credentials that cannot be opened)",
+    502: "The assistant (or the PSA) refused the request itself, or answered with something "
+    "unusable",
     503: "The assistant (what you sent is saved, `session_id`), the database "
     "(`database_unavailable`), or the PSA is unavailable, or the request ran out of time "
     "(`request_timeout`); see `Retry-After`",

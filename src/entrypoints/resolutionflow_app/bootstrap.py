@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from resolutionflow_app.connections import ConnectionManagement, ManagedConnections, managed
 from resolutionflow_app.keycache import CachedKeyStore
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_app.settings import Settings
-from resolutionflow_core.delivery import DeliveryRelay
+from resolutionflow_core.delivery import DeliveryRelay, SessionDeliveries
 from resolutionflow_core.idempotency import IdempotencyStore
 from resolutionflow_core.keys import KeyManagement, KeyStore
-from resolutionflow_core.ports import LLM, Clock, PSAConnections
+from resolutionflow_core.ports import LLM, Clock, PSAConnections, SessionSearch
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.system import SystemClock
 from resolutionflow_core.users import BrowserSessionStore, UserStore
@@ -35,16 +36,20 @@ class StartupError(Exception):
 
 @dataclass
 class Application:
-    """Everything an entrypoint needs, built from one `Settings`."""
+    """Everything an entrypoint needs, built from one `Settings` (`open_application`).
+
+    Each object is held once: the services are built over these ports, and the use cases
+    below are views over them."""
 
     settings: Settings
     storage: SqlStorage
     llm: LLM
     psa: PSAConnections
+    """The accounts' PSA connections: the stored, configurable ones (`ManagedConnections`)
+    unless a test gave a fixed set."""
     keys: KeyStore
     idempotency: IdempotencyStore
     sessions: SessionService
-    connections: ConfiguredPSAConnections
     deliveries: SqlDeliveryQueue
     clock: Clock = field(default_factory=SystemClock)
     users: UserStore = field(default_factory=InMemoryUserStore)
@@ -55,15 +60,31 @@ class Application:
         """The account's API keys as its owners and admins may manage them."""
         return KeyManagement(self.keys, self.clock)
 
+    @property
+    def connections(self) -> ManagedConnections:
+        """The PSA connections as configured and sealed (`ConnectionsNotManaged` when the
+        application was given a fixed set)."""
+        return managed(self.psa)
+
+    @property
+    def connection_management(self) -> ConnectionManagement:
+        """The account's PSA connection as its owners and admins may manage it."""
+        return ConnectionManagement(self.connections, self.clock)
+
+    @property
+    def session_deliveries(self) -> SessionDeliveries:
+        """A session's note deliveries, and their retry."""
+        return SessionDeliveries(self.deliveries, self.clock)
+
     def relay(self) -> DeliveryRelay:
         """A relay delivering this application's due PSA notes."""
-        return DeliveryRelay(self.deliveries, self.connections, self.clock)
+        return DeliveryRelay(self.deliveries, self.psa, self.clock)
 
     async def close(self) -> None:
-        close_llm = getattr(self.llm, "aclose", None)
-        if close_llm is not None:
-            await close_llm()
-        await self.connections.aclose()
+        for adapter in (self.llm, self.psa):
+            close = getattr(adapter, "aclose", None)
+            if close is not None:
+                await close()
         await self.storage.dispose()
 
 
@@ -88,30 +109,44 @@ async def prepare_database(settings: Settings) -> None:
     await migrations.upgrade(settings.database_url)
 
 
-def open_application(settings: Settings | None = None) -> Application:
-    """Build the adapters and services for ``settings`` (or the environment's)."""
+def open_application(
+    settings: Settings | None = None,
+    *,
+    storage: SqlStorage | None = None,
+    llm: LLM | None = None,
+    psa: PSAConnections | None = None,
+    clock: Clock | None = None,
+    keys: KeyStore | None = None,
+    search: SessionSearch | None = None,
+) -> Application:
+    """Build the adapters and services for ``settings`` (or the environment's).
+
+    Each adapter given is used instead of the one the settings would build (a test's
+    scripted LLM, an in-memory PSA, a fixed clock), and everything that needs it is built
+    over it: the sessions service, the delivery relay, the use cases."""
     settings = settings or Settings()
-    llm = build_llm(settings)
-    storage = SqlStorage.from_url(settings.database_url, timeout=settings.database_timeout)
-    clock = SystemClock()
-    connections = ConfiguredPSAConnections(
+    storage = storage or SqlStorage.from_url(
+        settings.database_url, timeout=settings.database_timeout
+    )
+    llm = llm or build_llm(settings)
+    clock = clock or SystemClock()
+    psa = psa or ConfiguredPSAConnections(
         SqlPSAConnectionStore(storage.database), Sealer(settings.secret_key)
     )
     return Application(
         settings=settings,
         storage=storage,
         llm=llm,
-        psa=connections,
-        keys=CachedKeyStore(SqlKeyStore(storage.database), ttl=settings.key_cache_seconds),
+        psa=psa,
+        keys=keys or CachedKeyStore(SqlKeyStore(storage.database), ttl=settings.key_cache_seconds),
         idempotency=SqlIdempotencyStore(storage.database),
         sessions=SessionService(
             uow=storage.unit_of_work,
             llm=llm,
-            psa=connections,
+            psa=psa,
             clock=clock,
-            search=SqlSessionSearch(storage.database),
+            search=search or SqlSessionSearch(storage.database),
         ),
-        connections=connections,
         deliveries=SqlDeliveryQueue(storage.database),
         clock=clock,
         users=SqlUserStore(storage.database),

@@ -10,10 +10,12 @@ code  meaning
 1     refused: the domain said no (lifecycle, permission, wrong kind of session, a value
       it does not accept, a concurrent change)
 2     usage or configuration: a bad option or argument, bad settings, a database that
-      needs ``resolutionflow db upgrade``, an LLM or PSA that is not set up
+      needs ``resolutionflow db upgrade``, an LLM or PSA that is not set up or refuses the
+      settings (a host, credentials), a request the LLM or PSA refuses as such; an
+      operator must change something, trying again as it is cannot help
 3     not found: the session, API key or ticket does not exist (for this account)
-4     unavailable: the database, the LLM or the PSA failed or could not be reached; what
-      you sent is saved where the message says; try again
+4     unavailable: the database, the LLM or the PSA could not be reached or answered
+      unusably; what you sent is saved where the message says; try again
 130   interrupted (Ctrl-C)
 ====  =================================================================================
 """
@@ -23,11 +25,16 @@ from __future__ import annotations
 from enum import IntEnum
 
 from resolutionflow_core.errors import (
+    Conflict,
     DomainError,
-    LLMError,
-    PSAError,
-    SessionNotFound,
-    TicketNotFound,
+    InvalidInput,
+    Misconfigured,
+    NotAllowed,
+    NotFound,
+    ProviderRejected,
+    Unavailable,
+    UnusableAnswer,
+    category_of,
 )
 
 
@@ -49,8 +56,18 @@ class CliError(Exception):
         self.code = code
 
 
-# Errors whose `code` says the operator must change the configuration, not retry.
-_CONFIGURATION_CODES = frozenset({"psa_not_configured", "psa_credentials_locked", "llm_rejected"})
+EXIT_CODE_OF_CATEGORY: dict[type[DomainError] | None, ExitCode] = {
+    InvalidInput: ExitCode.REFUSED,
+    NotAllowed: ExitCode.REFUSED,
+    Conflict: ExitCode.REFUSED,
+    NotFound: ExitCode.NOT_FOUND,
+    Misconfigured: ExitCode.USAGE,
+    ProviderRejected: ExitCode.USAGE,
+    Unavailable: ExitCode.UNAVAILABLE,
+    UnusableAnswer: ExitCode.UNAVAILABLE,
+    None: ExitCode.REFUSED,
+}
+"""The exit code of each error category (`resolutionflow_core.errors`), decided once."""
 
 
 def refusal(error: BaseException) -> tuple[ExitCode, str] | None:
@@ -62,21 +79,11 @@ def refusal(error: BaseException) -> tuple[ExitCode, str] | None:
     if isinstance(error, StartupError):
         return ExitCode.USAGE, one_line(str(error))
     if isinstance(error, DomainError):
-        return _domain_code(error), one_line(error.message)
+        return EXIT_CODE_OF_CATEGORY[category_of(error)], one_line(error.message)
     database_problem = _database_problem(error)
     if database_problem is not None:
         return ExitCode.UNAVAILABLE, one_line(f"database unavailable: {database_problem}")
     return None
-
-
-def _domain_code(error: DomainError) -> ExitCode:
-    if isinstance(error, SessionNotFound | TicketNotFound):
-        return ExitCode.NOT_FOUND
-    if error.code in _CONFIGURATION_CODES:
-        return ExitCode.USAGE
-    if isinstance(error, LLMError | PSAError):
-        return ExitCode.UNAVAILABLE
-    return ExitCode.REFUSED
 
 
 def _database_problem(error: BaseException) -> str | None:

@@ -14,46 +14,52 @@ from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
 from resolutionflow_core.errors import (
+    Conflict,
     DomainError,
     InvalidInput,
-    LLMError,
-    PermissionDenied,
-    PSAError,
-    PSANotConfigured,
+    Misconfigured,
+    NotAllowed,
+    NotFound,
+    ProviderRejected,
     SessionNotFound,
-    StorageUnavailable,
-    TicketNotFound,
+    Unavailable,
+    UnusableAnswer,
+    category_of,
 )
-from resolutionflow_core.keys import KeyNotFound
 from resolutionflow_web.auth import CsrfRefused, SignInRequired, sign_in_url
 from resolutionflow_web.templating import is_partial, page
 
 NOT_FOUND = "There is no such page, or it is not yours to see."
 
 
+STATUS_OF_CATEGORY: dict[type[DomainError] | None, int] = {
+    InvalidInput: 400,  # a form to correct, not an API schema
+    NotFound: 404,
+    NotAllowed: 403,
+    Conflict: 409,
+    Misconfigured: 422,
+    ProviderRejected: 502,
+    UnusableAnswer: 502,
+    Unavailable: 503,
+    None: 409,
+}
+"""The page's status for each error category (`resolutionflow_core.errors`), decided once."""
+
+
 def status_of(error: DomainError) -> int:
-    if isinstance(error, SessionNotFound | KeyNotFound):
-        return 404
-    if isinstance(error, PermissionDenied):
-        return 403
-    if isinstance(error, InvalidInput):
-        return 400
-    if isinstance(error, LLMError | StorageUnavailable):
-        return 503
-    if isinstance(error, PSANotConfigured):
-        return 409
-    if isinstance(error, TicketNotFound):
-        return 404
-    if isinstance(error, PSAError):
-        return 502
-    return 409  # a transition the lifecycle lacks, a stale copy, the wrong kind of session
+    return STATUS_OF_CATEGORY[category_of(error)]
 
 
 def domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
     status = status_of(error)
     if isinstance(error, SessionNotFound):
         return _respond(request, status, "Not found", NOT_FOUND)
-    titles = {400: "Check the form", 403: "Not allowed", 503: "Unavailable, try again shortly"}
+    titles = {
+        400: "Check the form",
+        403: "Not allowed",
+        422: "Needs setting up",
+        503: "Unavailable, try again shortly",
+    }
     return _respond(request, status, titles.get(status, "That did not work"), error.message)
 
 

@@ -15,7 +15,6 @@ from resolutionflow_app import Application
 from resolutionflow_app.passwords import Argon2Passwords
 from resolutionflow_app.psa import PROVIDERS, TICKET_CHANGES
 from resolutionflow_core.access import Role
-from resolutionflow_core.connections import ensure_can_manage_connection
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.users import (
     ensure_can_manage_users,
@@ -120,7 +119,6 @@ async def psa_page(
     application: NamedDependency[Application],
     provider: FromQuery[str | None] = None,
 ) -> Template:
-    ensure_can_manage_connection(user.actor, "read the PSA connection")
     return await _psa(user, application, provider)
 
 
@@ -130,7 +128,7 @@ async def connect_psa(
     user: NamedDependency[SignedIn],
     application: NamedDependency[Application],
 ) -> Template:
-    ensure_can_manage_connection(user.actor, "configure the PSA connection")
+    application.connection_management.ensure_allowed(user.actor, "configure the PSA connection")
     form = await Form.of(request)
     provider = form.required("provider")
     spec = PROVIDERS.get(provider)
@@ -147,9 +145,7 @@ async def connect_psa(
         if (value := form.optional(f"status_{change}")) is not None
     }
     credentials = {name: form.optional(name) or "" for name in spec.secret}
-    await application.connections.connect(
-        user.actor.account_id, provider, settings, credentials, now=application.clock.now()
-    )
+    await application.connection_management.connect(user.actor, provider, settings, credentials)
     return await _psa(user, application, provider, saved=True)
 
 
@@ -159,11 +155,8 @@ async def test_psa(
     user: NamedDependency[SignedIn],
     application: NamedDependency[Application],
 ) -> Template:
-    ensure_can_manage_connection(user.actor, "test the PSA connection")
     form = await Form.of(request)
-    tested = await application.connections.test(
-        user.actor.account_id, form.required("ticket_id").strip()
-    )
+    tested = await application.connection_management.test(user.actor, form.required("ticket_id"))
     return await _psa(user, application, None, ticket=tested.ticket, discovered=tested.discovered)
 
 
@@ -171,15 +164,14 @@ async def test_psa(
 async def disconnect_psa(
     user: NamedDependency[SignedIn], application: NamedDependency[Application]
 ) -> Template:
-    ensure_can_manage_connection(user.actor, "delete the PSA connection")
-    await application.connections.disconnect(user.actor.account_id)
+    await application.connection_management.disconnect(user.actor)
     return await _psa(user, application, None)
 
 
 async def _psa(
     user: SignedIn, application: Application, provider: str | None, **extra: Any
 ) -> Template:
-    current = await application.connections.show(user.actor.account_id)
+    current = await application.connection_management.current(user.actor)
     chosen = provider or (current.provider if current else "connectwise")
     if chosen not in PROVIDERS:
         raise InvalidInput("provider", f"must be one of {', '.join(sorted(PROVIDERS))}")

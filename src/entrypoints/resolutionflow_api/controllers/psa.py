@@ -7,9 +7,8 @@ credentials it holds (``credentials_set``), never their values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -17,15 +16,14 @@ from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 
-from resolutionflow_api.problems import Problem, problems
+from resolutionflow_api.problems import problems
 from resolutionflow_api.requests import Body
 from resolutionflow_api.responses import DeliveryRead, Struct, delivery_read
-from resolutionflow_app.psa import PROVIDERS, ConfiguredPSAConnections, ConnectionView
-from resolutionflow_core.access import MANAGING_ROLES, Actor
-from resolutionflow_core.connections import ensure_can_manage_connection
-from resolutionflow_core.delivery import Delivery
-from resolutionflow_core.errors import InvalidInput, PermissionDenied
-from resolutionflow_core.ports import Clock
+from resolutionflow_app.connections import ConnectionManagement
+from resolutionflow_app.psa import PROVIDERS, ConnectionTest, ConnectionView
+from resolutionflow_core.access import Actor
+from resolutionflow_core.delivery import SessionDeliveries
+from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.services import SessionService
 
 Provider = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
@@ -97,98 +95,36 @@ class DeliveriesRetriedRead(Struct):
     psa_deliveries: list[DeliveryRead]
 
 
-class ConnectionNotFound(Problem):
-    def __init__(self) -> None:
-        super().__init__(
-            404,
-            "psa_connection_not_found",
-            "No PSA connection",
-            "the account has no PSA connection",
-        )
+def _settings(data: PutConnection) -> dict[str, Any]:
+    """The request's settings as the connections take them (``statuses`` an object of the
+    statuses given, every other setting a string)."""
+    settings: dict[str, Any] = {}
+    for name, value in data.settings.items():
+        if isinstance(value, TicketStatuses) != (name == "statuses"):
+            shape = "an object of statuses" if name == "statuses" else "a string"
+            raise InvalidInput(f"settings.{name}", f"must be {shape}")
+        settings[name] = msgspec.to_builtins(value)
+    statuses = settings.get("statuses")
+    if isinstance(statuses, dict):
+        settings["statuses"] = {k: v for k, v in statuses.items() if v}
+    return settings
 
 
-class RetryableQueue(Protocol):
-    async def for_session(self, session_id: UUID) -> list[Delivery]: ...
-
-    async def retry_failed(self, *, now: datetime, session_id: UUID | None = None) -> int: ...
-
-
-@dataclass(frozen=True)
-class SessionDeliveries:
-    """The delivery queue as the API shows it: a session's deliveries, and their retry."""
-
-    queue: RetryableQueue
-    clock: Clock
-
-    async def of(self, session_id: UUID) -> list[DeliveryRead]:
-        return [delivery_read(row) for row in await self.queue.for_session(session_id)]
-
-    async def retry_failed(self, actor: Actor, session_id: UUID) -> int:
-        if actor.role not in MANAGING_ROLES:
-            raise PermissionDenied("retry PSA deliveries", "only owners and admins retry them")
-        return await self.queue.retry_failed(now=self.clock.now(), session_id=session_id)
-
-
-@dataclass(frozen=True)
-class ConnectionManagement:
-    """The account's PSA connection as its owners and admins may manage it."""
-
-    connections: ConfiguredPSAConnections
-    clock: Clock
-
-    async def show(self, actor: Actor) -> ConnectionView:
-        _ensure_manager(actor, "read the PSA connection")
-        view = await self.connections.show(actor.account_id)
-        if view is None:
-            raise ConnectionNotFound()
-        return view
-
-    async def put(self, actor: Actor, data: PutConnection) -> ConnectionView:
-        _ensure_manager(actor, "configure the PSA connection")
-        settings: dict[str, Any] = {}
-        for name, value in data.settings.items():
-            if isinstance(value, TicketStatuses) != (name == "statuses"):
-                shape = "an object of statuses" if name == "statuses" else "a string"
-                raise InvalidInput(f"settings.{name}", f"must be {shape}")
-            settings[name] = msgspec.to_builtins(value)
-        statuses = settings.get("statuses")
-        if isinstance(statuses, dict):
-            settings["statuses"] = {k: v for k, v in statuses.items() if v}
-        credentials = dict(data.credentials)
-        return await self.connections.connect(
-            actor.account_id, data.provider, settings, credentials, now=self.clock.now()
-        )
-
-    async def test(self, actor: Actor, ticket_id: str) -> ConnectionTestRead:
-        _ensure_manager(actor, "test the PSA connection")
-        tested = await self.connections.test(actor.account_id, ticket_id.strip())
-        ticket = tested.ticket
-        return ConnectionTestRead(
-            ok=True,
-            ticket=TicketSummaryRead(
-                provider=ticket.provider,
-                ticket_id=ticket.ticket_id,
-                summary=ticket.summary,
-                company=ticket.company,
-                contact=ticket.contact,
-                board=ticket.board,
-                status=ticket.status,
-            ),
-            discovered=DiscoveredRead(
-                facts=tested.discovered.facts, choices=tested.discovered.choices
-            ),
-        )
-
-    async def delete(self, actor: Actor) -> ConnectionView:
-        _ensure_manager(actor, "delete the PSA connection")
-        view = await self.connections.show(actor.account_id)
-        if view is None or not await self.connections.disconnect(actor.account_id):
-            raise ConnectionNotFound()
-        return view
-
-
-def _ensure_manager(actor: Actor, operation: str) -> None:
-    ensure_can_manage_connection(actor, operation)
+def _tested(tested: ConnectionTest) -> ConnectionTestRead:
+    ticket = tested.ticket
+    return ConnectionTestRead(
+        ok=True,
+        ticket=TicketSummaryRead(
+            provider=ticket.provider,
+            ticket_id=ticket.ticket_id,
+            summary=ticket.summary,
+            company=ticket.company,
+            contact=ticket.contact,
+            board=ticket.board,
+            status=ticket.status,
+        ),
+        discovered=DiscoveredRead(facts=tested.discovered.facts, choices=tested.discovered.choices),
+    )
 
 
 def _read(view: ConnectionView) -> ConnectionRead:
@@ -226,8 +162,8 @@ class PSAConnectionController(Controller):
         "instance's, which are stored in `settings` (422 naming the instance's outcomes if "
         "one does not exist; 503 if the instance cannot be reached). Other PSAs are not "
         "contacted: use the test. Without `RESOLUTIONFLOW_SECRET_KEY` on the server the "
-        "credentials cannot be sealed: 409 `psa_credentials_locked`.",
-        responses=problems(403, 409, 413, 422, 503),
+        "credentials cannot be sealed: 422 `psa_credentials_locked`.",
+        responses=problems(403, 413, 422, 503),
     )
     async def put_psa_connection(
         self,
@@ -235,7 +171,10 @@ class PSAConnectionController(Controller):
         actor: NamedDependency[Actor],
         connection_management: NamedDependency[ConnectionManagement],
     ) -> ConnectionRead:
-        return _read(await connection_management.put(actor, data))
+        view = await connection_management.connect(
+            actor, data.provider, _settings(data), dict(data.credentials)
+        )
+        return _read(view)
 
     @post(
         "/test",
@@ -247,7 +186,7 @@ class PSAConnectionController(Controller):
         "Autotask's note types and publish values). A problem says why not: 422 "
         "`psa_authentication_failed` / `ticket_not_found` / `psa_host_refused`, 503 "
         "`psa_unavailable` (with `Retry-After` when the PSA gave one).",
-        responses=problems(403, 409, 413, 422, 502, 503),
+        responses=problems(403, 413, 422, 502, 503),
     )
     async def test_psa_connection(
         self,
@@ -255,7 +194,7 @@ class PSAConnectionController(Controller):
         actor: NamedDependency[Actor],
         connection_management: NamedDependency[ConnectionManagement],
     ) -> ConnectionTestRead:
-        return await connection_management.test(actor, data.ticket_id)
+        return _tested(await connection_management.test(actor, data.ticket_id))
 
     @delete(
         "/",
@@ -270,7 +209,7 @@ class PSAConnectionController(Controller):
         actor: NamedDependency[Actor],
         connection_management: NamedDependency[ConnectionManagement],
     ) -> ConnectionRead:
-        return _read(await connection_management.delete(actor))
+        return _read(await connection_management.disconnect(actor))
 
 
 SessionId = Annotated[UUID, PathParameter(description="The session's id (a UUID).")]
@@ -297,6 +236,5 @@ class DeliveryController(Controller):
     ) -> DeliveriesRetriedRead:
         await sessions.get(actor, session_id)  # 404 outside the actor's sight
         retried = await session_deliveries.retry_failed(actor, session_id)
-        return DeliveriesRetriedRead(
-            retried=retried, psa_deliveries=await session_deliveries.of(session_id)
-        )
+        deliveries = [delivery_read(d) for d in await session_deliveries.of(session_id)]
+        return DeliveriesRetriedRead(retried=retried, psa_deliveries=deliveries)

@@ -11,7 +11,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Response
 
-from resolutionflow_api.controllers.psa import SessionDeliveries
 from resolutionflow_api.idempotency import IdempotencyGate, IdempotencyKey, IdempotentRequest
 from resolutionflow_api.problems import problems, with_field
 from resolutionflow_api.requests import CreateChatSession, CreateSession
@@ -20,6 +19,7 @@ from resolutionflow_api.responses import (
     DocumentKind,
     SessionPageRead,
     SessionRead,
+    delivery_read,
     page_read,
     search_page_read,
     session_read,
@@ -27,6 +27,7 @@ from resolutionflow_api.responses import (
 )
 from resolutionflow_core import documentation
 from resolutionflow_core.access import Actor
+from resolutionflow_core.delivery import SessionDeliveries
 from resolutionflow_core.errors import InvalidInput, StepAlreadyPending
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_moment
@@ -171,7 +172,7 @@ class SessionController(Controller):
     ) -> SessionRead:
         session = await sessions.get(actor, session_id)
         read = session_read(session, actor)
-        read.psa_deliveries = await session_deliveries.of(session.id)
+        read.psa_deliveries = [delivery_read(d) for d in await session_deliveries.of(session.id)]
         read.similar_sessions = similar_reads(similar_for(actor, session))
         return read
 

@@ -15,12 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from resolutionflow_cli import render
-from resolutionflow_cli.errors import CliError, ExitCode
+from resolutionflow_cli.errors import CliError
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption
 from resolutionflow_cli.output import clean, console, print_json
 from resolutionflow_cli.runtime import call, load_settings
-from resolutionflow_core.access import MANAGING_ROLES, Actor
-from resolutionflow_core.errors import PermissionDenied
+from resolutionflow_core.access import Actor
 
 if TYPE_CHECKING:
     from resolutionflow_app import Application
@@ -43,8 +42,10 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 
 def _ensure_manages(actor: Actor, operation: str) -> None:
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied(operation, "only owners and admins manage the PSA connection")
+    """Refuse before prompting for anything (the use case checks again)."""
+    from resolutionflow_app.connections import ConnectionManagement
+
+    ConnectionManagement.ensure_allowed(actor, operation)
 
 
 @app.command()
@@ -102,9 +103,7 @@ def connect(
             credentials[name] = typer.prompt(f"{spec.name} {name}", hide_input=True)
 
     async def work(app: Application) -> ConnectionView:
-        return await app.connections.connect(
-            actor.account_id, spec.name, settings, credentials, now=app.clock.now()
-        )
+        return await app.connection_management.connect(actor, spec.name, settings, credentials)
 
     view = call(load_settings(ctx), work)
     if json_output:
@@ -128,12 +127,10 @@ def show(
     """
     _ensure_manages(actor, "see the PSA connection")
 
-    async def work(app: Application) -> ConnectionView | None:
-        return await app.connections.show(actor.account_id)
+    async def work(app: Application) -> ConnectionView:
+        return await app.connection_management.show(actor)
 
     view = call(load_settings(ctx), work)
-    if view is None:
-        raise CliError(f"account {actor.account_id} has no PSA connection", ExitCode.NOT_FOUND)
     if json_output:
         print_json(_view_json(view))
         return
@@ -155,7 +152,7 @@ def try_connection(
     _ensure_manages(actor, "test the PSA connection")
 
     async def work(app: Application) -> ConnectionTest:
-        return await app.connections.test(actor.account_id, ticket_id)
+        return await app.connection_management.test(actor, ticket_id)
 
     tested = call(load_settings(ctx), work)
     ticket, discovered = tested.ticket, tested.discovered
@@ -194,11 +191,10 @@ def disconnect(
     if not yes:
         typer.confirm(f"Disconnect account {actor.account_id} from its PSA?", abort=True)
 
-    async def work(app: Application) -> bool:
-        return await app.connections.disconnect(actor.account_id)
+    async def work(app: Application) -> ConnectionView:
+        return await app.connection_management.disconnect(actor)
 
-    if not call(load_settings(ctx), work):
-        raise CliError(f"account {actor.account_id} has no PSA connection", ExitCode.NOT_FOUND)
+    call(load_settings(ctx), work)
     console().print(Text(f"Disconnected account {actor.account_id} from its PSA."))
 
 
