@@ -381,7 +381,7 @@ async def test_an_admin_retries_failed_note_deliveries_and_an_engineer_may_not(w
     assert "An owner or admin can retry the failed note" in mine.text
     refused = await web.client.post(f"{path}/deliveries/retry", data={"_csrf": csrf})
     assert refused.status_code == 403, refused.text
-    assert "only owners and admins retry them" in refused.text
+    assert "only owners and admins manage PSA deliveries" in refused.text
     assert [d.state for d in await web.application.deliveries.for_session(session_id)] == [
         DeliveryState.FAILED
     ]
