@@ -6,12 +6,11 @@ and one name here; the HTTP API is the published contract, so its names win wher
 says otherwise (the session's owner is ``owner_id``, the core's ``Session.user_id``; the
 linked ticket is ``ticket``, the core's ``Session.psa_link``).
 
-Each struct is filled by ``msgspec.convert(obj, Struct, from_attributes=True)``: a field is
-read off the domain object's attribute of the same name, so the fields are listed once, in
-the struct. A builder names only what differs from the domain object: a renamed attribute,
-a value computed for the reader (``allowed_actions``, parsed markers) or left out for one
-kind of session. Adding a field to the session is: the aggregate, its table, and the struct
-here.
+Each struct is filled by `read`: a field is read off the domain object's attribute of the
+same name, so the fields are listed once, in the struct. A builder names only what differs
+from the domain object: a renamed attribute, a nested read model, a value computed for the
+reader (``allowed_actions``, parsed markers) or left out for one kind of session. Adding a
+field to the session is: the aggregate, its table, and the struct here.
 
 Msgspec, not the stdlib, so this sits above the core (which stays stdlib-only) and below the
 entrypoints (which may all import the composition root's package, see
@@ -20,9 +19,10 @@ entrypoints (which may all import the composition root's package, see
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -50,29 +50,35 @@ class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 R = TypeVar("R", bound=Struct)
 
-
-class _Seen:
-    """``source`` as a read model sees it: its attributes, with a few given here instead
-    (the names that differ, the values computed for the reader)."""
-
-    __slots__ = ("_given", "_source")
-
-    def __init__(self, source: object, given: dict[str, Any]) -> None:
-        self._source = source
-        self._given = given
-
-    def __getattr__(self, name: str) -> Any:
-        if name in self._given:
-            return self._given[name]
-        return getattr(self._source, name)
+_Key = tuple[type[Struct], type, tuple[str, ...]]
+_GETTERS: dict[_Key, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
 
 
 def read(model: type[R], source: object, **given: Any) -> R:
     """``model`` filled from ``source``'s attributes of the same names; ``given`` values
-    override or add attributes. Types are checked and converted as msgspec does (a string
-    becomes its enum), so a read model cannot silently drift from the domain object."""
-    seen = _Seen(source, given) if given else source
-    return msgspec.convert(seen, model, from_attributes=True)
+    override or add attributes (and must be read models themselves where the field is one).
+    A field ``source`` lacks takes the struct's default, or fails here if it has none.
+
+    What ``msgspec.convert(source, model, from_attributes=True)`` does, without its cost
+    (in CPU, 1.7 to 13.5 times the hand-written builders it replaced; 1.4 to 3.6 times
+    here): the names to read are worked out once per model, type of source and given names,
+    then read in one ``attrgetter`` call. Values are not type-checked here; the API tests
+    decode every response with these structs, strictly, and mypy checks the given ones."""
+    key = (model, type(source), tuple(given))
+    found = _GETTERS.get(key)
+    if found is None:
+        names = tuple(
+            name for name in model.__struct_fields__ if name not in given and hasattr(source, name)
+        )
+        getter = attrgetter(*names) if len(names) > 1 else _one_by_one(names)
+        found = _GETTERS[key] = (names, getter)
+    names, getter = found
+    return model(**dict(zip(names, getter(source), strict=True)), **given)
+
+
+def _one_by_one(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A getter that returns a tuple for no name or one (``attrgetter`` would not)."""
+    return lambda source: tuple(getattr(source, name) for name in names)
 
 
 def document(value: Struct | Sequence[Struct]) -> Any:
@@ -154,17 +160,21 @@ def message_read(message: ConversationMessage, index: int) -> MessageRead:
             message,
             index=index,
             text=parsed.text,
-            questions=parsed.questions,
-            actions=parsed.actions,
-            forks=parsed.forks,
+            questions=[read(QuestionRead, q) for q in parsed.questions],
+            actions=[read(ActionRead, a) for a in parsed.actions],
+            forks=[
+                read(ForkRead, f, options=[read(ForkOptionRead, o) for o in f.options])
+                for f in parsed.forks
+            ],
         )
     return read(
-        MessageRead, message, index=index, text=message.content, questions=(), actions=(), forks=()
+        MessageRead, message, index=index, text=message.content, questions=[], actions=[], forks=[]
     )
 
 
 def step_read(step: GuidedStep, *, pending: bool) -> StepRead:
-    return read(StepRead, step, pending=pending)
+    options = [read(StepOptionRead, o) for o in step.options]
+    return read(StepRead, step, options=options, pending=pending)
 
 
 # -- sessions -------------------------------------------------------------------------------
@@ -260,7 +270,15 @@ class SimilarSessionRead(Struct):
 
 
 def similar_reads(similar: Iterable[SimilarSession]) -> list[SimilarSessionRead]:
-    return [read(SimilarSessionRead, s, resolved_by=s.user_id) for s in similar]
+    return [
+        read(
+            SimilarSessionRead,
+            s,
+            session_type=SessionType(s.session_type),
+            resolved_by=s.user_id,
+        )
+        for s in similar
+    ]
 
 
 class DeliveryRead(Struct):
@@ -310,7 +328,7 @@ def session_read(
         owner_id=session.user_id,
         psa_provider=summary.psa_provider,
         psa_ticket_id=summary.psa_ticket_id,
-        ticket=session.psa_link,
+        ticket=None if session.psa_link is None else read(TicketRead, session.psa_link),
         allowed_actions=allowed_actions_for(actor, session),
         messages=[message_read(m, i) for i, m in enumerate(session.conversation_messages)]
         if chat
