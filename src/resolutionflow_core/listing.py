@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time
 from uuid import UUID
 
@@ -219,27 +219,20 @@ class SessionSummary:
 
     @classmethod
     def of(cls, session: Session) -> SessionSummary:
+        """The session's row: its attributes of the same names (the fields are listed once,
+        above), and the linked ticket's provider and id."""
         link = session.psa_link
         return cls(
-            id=session.id,
-            account_id=session.account_id,
-            user_id=session.user_id,
-            session_type=session.session_type,
-            status=session.status,
-            title=session.title,
-            problem_summary=session.problem_summary,
-            problem_domain=session.problem_domain,
-            step_count=session.step_count,
-            confidence_score=session.confidence_score,
-            confidence_tier=session.confidence_tier,
+            **{name: getattr(session, name) for name in _SESSION_FIELDS},
             psa_provider=link.provider if link else None,
             psa_ticket_id=link.ticket_id if link else None,
-            created_at=session.created_at,
-            updated_at=session.updated_at,
-            last_activity_at=session.last_activity_at,
-            version=session.version,
-            escalated_by=session.escalated_by,
         )
+
+
+_SESSION_FIELDS = tuple(
+    f.name for f in fields(SessionSummary) if f.name not in ("psa_provider", "psa_ticket_id")
+)
+"""The summary's fields read off the session as they are (the ticket's are its link's)."""
 
 
 @dataclass(frozen=True, slots=True)

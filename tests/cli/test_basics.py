@@ -95,9 +95,9 @@ def test_as_works_before_the_command_too(cli: Cli) -> None:
     after = cli.json("sessions", "new", "VPN drops", "--as", "acme:carol:engineer")
     equals = cli.json("--as=acme:dave:engineer", "sessions", "new", "VPN drops")
 
-    assert (before["account_id"], before["user_id"]) == ("acme", "bob")
-    assert (after["account_id"], after["user_id"]) == ("acme", "carol")
-    assert equals["user_id"] == "dave"
+    assert (before["owner_id"], after["owner_id"], equals["owner_id"]) == ("bob", "carol", "dave")
+    in_acme = cli.json("sessions", "list", "--as", "acme:olga:owner")["items"]
+    assert {row["id"] for row in in_acme} == {before["id"], after["id"], equals["id"]}
 
 
 def test_database_url_works_after_the_command_too(

@@ -54,7 +54,7 @@ def test_escalate_then_another_engineer_claims_it(cli: Cli) -> None:
     assert "now active" in claimed
     assert "It is yours now, carol." in claimed
     session = cli.session(session_id)
-    assert session["user_id"] == "carol"
+    assert session["owner_id"] == "carol"
     assert session["status"] == "active"
 
 
@@ -100,7 +100,7 @@ def test_ticket_link_snapshots_the_ticket(cli: Cli, psa: InMemoryPSA) -> None:
     assert f"Linked session {session_id} to memory ticket #T-100: Printer on floor 2 offline." in (
         shown
     )
-    link = cli.json("ticket", "link", session_id, "T-100")["psa_link"]
+    link = cli.json("ticket", "link", session_id, "T-100")["ticket"]
     assert link["provider"] == "memory"
     assert link["ticket_id"] == "T-100"
     assert link["snapshot"]["company"] == "Acme Ltd"
@@ -121,7 +121,8 @@ def test_the_identity_comes_from_the_environment_too(
 ) -> None:
     monkeypatch.setenv("RESOLUTIONFLOW_ACTOR", "acme:alice:engineer")
     session = cli.json("sessions", "new", "Wi-Fi drops in the warehouse")
-    assert (session["account_id"], session["user_id"]) == ("acme", "alice")
+    assert session["owner_id"] == "alice"
+    assert [row["id"] for row in cli.json("sessions", "list")["items"]] == [session["id"]]
     assert cli.json("sessions", "list", "--as", "default:owner:owner")["items"] == []
 
 

@@ -1,459 +1,72 @@
-"""Response bodies, and how each is read off the domain's objects."""
-
-from __future__ import annotations
-
-from collections.abc import Iterable
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
-from uuid import UUID
-
-import msgspec
-
-from resolutionflow_core.access import Actor, allowed_actions_for
-from resolutionflow_core.chat import ConversationMessage, MessageRole
-from resolutionflow_core.delivery import Delivery, DeliveryState
-from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind
-from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus
-from resolutionflow_core.listing import Dashboard, SessionPage, SessionSummary
-from resolutionflow_core.markers import parse_markers
-from resolutionflow_core.search import SearchPage
-from resolutionflow_core.services import ChatTurn
-from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
-from resolutionflow_core.similar import SimilarSession
-from resolutionflow_core.tickets import NoteKind
-from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
-
-
-class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A response body. (Unknown fields only matter to clients decoding it: tests check with
-    them that every response is exactly its documented shape.)"""
-
-
-# -- messages and steps ---------------------------------------------------------------------
-
-
-class QuestionRead(Struct):
-    text: str
-    why: str | None
-
-
-class ActionRead(Struct):
-    title: str
-    detail: str | None
-    command: str | None
-    risk: str | None
-
-
-class ForkOptionRead(Struct):
-    label: str
-    description: str | None
-
-
-class ForkRead(Struct):
-    question: str
-    options: list[ForkOptionRead]
-
-
-class MessageRead(Struct):
-    """A chat message. Assistant markers are parsed into questions, actions and forks;
-    ``text`` is what to show, ``content`` the raw text as stored."""
-
-    index: int
-    role: MessageRole
-    content: str
-    text: str
-    questions: list[QuestionRead]
-    actions: list[ActionRead]
-    forks: list[ForkRead]
-    created_at: datetime
-    model: str | None
-
-
-class StepOptionRead(Struct):
-    label: str
-    description: str | None
-
-
-class StepRead(Struct):
-    number: int
-    kind: StepKind
-    content: str
-    options: list[StepOptionRead]
-    reasoning: str | None
-    confidence: float
-    created_at: datetime
-    response: str | None
-    responded_at: datetime | None
-    pending: bool
-    """Waiting for the engineer's answer. Closing the session (resolve, abandon, escalate)
-    closes its pending step: an unanswered step of a closed session is not pending."""
-
-
-def message_read(message: ConversationMessage, index: int) -> MessageRead:
-    if message.role is MessageRole.ASSISTANT:
-        parsed = parse_markers(message.content)
-        text = parsed.text
-        questions = [QuestionRead(text=q.text, why=q.why) for q in parsed.questions]
-        actions = [
-            ActionRead(title=a.title, detail=a.detail, command=a.command, risk=a.risk)
-            for a in parsed.actions
-        ]
-        forks = [
-            ForkRead(
-                question=f.question,
-                options=[
-                    ForkOptionRead(label=o.label, description=o.description) for o in f.options
-                ],
-            )
-            for f in parsed.forks
-        ]
-    else:
-        text, questions, actions, forks = message.content, [], [], []
-    return MessageRead(
-        index=index,
-        role=message.role,
-        content=message.content,
-        text=text,
-        questions=questions,
-        actions=actions,
-        forks=forks,
-        created_at=message.created_at,
-        model=message.model,
-    )
-
-
-def step_read(step: GuidedStep, *, pending: bool) -> StepRead:
-    return StepRead(
-        number=step.number,
-        kind=step.kind,
-        content=step.content,
-        options=[StepOptionRead(label=o.label, description=o.description) for o in step.options],
-        reasoning=step.reasoning,
-        confidence=step.confidence,
-        created_at=step.created_at,
-        response=step.response,
-        responded_at=step.responded_at,
-        pending=pending,
-    )
-
-
-# -- sessions -------------------------------------------------------------------------------
-
-
-class SessionSummaryRead(Struct):
-    """One row of the history."""
-
-    id: UUID
-    session_type: SessionType
-    status: SessionStatus
-    title: str | None
-    display_title: str
-    """The title, or for guided sessions the problem summary."""
-    problem_summary: str | None
-    problem_domain: ProblemDomain | None
-    owner_id: str
-    step_count: int
-    confidence_score: float | None
-    confidence_tier: ConfidenceTier | None
-    psa_provider: str | None
-    psa_ticket_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    last_activity_at: datetime
-    version: int
-    match: str | None = None
-    """Search results (``q``) only: a snippet of the matching text, the matched words
-    between « and »; ``null`` elsewhere."""
-    score: float | None = None
-    """Search results only: relevance, higher is better (comparable within one search)."""
-
-
-def summary_read(row: SessionSummary) -> SessionSummaryRead:
-    return SessionSummaryRead(
-        id=row.id,
-        session_type=row.session_type,
-        status=row.status,
-        title=row.title,
-        display_title=row.display_title,
-        problem_summary=row.problem_summary,
-        problem_domain=row.problem_domain,
-        owner_id=row.user_id,
-        step_count=row.step_count,
-        confidence_score=row.confidence_score,
-        confidence_tier=row.confidence_tier,
-        psa_provider=row.psa_provider,
-        psa_ticket_id=row.psa_ticket_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_activity_at=row.last_activity_at,
-        version=row.version,
-    )
-
-
-class TicketRead(Struct):
-    provider: str
-    ticket_id: str
-    snapshot: dict[str, Any]
-    """The ticket as it was when linked."""
-    linked_at: datetime
-
-
-class SessionRead(SessionSummaryRead, kw_only=True):
-    """One session with its messages (chat) or steps (guided)."""
-
-    intake_type: IntakeType
-    intake_content: dict[str, Any]
-    matched_flow_id: str | None
-    match_score: float | None
-    resolution_summary: str | None
-    root_cause: str | None
-    escalation_reason: str | None
-    escalated_by: str | None
-    abandon_reason: str | None
-    """Why the session was abandoned, when the engineer said."""
-    ticket: TicketRead | None
-    paused_at: datetime | None
-    resolved_at: datetime | None
-    escalated_at: datetime | None
-    abandoned_at: datetime | None
-    allowed_actions: list[LifecycleAction]
-    """The lifecycle actions the caller may perform now, from the session's status *and* who
-    the caller is (no ``claim`` for the engineer who escalated, none for a viewer): each one
-    listed succeeds for this caller."""
-    messages: list[MessageRead] | None
-    """Chat sessions: the conversation, oldest first; ``null`` for guided sessions."""
-    steps: list[StepRead] | None
-    """Guided sessions: the steps in order; ``null`` for chat sessions."""
-    psa_deliveries: list[DeliveryRead] | None = None
-    """The notes due on the linked ticket and how their delivery stands, oldest first (on
-    ``GET /ai-sessions/{id}``; ``null`` in the answers of other operations)."""
-    similar_sessions: list[SimilarSessionRead] | None = None
-    """Solved before: the account's resolved sessions most like this one when it started,
-    best first, those the caller may open (on ``POST /ai-sessions`` and
-    ``GET /ai-sessions/{id}``; ``null`` in the answers of other operations)."""
-
-
-class SimilarSessionRead(Struct):
-    """A resolved session like this one: link to it as "Solved before"."""
-
-    id: UUID
-    session_type: SessionType
-    title: str
-    """Its title, or for guided sessions its problem summary."""
-    resolution_summary: str
-    root_cause: str | None
-    resolved_at: datetime | None
-    resolved_by: str
-    """The engineer who owned it when it was resolved."""
-
-
-def similar_reads(similar: Iterable[SimilarSession]) -> list[SimilarSessionRead]:
-    return [
-        SimilarSessionRead(
-            id=s.id,
-            session_type=SessionType(s.session_type),
-            title=s.title,
-            resolution_summary=s.resolution_summary,
-            root_cause=s.root_cause,
-            resolved_at=s.resolved_at,
-            resolved_by=s.user_id,
-        )
-        for s in similar
-    ]
-
-
-class DeliveryRead(Struct):
-    """One note due on the session's ticket (resolution, escalation, ``ticket_note`` update)."""
-
-    state: DeliveryState
-    """``pending`` (waiting or being retried), ``delivered`` or ``failed`` (retries ran out)."""
-    note_kind: NoteKind
-    ticket_id: str
-    attempts: int
-    last_error: str | None
-    """Why the last attempt failed (kept while it is retried or failed)."""
-    psa_note_id: str | None
-    """The note's id in the PSA, once delivered."""
-    delivered_at: datetime | None
-    next_attempt_at: datetime | None
-    """When a pending delivery is tried (again)."""
-
-
-def delivery_read(delivery: Delivery) -> DeliveryRead:
-    return DeliveryRead(
-        state=delivery.state,
-        note_kind=delivery.due.note.kind,
-        ticket_id=delivery.due.ticket_id,
-        attempts=delivery.attempts,
-        last_error=delivery.last_error,
-        psa_note_id=delivery.psa_note_id,
-        delivered_at=delivery.delivered_at,
-        next_attempt_at=(
-            delivery.next_attempt_at if delivery.state is DeliveryState.PENDING else None
-        ),
-    )
-
-
-def session_read(session: Session, actor: Actor) -> SessionRead:
-    """The session as ``actor`` sees it (``allowed_actions`` are theirs)."""
-    summary = summary_read(SessionSummary.of(session))
-    link = session.psa_link
-    chat = session.session_type is SessionType.CHAT
-    return SessionRead(
-        **msgspec.structs.asdict(summary),
-        intake_type=session.intake_type,
-        intake_content=session.intake_content,
-        matched_flow_id=session.matched_flow_id,
-        match_score=session.match_score,
-        resolution_summary=session.resolution_summary,
-        root_cause=session.root_cause,
-        escalation_reason=session.escalation_reason,
-        escalated_by=session.escalated_by,
-        abandon_reason=session.abandon_reason,
-        ticket=(
-            TicketRead(
-                provider=link.provider,
-                ticket_id=link.ticket_id,
-                snapshot=link.snapshot,
-                linked_at=link.linked_at,
-            )
-            if link
-            else None
-        ),
-        paused_at=session.paused_at,
-        resolved_at=session.resolved_at,
-        escalated_at=session.escalated_at,
-        abandoned_at=session.abandoned_at,
-        allowed_actions=list(allowed_actions_for(actor, session)),
-        messages=(
-            [message_read(m, i) for i, m in enumerate(session.conversation_messages)]
-            if chat
-            else None
-        ),
-        steps=None
-        if chat
-        else [step_read(s, pending=s is session.pending_step) for s in session.steps],
-    )
-
-
-class SessionPageRead(Struct):
-    items: list[SessionSummaryRead]
-    next_cursor: str | None
-    """Pass it as ``cursor`` for the next page; ``null`` on the last page."""
-
-
-def page_read(page: SessionPage) -> SessionPageRead:
-    return SessionPageRead(
-        items=[summary_read(row) for row in page.items],
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
-    )
-
-
-def search_page_read(page: SearchPage) -> SessionPageRead:
-    """A search page: best match first, each item with its ``match`` and ``score``."""
-    items = []
-    for hit in page.items:
-        item = summary_read(hit.summary)
-        item.match, item.score = hit.match, hit.score
-        items.append(item)
-    return SessionPageRead(
-        items=items, next_cursor=page.next_cursor.encode() if page.next_cursor else None
-    )
-
-
-class DashboardRead(Struct):
-    active: list[SessionSummaryRead]
-    """Open sessions (active or paused)."""
-    escalated: list[SessionSummaryRead]
-    """Escalations waiting for someone to claim them."""
-    recent: list[SessionSummaryRead]
-    """Recently closed sessions."""
-
-
-def dashboard_read(dashboard: Dashboard) -> DashboardRead:
-    return DashboardRead(
-        active=[summary_read(r) for r in dashboard.active],
-        escalated=[summary_read(r) for r in dashboard.escalated],
-        recent=[summary_read(r) for r in dashboard.recent],
-    )
-
-
-# -- turns ----------------------------------------------------------------------------------
-
-
-class ChatTurnRead(Struct):
-    """One exchange: the engineer's stored message and the assistant's stored reply."""
-
-    session: SessionSummaryRead
-    message: MessageRead
-    reply: MessageRead
-
-
-def chat_turn_read(turn: ChatTurn) -> ChatTurnRead:
-    history = turn.session.conversation_messages
-    count = len(history)
-    reply_index = _index_of(history, turn.reply, count - 1)
-    message_index = _index_of(history, turn.message, reply_index - 1)
-    return ChatTurnRead(
-        session=summary_read(SessionSummary.of(turn.session)),
-        message=message_read(turn.message, message_index),
-        reply=message_read(turn.reply, reply_index),
-    )
-
-
-def _index_of(history: Any, message: ConversationMessage, guess: int) -> int:
-    """The message's index, looked for from the end (concurrent turns may follow it)."""
-    for index in range(min(guess, len(history) - 1), -1, -1):
-        if history[index] is message or history[index] == message:
-            return index
-    return guess
-
-
-class GuidedTurnRead(Struct):
-    """The answered step and the step the AI proposes next."""
-
-    session: SessionSummaryRead
-    answered_step: StepRead | None
-    next_step: StepRead | None
-
-
-def guided_turn_read(session: Session) -> GuidedTurnRead:
-    pending = session.pending_step
-    answered = [s for s in session.steps if not s.is_pending]
-    return GuidedTurnRead(
-        session=summary_read(SessionSummary.of(session)),
-        answered_step=step_read(answered[-1], pending=False) if answered else None,
-        next_step=step_read(pending, pending=True) if pending else None,
-    )
-
-
-# -- documents ------------------------------------------------------------------------------
-
-
-class StatusUpdateRead(Struct):
-    audience: Audience
-    length: UpdateLength
-    subject: str | None
-    """Set for emails."""
-    body: str
-
-
-def status_update_read(draft: StatusUpdateDraft) -> StatusUpdateRead:
-    return StatusUpdateRead(
-        audience=draft.audience, length=draft.length, subject=draft.subject, body=draft.body
-    )
-
-
-class DocumentKind(StrEnum):
-    RESOLUTION_NOTE = "resolution_note"
-    ESCALATION_PACKAGE = "escalation_package"
-
-
-class DocumentationRead(Struct):
-    session_id: UUID
-    status: SessionStatus
-    kind: DocumentKind
-    final: bool
-    """True when the session is resolved (note) or escalated (package); else a draft."""
-    text: str
+"""Response bodies: the read models of `resolutionflow_app.read_models`, which the CLI's
+``--json`` and the web app use too (one shape per concept). Named here for the controllers."""
+
+from resolutionflow_app.read_models import (
+    ActionRead,
+    ChatTurnRead,
+    DashboardRead,
+    DeliveryRead,
+    DocumentationRead,
+    DocumentKind,
+    ForkOptionRead,
+    ForkRead,
+    GuidedTurnRead,
+    MessageRead,
+    QuestionRead,
+    SessionPageRead,
+    SessionRead,
+    SessionSummaryRead,
+    SimilarSessionRead,
+    StatusUpdateRead,
+    StepOptionRead,
+    StepRead,
+    Struct,
+    TicketRead,
+    chat_turn_read,
+    dashboard_read,
+    delivery_read,
+    guided_turn_read,
+    message_read,
+    page_read,
+    search_page_read,
+    session_read,
+    similar_reads,
+    status_update_read,
+    step_read,
+    summary_read,
+)
+
+__all__ = [
+    "ActionRead",
+    "ChatTurnRead",
+    "DashboardRead",
+    "DeliveryRead",
+    "DocumentKind",
+    "DocumentationRead",
+    "ForkOptionRead",
+    "ForkRead",
+    "GuidedTurnRead",
+    "MessageRead",
+    "QuestionRead",
+    "SessionPageRead",
+    "SessionRead",
+    "SessionSummaryRead",
+    "SimilarSessionRead",
+    "StatusUpdateRead",
+    "StepOptionRead",
+    "StepRead",
+    "Struct",
+    "TicketRead",
+    "chat_turn_read",
+    "dashboard_read",
+    "delivery_read",
+    "guided_turn_read",
+    "message_read",
+    "page_read",
+    "search_page_read",
+    "session_read",
+    "similar_reads",
+    "status_update_read",
+    "step_read",
+    "summary_read",
+]

@@ -1,42 +1,15 @@
-"""How search hits and solved-before sessions look in the CLI (tables and ``--json``)."""
+"""How search hits and solved-before sessions look in the CLI's tables (``--json`` prints
+the read models)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from rich.console import Console, Group
 from rich.rule import Rule
 from rich.text import Text
 
 from resolutionflow_cli.output import clean
-from resolutionflow_cli.views import Json, summary_view, when
 from resolutionflow_core.search import HIGHLIGHT_START, HIGHLIGHT_STOP, SearchPage
 from resolutionflow_core.similar import SimilarSession, clipped
-
-
-def search_page_view(page: SearchPage) -> Json:
-    return {
-        "items": [
-            {**summary_view(hit.summary), "match": hit.match, "score": hit.score}
-            for hit in page.items
-        ],
-        "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
-    }
-
-
-def similar_view(similar: Iterable[SimilarSession]) -> list[Json]:
-    return [
-        {
-            "id": str(s.id),
-            "session_type": s.session_type,
-            "title": s.title,
-            "resolution_summary": s.resolution_summary,
-            "root_cause": s.root_cause,
-            "resolved_at": when(s.resolved_at),
-            "resolved_by": s.user_id,
-        }
-        for s in similar
-    ]
 
 
 def match_text(match: str | None) -> Text:

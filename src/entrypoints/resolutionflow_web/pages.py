@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
@@ -13,12 +12,16 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from resolutionflow_app import Application
+from resolutionflow_app.read_models import (
+    SessionPageRead,
+    dashboard_read,
+    page_read,
+    search_page_read,
+)
 from resolutionflow_core import documentation
 from resolutionflow_core.access import allowed_actions_for
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.listing import Cursor, SessionSummary
-from resolutionflow_core.search import SearchCursor
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.updates import Audience, UpdateLength
@@ -33,8 +36,8 @@ SIDEBAR_CHATS = 30
 async def dashboard(
     user: NamedDependency[SignedIn], sessions: NamedDependency[SessionService]
 ) -> Template:
-    board = await sessions.dashboard(user.actor, limit=10)
-    active = sorted(board.active, key=lambda row: row.user_id != user.actor.user_id)  # mine first
+    board = dashboard_read(await sessions.dashboard(user.actor, limit=10))
+    active = sorted(board.active, key=lambda row: row.owner_id != user.actor.user_id)  # mine first
     # An escalation waiting for a claim is shown in its own section, not again in Recent.
     recent = [row for row in board.recent if row.status is not SessionStatus.ESCALATED]
     return page("dashboard.html", user, board=board, active=active, recent=recent)
@@ -70,33 +73,17 @@ async def history(
         "limit": HISTORY_PAGE,
         "cursor": cursor or None,
     }
-    rows: HistoryRows
+    rows: SessionPageRead
     if filters["q"]:
         # The same filters and paging, best match first, each row with where it matched.
-        found = await sessions.search(user.actor, filters["q"], **chosen)
-        rows = HistoryRows(
-            [hit.summary for hit in found.items],
-            found.next_cursor,
-            {hit.summary.id: hit.match for hit in found.items if hit.match},
-        )
+        rows = search_page_read(await sessions.search(user.actor, filters["q"], **chosen))
     else:
-        listed = await sessions.list(user.actor, **chosen)
-        rows = HistoryRows(listed.items, listed.next_cursor, {})
+        rows = page_read(await sessions.list(user.actor, **chosen))
     query = {key: value for key, value in filters.items() if value}
     context: dict[str, Any] = {"page_rows": rows, "filters": filters, "query": query}
     if is_partial(request) and cursor:
         return page("_history_rows.html", user, **context)
     return page("history.html", user, statuses=list(SessionStatus), **context)
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryRows:
-    """A page of the history: the rows, where the next page starts, and for a search the
-    snippet where each row matched."""
-
-    items: list[SessionSummary]
-    next_cursor: Cursor | SearchCursor | None
-    matches: dict[UUID, str]
 
 
 @get("/new/{kind:str}", name="new_session")
@@ -143,7 +130,9 @@ async def session_view(
             owner_id=user.actor.user_id,
             limit=SIDEBAR_CHATS,
         )
-        return page("chat.html", user, status_code=status_code, chats=chats.items, **context)
+        return page(
+            "chat.html", user, status_code=status_code, chats=page_read(chats).items, **context
+        )
     return page("guided.html", user, status_code=status_code, **context)
 
 

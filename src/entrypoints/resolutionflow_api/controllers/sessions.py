@@ -23,7 +23,6 @@ from resolutionflow_api.responses import (
     page_read,
     search_page_read,
     session_read,
-    similar_reads,
 )
 from resolutionflow_core import documentation
 from resolutionflow_core.access import Actor
@@ -171,9 +170,8 @@ class SessionController(Controller):
         session_deliveries: NamedDependency[SessionDeliveries],
     ) -> SessionRead:
         session = await sessions.get(actor, session_id)
-        read = session_read(session, actor)
+        read = session_read(session, actor, similar=similar_for(actor, session))
         read.psa_deliveries = [delivery_read(d) for d in await session_deliveries.of(session.id)]
-        read.similar_sessions = similar_reads(similar_for(actor, session))
         return read
 
     @get(
@@ -224,9 +222,7 @@ async def _start(
 
 
 def _with_similar(actor: Actor, session: Session) -> SessionRead:
-    read = session_read(session, actor)
-    read.similar_sessions = similar_reads(similar_for(actor, session))
-    return read
+    return session_read(session, actor, similar=similar_for(actor, session))
 
 
 async def _finish_start(

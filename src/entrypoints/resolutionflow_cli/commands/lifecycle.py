@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from resolutionflow_cli import render, views
+from resolutionflow_cli import render
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption, SessionId
 from resolutionflow_cli.output import console, print_json
 from resolutionflow_cli.runtime import call, load_settings
 from resolutionflow_core import documentation
+from resolutionflow_core.access import Actor
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.session import Session
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
@@ -24,14 +25,22 @@ from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLengt
 if TYPE_CHECKING:
     from resolutionflow_app import Application
 
+# `--json` prints the read models, the HTTP API's documents. Imported where printed: the
+# composition root's package loads SQLAlchemy, which `--help` must not wait for.
+
 Change = Callable[["Application"], Coroutine[Any, Any, Session]]
 
 
-def _apply(ctx: typer.Context, change: Change, done: str, json_output: bool) -> Session:
-    """Run one lifecycle change and report it: ``done`` says what happened."""
+def _apply(
+    ctx: typer.Context, actor: Actor, change: Change, done: str, json_output: bool
+) -> Session:
+    """Run one lifecycle change and report it: ``done`` says what happened (``--json``:
+    the session as the API answers the same change)."""
     session = call(load_settings(ctx), change)
     if json_output:
-        print_json(views.session_view(session))
+        from resolutionflow_app import read_models
+
+        print_json(read_models.document(read_models.session_read(session, actor)))
         return session
     console().print(
         Text.assemble(
@@ -67,6 +76,7 @@ def resolve(
     """
     session = _apply(
         ctx,
+        actor,
         lambda app: app.sessions.resolve(actor, session_id, summary, root_cause),
         "Resolved",
         json_output,
@@ -91,6 +101,7 @@ def escalate(
     """
     session = _apply(
         ctx,
+        actor,
         lambda app: app.sessions.escalate(actor, session_id, reason),
         "Escalated",
         json_output,
@@ -110,7 +121,7 @@ def pause(
 
     Example: `resolutionflow pause ID`
     """
-    _apply(ctx, lambda app: app.sessions.pause(actor, session_id), "Paused", json_output)
+    _apply(ctx, actor, lambda app: app.sessions.pause(actor, session_id), "Paused", json_output)
 
 
 def resume(
@@ -123,7 +134,7 @@ def resume(
 
     Example: `resolutionflow resume ID`
     """
-    _apply(ctx, lambda app: app.sessions.resume(actor, session_id), "Resumed", json_output)
+    _apply(ctx, actor, lambda app: app.sessions.resume(actor, session_id), "Resumed", json_output)
 
 
 def abandon(
@@ -141,6 +152,7 @@ def abandon(
     """
     _apply(
         ctx,
+        actor,
         lambda app: app.sessions.abandon(actor, session_id, reason),
         "Abandoned",
         json_output,
@@ -159,7 +171,9 @@ def claim(
 
     Example: `resolutionflow claim ID --as acme:bob:engineer`
     """
-    session = _apply(ctx, lambda app: app.sessions.claim(actor, session_id), "Claimed", json_output)
+    session = _apply(
+        ctx, actor, lambda app: app.sessions.claim(actor, session_id), "Claimed", json_output
+    )
     if not json_output and session.status is SessionStatus.ACTIVE:
         console().print(Text(f"It is yours now, {session.user_id}."))
 
@@ -190,6 +204,8 @@ def status_update(
 
     draft = call(load_settings(ctx), work)
     if json_output:
-        print_json(views.draft_view(draft))
+        from resolutionflow_app import read_models
+
+        print_json(read_models.document(read_models.status_update_read(draft)))
         return
     console().print(render.draft_panel(draft))

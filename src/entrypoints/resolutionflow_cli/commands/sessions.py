@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
-from resolutionflow_cli import render, search_views, views
+from resolutionflow_cli import render, search_views
 from resolutionflow_cli.errors import CliError
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption, SessionId
 from resolutionflow_cli.output import console, print_json, print_table, table_width
@@ -33,6 +33,9 @@ from resolutionflow_core.session import IntakeType, Session, SessionType
 
 if TYPE_CHECKING:
     from resolutionflow_app import Application
+
+# `--json` prints the read models, the HTTP API's documents. Imported where printed: the
+# composition root's package loads SQLAlchemy, which `--help` must not wait for.
 
 app = typer.Typer(
     help="Sessions of both kinds: list the history, show one, start a new one.",
@@ -122,7 +125,9 @@ def list_sessions(
 
     page = call(load_settings(ctx), work)
     if json_output:
-        print_json(views.page_view(page))
+        from resolutionflow_app import read_models
+
+        print_json(read_models.document(read_models.page_read(page)))
         return
     out = console()
     if not page.items:
@@ -195,7 +200,9 @@ def search(
 
     page = call(load_settings(ctx), work)
     if json_output:
-        print_json(search_views.search_page_view(page))
+        from resolutionflow_app import read_models
+
+        print_json(read_models.document(read_models.search_page_read(page)))
         return
     out = console()
     if not page.items:
@@ -236,13 +243,14 @@ def show(
 
     session, deliveries = call(load_settings(ctx), work)
     if json_output:
+        # The document of GET /api/v1/ai-sessions/{id}, field for field.
+        similar = similar_for(actor, session)
+        from resolutionflow_app import read_models
+
         print_json(
-            {
-                **views.session_view(session),
-                "allowed_actions": [a.value for a in allowed_actions_for(actor, session)],
-                "psa_deliveries": [views.delivery_view(d) for d in deliveries],
-                "similar_sessions": search_views.similar_view(similar_for(actor, session)),
-            }
+            read_models.document(
+                read_models.session_read(session, actor, deliveries=deliveries, similar=similar)
+            )
         )
         return
     show_session(console(), session, deliveries, actor)
@@ -308,11 +316,13 @@ def new(
     else:
         session = call(settings, lambda app: _start_guided(app, actor, text))
     if json_output:
+        # The document POST /api/v1/ai-sessions answers.
+        from resolutionflow_app import read_models
+
         print_json(
-            {
-                **views.session_view(session),
-                "similar_sessions": search_views.similar_view(similar_for(actor, session)),
-            }
+            read_models.document(
+                read_models.session_read(session, actor, similar=similar_for(actor, session))
+            )
         )
         return
     out = console()

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from resolutionflow_cli import views
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption, SessionId
 from resolutionflow_cli.output import clean, console, print_json
 from resolutionflow_cli.runtime import call, load_settings
@@ -15,6 +14,9 @@ from resolutionflow_core.session import Session
 
 if TYPE_CHECKING:
     from resolutionflow_app import Application
+
+# `--json` prints the read models, the HTTP API's documents. Imported where printed: the
+# composition root's package loads SQLAlchemy, which `--help` must not wait for.
 
 app = typer.Typer(help="PSA tickets: link a session to the ticket it works.", no_args_is_help=True)
 
@@ -41,7 +43,9 @@ def link(
 
     session = call(load_settings(ctx), work)
     if json_output:
-        print_json(views.session_view(session))
+        from resolutionflow_app import read_models
+
+        print_json(read_models.document(read_models.session_read(session, actor)))
         return
     link_ = session.psa_link
     assert link_ is not None  # link_ticket just set it
