@@ -64,10 +64,18 @@ def managed(psa: PSAConnections) -> ManagedConnections:
 
 @dataclass(frozen=True)
 class ConnectionManagement:
-    """Connect, show, test and remove the account's PSA connection."""
+    """Connect, show, test and remove the account's PSA connection.
 
-    connections: ManagedConnections
+    ``psa`` is the application's one `PSAConnections`; whether it can be managed is asked
+    only after the actor's role was checked, so an engineer is refused (403) the same way
+    whether or not this service's connections are fixed (`ConnectionsNotManaged`)."""
+
+    psa: PSAConnections
     clock: Clock
+
+    @property
+    def connections(self) -> ManagedConnections:
+        return managed(self.psa)
 
     @staticmethod
     def ensure_allowed(actor: Actor, operation: str) -> None:
