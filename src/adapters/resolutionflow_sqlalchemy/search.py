@@ -40,7 +40,6 @@ from resolutionflow_sqlalchemy.search_schema import (
     FTS_TABLE,
     LANGUAGE,
     PART_BITS,
-    PART_MASK,
     PARTS_TABLE,
     SESSIONS_TABLE,
     expected_parts_sql,
@@ -251,15 +250,23 @@ def _any_phrase(alternatives: tuple[Alternative, ...]) -> list[Phrase]:
 def _sqlite_snippets(
     conn: sa.Connection, alternatives: tuple[Alternative, ...], doc_ids: list[int]
 ) -> dict[Any, str]:
-    """Each session's snippet, from its best part matching any wanted phrase."""
+    """Each session's snippet, from its best part (by bm25) matching any wanted phrase.
+
+    The parts are found by scanning the matches and keeping the page's sessions (``+rowid``:
+    a lookup per part would make FTS5 evaluate the query again for each), and only the best
+    part of each session gets a snippet.
+    """
     if not doc_ids:
         return {}
+    match = f"{FTS_TABLE} MATCH :q"
     statement = sa.text(
+        f"WITH hits AS MATERIALIZED (SELECT rowid AS part_id, "
+        f"bm25({FTS_TABLE}, {', '.join(map(str, SQLITE_WEIGHTS))}) AS rank FROM {FTS_TABLE} "
+        f"WHERE {match} AND (+rowid >> {PART_BITS}) IN (SELECT value FROM json_each(:docs))), "
+        f"best AS (SELECT min(rank), part_id FROM hits GROUP BY part_id >> {PART_BITS}) "
         f"SELECT rowid >> {PART_BITS}, snippet({FTS_TABLE}, -1, :start, :stop, '…', "
-        f"{SNIPPET_TOKENS}) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q AND rowid IN "
-        f"(SELECT p.part_id FROM {PARTS_TABLE} AS p, json_each(:docs) AS d WHERE p.part_id "
-        f"BETWEEN d.value << {PART_BITS} AND (d.value << {PART_BITS}) | {PART_MASK}) "
-        f"ORDER BY bm25({FTS_TABLE}, {', '.join(map(str, SQLITE_WEIGHTS))}) DESC, rowid DESC"
+        f"{SNIPPET_TOKENS}) FROM {FTS_TABLE} WHERE {match} AND "
+        "+rowid IN (SELECT part_id FROM best)"
     )
     params = {
         "q": " OR ".join(_fts5_phrase(p) for p in _any_phrase(alternatives)),
@@ -267,7 +274,6 @@ def _sqlite_snippets(
         "start": HIGHLIGHT_START,
         "stop": HIGHLIGHT_STOP,
     }
-    # bm25 is lower for better matches: ascending DESC order leaves the best one last.
     return {row[0]: row[1] for row in conn.execute(statement, params)}
 
 

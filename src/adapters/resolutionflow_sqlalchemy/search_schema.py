@@ -355,9 +355,11 @@ def _sqlite_triggers(columns: Collection[str]) -> list[str]:
     )
     # The domain only appends messages: a turn indexes the messages after the old ones. Any
     # other change (fewer messages, or the last old one differs) re-checks them all.
+    # Scalar subqueries of the trigger's rows only: evaluated once per statement, not once
+    # per message (each evaluation parses the whole history's JSON).
     old_count = "coalesce(json_array_length(old.conversation_messages), 0)"
     start = (
-        f"(CASE WHEN {old_count} > 0 AND {old_count} <= "
+        f"(SELECT CASE WHEN {old_count} > 0 AND {old_count} <= "
         "coalesce(json_array_length(new.conversation_messages), 0) AND "
         "json_extract(old.conversation_messages, '$[#-1]') IS "
         f"json_extract(new.conversation_messages, '$[' || ({old_count} - 1) || ']') "
@@ -376,12 +378,17 @@ def _sqlite_triggers(columns: Collection[str]) -> list[str]:
             f"FROM {SESSIONS_TABLE} WHERE session_id = {row}.session_id)"
         )
 
+    first_gone = (
+        f"(SELECT doc_id << {PART_BITS} | (1 + "
+        "coalesce(json_array_length(new.conversation_messages), 0)) "
+        f"FROM {SESSIONS_TABLE} WHERE session_id = new.id)"
+    )
+    last_message = (
+        f"(SELECT doc_id << {PART_BITS} | {STEP_PART_BASE - 1} FROM {SESSIONS_TABLE} "
+        "WHERE session_id = new.id)"
+    )
     messages_after = (
-        f"DELETE FROM {PARTS_TABLE} WHERE "
-        + session_parts.format(row="new")
-        + f" AND (part_id & {PART_MASK}) BETWEEN "
-        "1 + coalesce(json_array_length(new.conversation_messages), 0) "
-        f"AND {STEP_PART_BASE - 1};"
+        f"DELETE FROM {PARTS_TABLE} WHERE part_id BETWEEN {first_gone} AND {last_message};"
     )
     head_changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in HEAD_COLUMNS if c in columns)
     return [
