@@ -403,16 +403,19 @@ SQLITE_SNIPPETS = (
     f"SELECT rowid >> 20, snippet(ai_sessions_fts, -1, '«', '»', '…', {SNIPPET_TOKENS}) "
     "FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?1 AND +rowid IN (SELECT part_id FROM best)"
 )
+PG_FILTERS = "s.account_id = $3 AND s.session_type = 'chat' AND s.status = 'resolved'"
 PG_RAW = f"""
 WITH q0 AS (SELECT websearch_to_tsquery('english', $1) AS q),
 q1 AS (SELECT websearch_to_tsquery('english', $2) AS q),
 i0 AS (SELECT p.session_id, sum(ts_rank_cd(p.document, q0.q)::float8) AS score
-  FROM ai_sessions_search_parts AS p, q0 WHERE p.document @@ q0.q GROUP BY p.session_id),
+  FROM ai_sessions_search_parts AS p JOIN ai_sessions AS s ON s.id = p.session_id, q0
+  WHERE p.document @@ q0.q AND {PG_FILTERS} GROUP BY p.session_id),
 i1 AS (SELECT p.session_id, sum(ts_rank_cd(p.document, q1.q)::float8) AS score
-  FROM ai_sessions_search_parts AS p, q1 WHERE p.document @@ q1.q GROUP BY p.session_id)
+  FROM ai_sessions_search_parts AS p JOIN ai_sessions AS s ON s.id = p.session_id, q1
+  WHERE p.document @@ q1.q AND {PG_FILTERS} GROUP BY p.session_id)
 SELECT s.id, s.title, s.status, s.last_activity_at, i0.score + i1.score AS score
 FROM i0 JOIN i1 ON i1.session_id = i0.session_id JOIN ai_sessions AS s ON s.id = i0.session_id
-WHERE s.account_id = $3 AND s.session_type = 'chat' AND s.status = 'resolved' {{keyset}}
+WHERE {PG_FILTERS} {{keyset}}
 ORDER BY score DESC, s.id DESC LIMIT {PAGE + 1}"""
 PG_HEADLINES = (
     "WITH q AS (SELECT websearch_to_tsquery('english', $1) AS q), "
@@ -485,7 +488,7 @@ async def chat_turn(storage: SqlStorage, session_id: uuid.UUID, n: int) -> None:
 
 
 async def measure_search(name: str, url: str, runs: int, warmup: int) -> list[list[object]]:
-    storage = SqlStorage.from_url(url)
+    storage = SqlStorage.from_url(url, timeout=120)  # a busy machine: no statement timeout
     service = SessionService(
         uow=storage.unit_of_work, llm=OfflineLLM(), search=SqlSessionSearch(storage.database)
     )

@@ -93,7 +93,8 @@ def search_page(conn: sa.Connection, query: SearchQuery) -> SearchPage:
         alternatives = postgres_alternatives(query.terms)
         if not alternatives:
             return search_page_of([], query)
-        rows = conn.execute(_page_statement(query, _postgres_matches(alternatives))).all()
+        matches = _postgres_matches(alternatives, _filters(query.filters))
+        rows = conn.execute(_page_statement(query, matches)).all()
         keys = [r.id for r in rows]
         snippets = _postgres_headlines(conn, alternatives, keys[: query.limit])
     hits = [
@@ -182,8 +183,8 @@ def _combine(
         for p in alternative.exclude:
             if p not in excluded:
                 excluded[p] = exclude(p, len(excluded))
-        found = [included[p] for p in alternative.include]
-        gone = [excluded[p] for p in alternative.exclude]
+        found = [included[p] for p in dict.fromkeys(alternative.include)]  # "vpn vpn": once
+        gone = [excluded[p] for p in dict.fromkeys(alternative.exclude)]
         first = found[0]
         source: Any = first
         for other in found[1:]:
@@ -304,7 +305,12 @@ def _tsquery(name: str, text: str) -> sa.CTE:
     return sa.select(parsed.label("q")).cte(f"{name}_query")
 
 
-def _postgres_matches(alternatives: tuple[Alternative, ...]) -> sa.CTE:
+def _postgres_matches(
+    alternatives: tuple[Alternative, ...], filters: list[sa.ColumnElement[bool]]
+) -> sa.CTE:
+    """The history's filters apply in each phrase's CTE already, so only the parts of the
+    sessions the page may show are ranked (``ts_rank_cd`` is most of a search's time)."""
+
     # The sum of float4 ranks in float8 is exact, so it does not depend on the order in
     # which (possibly parallel) aggregation adds them: the cursor's score is stable.
     def include(phrase: Phrase, n: int) -> sa.CTE:
@@ -312,8 +318,10 @@ def _postgres_matches(alternatives: tuple[Alternative, ...]) -> sa.CTE:
         rank = sa.cast(sa.func.ts_rank_cd(_parts.c.document, tsquery.c.q), sa.Float(53))
         return (
             sa.select(_parts.c.session_id, sa.func.sum(rank).label("score"))
-            .select_from(_parts.join(tsquery, sa.true()))
-            .where(_parts.c.document.op("@@")(tsquery.c.q))
+            .select_from(
+                _parts.join(tsquery, sa.true()).join(ai_sessions, _C.id == _parts.c.session_id)
+            )
+            .where(_parts.c.document.op("@@")(tsquery.c.q), *filters)
             .group_by(_parts.c.session_id)
             .cte(f"i{n}")
         )
