@@ -49,26 +49,6 @@ WATCHED_COLUMNS = (
 """An update of ``ai_sessions`` that changes none of these leaves the index alone."""
 
 
-def search_table_names(dialect: str) -> frozenset[str]:
-    """Tables the index adds (FTS5's shadow tables included), outside ``tables.metadata``."""
-    if dialect == "sqlite":
-        shadows = ("data", "idx", "docsize", "config")
-        return frozenset({SEARCH_TABLE, FTS_TABLE, *(f"{FTS_TABLE}_{s}" for s in shadows)})
-    return frozenset({SEARCH_TABLE})
-
-
-def is_search_object(name: str | None) -> bool:
-    """For Alembic's ``include_object``: the index is not part of ``tables.metadata``."""
-    return name is not None and name.startswith((SEARCH_TABLE, FTS_TABLE))
-
-
-def include_object(
-    _object: object, name: str | None, _type: str, _reflected: bool, _compare_to: object
-) -> bool:
-    """Alembic's ``include_object`` hook: autogenerate leaves the index alone."""
-    return not is_search_object(name)
-
-
 def install(conn: sa.Connection, columns: Collection[str]) -> None:
     """Create (or re-create) the index's tables, triggers and functions, then fill it."""
     for statement in install_statements(conn.dialect.name, columns):
