@@ -2,22 +2,26 @@
 index adds to a chat turn.
 
 Seeds one database per engine with realistic sessions (``--sessions``, 100,000 by default,
-~20 messages each on average: the issue's ~2,000,000 messages) through the same INSERTs the
-history benchmark uses, so the database's triggers index every row as it arrives. Then:
+~20 messages each on average: the issue's ~2,000,000 messages), fast: the rows go in by
+bulk INSERTs on the raw driver (sqlite3 / asyncpg) with the index's triggers not yet there,
+then the index is built once (`search_schema.install`: one FTS5 ``rebuild``, one GIN build),
+as migration 0012 does on an existing database. Copies are taken before that: one without
+any index, one with migration 0009's session-level index (`search_schema_0009`, the index
+before this one). Then:
 
 1. **Search**: a two-word query (``user reboot``) with the history's filters (one account,
    chat, resolved), 50 hits per page, through ``SessionService.search`` (parse, adapter,
    snippets), for the first page and for the page 1,000 hits deep (its cursor reached by
    following ``next_cursor``), against the same two statements written by hand on the raw
-   driver (sqlite3 / asyncpg: match + filters + rank + keyset + limit, then the page's
-   snippets). Goal: library <= 1.5x raw, p50 and p95.
-2. **Chat turn**: load a session (~20 messages), append the engineer's message and the
-   reply, commit, through the unit of work, on the indexed database and on a copy with the
-   index removed (triggers and tables dropped); each repetition uses another session, the
-   two variants interleaved. Goal: indexed <= 1.25x.
+   driver (per-phrase match + sum of the parts' ranks + filters + keyset + limit, then the
+   page's snippets). Goal: library <= 1.5x raw, p50 and p95.
+2. **Chat turn**: load a chat of 10, 200 or 1,000 messages, append the engineer's message
+   and the reply, commit, through the unit of work, on the indexed database, on the copy
+   with 0009's index and on the copy without an index; each repetition uses another session,
+   the variants interleaved. Goal: indexed <= 1.25x the turn without an index.
 
     uv run python bench/search.py [--sessions 100000] [--runs 30] [--quick]
-        [--engines sqlite,postgresql]
+        [--engines sqlite,postgresql] [--no-before]
 """
 
 from __future__ import annotations
@@ -54,18 +58,18 @@ from history_list import JSON_COLUMNS, postgres_param, row_values, sqlite_param
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.search import SearchTerms, search_query
+from resolutionflow_core.search import SearchCursor, search_query
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import IntakeType, Session, SessionType
 from resolutionflow_memory import OfflineLLM
-from resolutionflow_sqlalchemy import SqlStorage
+from resolutionflow_sqlalchemy import SqlStorage, search_schema, search_schema_0009
 from resolutionflow_sqlalchemy.search import (
     HEADLINE_OPTIONS,
     SNIPPET_TOKENS,
     SQLITE_WEIGHTS,
     SqlSessionSearch,
 )
-from resolutionflow_sqlalchemy.search_schema import remove_statements
+from resolutionflow_sqlalchemy.tables import ai_sessions
 
 SEARCH_GOAL = 1.5
 TURN_GOAL = 1.25
@@ -192,7 +196,7 @@ def sessions(count: int, seed: int = 20261202) -> Iterator[Session]:
         messages = []
         if chat:
             messages.append(ConversationMessage(MessageRole.USER, problem, created))
-            for i in range(rng.randrange(9, 31) - 1):
+            for i in range(rng.randrange(16, 51) - 1):
                 pool = GENERIC if rng.random() < 0.3 else facts
                 text = " ".join(
                     fill(rng.choice(pool), rng) + "." for _ in range(rng.randrange(1, 4))
@@ -227,9 +231,50 @@ def sessions(count: int, seed: int = 20261202) -> Iterator[Session]:
         )
 
 
-def batches(count: int, size: int = 2_000) -> Iterator[list[dict[str, Any]]]:
+TURN_SIZES = (10, 200, 1_000)
+"""History lengths of the chats a turn is measured on."""
+
+
+def turn_chats(sizes: tuple[int, ...], per_size: int) -> dict[int, list[Session]]:
+    """Active chats of ``ACCOUNTS[0]`` with exactly ``size`` messages, ``per_size`` of each."""
+    rng = random.Random(7)
+    _problems, facts, _fixes = DOMAINS["network"]
+    chats: dict[int, list[Session]] = {}
+    for size in sizes:
+        chats[size] = []
+        for _ in range(per_size):
+            created = NOW - timedelta(days=rng.uniform(1, 30))
+            problem = fill(rng.choice(DOMAINS["email"][0]), rng)
+            messages = [ConversationMessage(MessageRole.USER, problem, created)]
+            for i in range(size - 1):
+                pool = GENERIC if rng.random() < 0.3 else facts
+                text = " ".join(fill(rng.choice(pool), rng) + "." for _ in range(2))
+                role = MessageRole.ASSISTANT if i % 2 == 0 else MessageRole.USER
+                messages.append(ConversationMessage(role, text, created + timedelta(seconds=i)))
+            last = created + timedelta(seconds=size)
+            chats[size].append(
+                Session(
+                    id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                    account_id=ACCOUNTS[0],
+                    user_id=ACTOR.user_id,
+                    session_type=SessionType.CHAT,
+                    intake_type=IntakeType.FREE_TEXT,
+                    intake_content={"text": problem},
+                    created_at=created,
+                    updated_at=last,
+                    last_activity_at=last,
+                    status=SessionStatus.ACTIVE,
+                    title=problem[:80],
+                    conversation_messages=MessageHistory(messages),
+                    version=size + 1,
+                )
+            )
+    return chats
+
+
+def batches(count: int, extra: list[Session], size: int = 2_000) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
-    for session in sessions(count):
+    for session in [*sessions(count), *extra]:
         batch.append(row_values(session))
         if len(batch) == size:
             yield batch
@@ -241,16 +286,24 @@ def batches(count: int, size: int = 2_000) -> Iterator[list[dict[str, Any]]]:
 # -- loading -------------------------------------------------------------------------------------
 
 
-def load_sqlite(path: Path, count: int) -> tuple[int, float]:
+def _columns() -> list[str]:
+    return list(ai_sessions.c.keys())
+
+
+def load_sqlite(path: Path, count: int, extra: list[Session]) -> tuple[int, float]:
+    """Bulk-insert the sessions with the index's triggers removed (the index is built once,
+    afterwards, by `index_sqlite`)."""
     conn = sqlite3.connect(path, isolation_level=None)
     started = time.perf_counter()
     messages = 0
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        for statement in search_schema.remove_statements("sqlite"):
+            conn.execute(statement)
         names: list[str] | None = None
         conn.execute("BEGIN IMMEDIATE")
-        for batch in batches(count):
+        for batch in batches(count, extra):
             if names is None:
                 names = list(batch[0])
                 statement = (
@@ -266,14 +319,31 @@ def load_sqlite(path: Path, count: int) -> tuple[int, float]:
     return messages, time.perf_counter() - started
 
 
-async def load_postgres(url: str, count: int) -> tuple[int, float]:
+def index_sqlite(path: Path, statements: list[str]) -> float:
+    """Run an index's install statements in one transaction; seconds taken."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    started = time.perf_counter()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return time.perf_counter() - started
+
+
+async def load_postgres(url: str, count: int, extra: list[Session]) -> tuple[int, float]:
     conn = await asyncpg.connect(asyncpg_dsn(url))
     started = time.perf_counter()
     messages = 0
     try:
+        for statement in search_schema.remove_statements("postgresql"):
+            await conn.execute(statement)
         names: list[str] | None = None
         async with conn.transaction():
-            for batch in batches(count):
+            for batch in batches(count, extra):
                 if names is None:
                     names = list(batch[0])
                     placeholders = [
@@ -288,70 +358,100 @@ async def load_postgres(url: str, count: int) -> tuple[int, float]:
                 await conn.executemany(
                     statement, [[postgres_param(n, row[n]) for n in names] for row in batch]
                 )
-        await conn.execute("ANALYZE")
     finally:
         await conn.close()
     return messages, time.perf_counter() - started
 
 
+async def index_postgres(url: str, statements: list[str]) -> float:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    started = time.perf_counter()
+    try:
+        await conn.execute("SET maintenance_work_mem = '256MB'")
+        async with conn.transaction():
+            for statement in statements:
+                await conn.execute(statement)
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
 # -- the raw queries (what a hand-written search on the same index sends) -----------------------
 
+WEIGHTS = ", ".join(map(str, SQLITE_WEIGHTS))
 SQLITE_RAW = f"""
-WITH matches AS MATERIALIZED (
-  SELECT rowid AS doc_id, -bm25(ai_sessions_fts, {", ".join(map(str, SQLITE_WEIGHTS))}) AS score
-  FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?)
-SELECT s.id, s.title, s.status, s.last_activity_at, m.score, m.doc_id
-FROM matches AS m JOIN ai_sessions_search AS x ON x.doc_id = m.doc_id
+WITH p0 AS MATERIALIZED (
+  SELECT rowid >> 20 AS doc, -bm25(ai_sessions_fts, {WEIGHTS}) AS score
+  FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?),
+i0 AS MATERIALIZED (SELECT doc, sum(score) AS score FROM p0 GROUP BY doc),
+p1 AS MATERIALIZED (
+  SELECT rowid >> 20 AS doc, -bm25(ai_sessions_fts, {WEIGHTS}) AS score
+  FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?),
+i1 AS MATERIALIZED (SELECT doc, sum(score) AS score FROM p1 GROUP BY doc),
+m AS (SELECT i0.doc, i0.score + i1.score AS score FROM i0 JOIN i1 ON i1.doc = i0.doc)
+SELECT s.id, s.title, s.status, s.last_activity_at, m.score, m.doc
+FROM m JOIN ai_sessions_search AS x ON x.doc_id = m.doc
 JOIN ai_sessions AS s ON s.id = x.session_id
 WHERE s.account_id = ? AND s.session_type = 'chat' AND s.status = 'resolved' {{keyset}}
 ORDER BY m.score DESC, s.id DESC LIMIT {PAGE + 1}"""
 SQLITE_SNIPPETS = (
-    f"SELECT rowid, snippet(ai_sessions_fts, -1, '«', '»', '…', {SNIPPET_TOKENS}) "
-    "FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ? AND rowid IN ({ids})"
+    "WITH hits AS MATERIALIZED (SELECT rowid AS part_id, "
+    f"bm25(ai_sessions_fts, {WEIGHTS}) AS rank FROM ai_sessions_fts "
+    "WHERE ai_sessions_fts MATCH ?1 AND (+rowid >> 20) IN (SELECT value FROM json_each(?2))), "
+    "best AS (SELECT min(rank), part_id FROM hits GROUP BY part_id >> 20) "
+    f"SELECT rowid >> 20, snippet(ai_sessions_fts, -1, '«', '»', '…', {SNIPPET_TOKENS}) "
+    "FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?1 AND +rowid IN (SELECT part_id FROM best)"
 )
+PG_FILTERS = "s.account_id = $3 AND s.session_type = 'chat' AND s.status = 'resolved'"
 PG_RAW = f"""
-SELECT s.id, s.title, s.status, s.last_activity_at,
-  ts_rank_cd(x.document, q)::float8 AS score
-FROM ai_sessions_search AS x JOIN ai_sessions AS s ON s.id = x.session_id,
-  websearch_to_tsquery('english', $1) AS q
-WHERE x.document @@ q AND s.account_id = $2 AND s.session_type = 'chat'
-  AND s.status = 'resolved' {{keyset}}
+WITH q0 AS (SELECT websearch_to_tsquery('english', $1) AS q),
+q1 AS (SELECT websearch_to_tsquery('english', $2) AS q),
+i0 AS (SELECT p.session_id, sum(ts_rank_cd(p.document, q0.q)::float8) AS score
+  FROM ai_sessions_search_parts AS p JOIN ai_sessions AS s ON s.id = p.session_id, q0
+  WHERE p.document @@ q0.q AND {PG_FILTERS} GROUP BY p.session_id),
+i1 AS (SELECT p.session_id, sum(ts_rank_cd(p.document, q1.q)::float8) AS score
+  FROM ai_sessions_search_parts AS p JOIN ai_sessions AS s ON s.id = p.session_id, q1
+  WHERE p.document @@ q1.q AND {PG_FILTERS} GROUP BY p.session_id)
+SELECT s.id, s.title, s.status, s.last_activity_at, i0.score + i1.score AS score
+FROM i0 JOIN i1 ON i1.session_id = i0.session_id JOIN ai_sessions AS s ON s.id = i0.session_id
+WHERE {PG_FILTERS} {{keyset}}
 ORDER BY score DESC, s.id DESC LIMIT {PAGE + 1}"""
 PG_HEADLINES = (
-    "SELECT session_id, ts_headline('english', concat_ws(E'\\n', title, outcome, body), "
-    f"websearch_to_tsquery('english', $1), '{HEADLINE_OPTIONS}') "
-    "FROM ai_sessions_search WHERE session_id = ANY($2::uuid[])"
+    "WITH q AS (SELECT websearch_to_tsquery('english', $1) AS q), "
+    "best AS (SELECT DISTINCT ON (p.session_id) p.session_id, p.title, p.outcome, p.body "
+    "FROM ai_sessions_search_parts AS p, q WHERE p.session_id = ANY($2::uuid[]) "
+    "AND p.document @@ q.q ORDER BY p.session_id, ts_rank_cd(p.document, q.q) DESC, p.part) "
+    "SELECT best.session_id, ts_headline('english', concat_ws(E'\\n', best.title, "
+    f"best.outcome, best.body), q.q, '{HEADLINE_OPTIONS}') FROM best, q"
 )
+WORDS = QUERY.split()
 
 
 def raw_sqlite(conn: sqlite3.Connection, cursor: tuple[float, str] | None) -> list[Any]:
-    expression = SearchTerms.parse(QUERY).to_fts5()
-    params: list[Any] = [expression, ACCOUNTS[0]]
+    phrases = [f'"{w}"' for w in WORDS]
+    params: list[Any] = [*phrases, ACCOUNTS[0]]
     keyset = ""
     if cursor is not None:
         keyset = "AND (m.score < ? OR (m.score = ? AND s.id < ?))"
         params += [cursor[0], cursor[0], cursor[1]]
     conn.execute("BEGIN")
     rows = conn.execute(SQLITE_RAW.format(keyset=keyset), params).fetchall()[:PAGE]
-    ids = [r[5] for r in rows]
-    snippets = conn.execute(
-        SQLITE_SNIPPETS.format(ids=", ".join("?" for _ in ids)), [expression, *ids]
-    ).fetchall()
+    docs = "[" + ", ".join(str(r[5]) for r in rows) + "]"
+    snippets = dict(conn.execute(SQLITE_SNIPPETS, [" OR ".join(phrases), docs]).fetchall())
     conn.execute("COMMIT")
     return [rows, snippets]
 
 
 async def raw_postgres(conn: Any, cursor: tuple[float, uuid.UUID] | None) -> list[Any]:
-    text = SearchTerms.parse(QUERY).to_websearch()
-    params: list[Any] = [text, ACCOUNTS[0]]
+    params: list[Any] = [*WORDS, ACCOUNTS[0]]
     keyset = ""
     if cursor is not None:
-        rank = "ts_rank_cd(x.document, q)::float8"
-        keyset = f"AND ({rank} < $3 OR ({rank} = $3 AND s.id < $4))"
+        keyset = "AND (i0.score + i1.score < $4 OR (i0.score + i1.score = $4 AND s.id < $5))"
         params += [cursor[0], cursor[1]]
     async with conn.transaction():
         rows = (await conn.fetch(PG_RAW.format(keyset=keyset), *params))[:PAGE]
-        headlines = await conn.fetch(PG_HEADLINES, text, [r["id"] for r in rows])
+        headlines = await conn.fetch(PG_HEADLINES, " or ".join(WORDS), [r["id"] for r in rows])
     return [rows, headlines]
 
 
@@ -387,21 +487,8 @@ async def chat_turn(storage: SqlStorage, session_id: uuid.UUID, n: int) -> None:
         await uow.commit()
 
 
-def active_chats(count: int, limit: int) -> list[uuid.UUID]:
-    found = [
-        s.id
-        for s in sessions(count)
-        if s.account_id == ACCOUNTS[0]
-        and s.session_type is SessionType.CHAT
-        and s.status is SessionStatus.ACTIVE
-    ]
-    return found[:limit]
-
-
-async def measure_engine(
-    name: str, url: str, plain_url: str, raw: Any, count: int, runs: int, warmup: int
-) -> tuple[list[list[object]], list[object]]:
-    storage = SqlStorage.from_url(url)
+async def measure_search(name: str, url: str, runs: int, warmup: int) -> list[list[object]]:
+    storage = SqlStorage.from_url(url, timeout=120)  # a busy machine: no statement timeout
     service = SessionService(
         uow=storage.unit_of_work, llm=OfflineLLM(), search=SqlSessionSearch(storage.database)
     )
@@ -412,8 +499,6 @@ async def measure_engine(
         if cursor_token
         else first_page
     )
-    from resolutionflow_core.search import SearchCursor
-
     raw_cursor: Any = None
     if cursor_token:
         fingerprint = search_query(ACTOR, QUERY, limit=PAGE, **FILTERS).fingerprint
@@ -452,6 +537,8 @@ async def measure_engine(
         raw_ids = [str(r[0]).replace("-", "") for r in raw_page[0]]  # type: ignore[index]
         if raw_ids != [h.summary.id.hex for h in lib_page.items]:
             raise AssertionError("the raw query and the library return different pages")
+        if len(raw_page[1]) != len(lib_page.items):  # type: ignore[index]
+            raise AssertionError("the raw query does not make a snippet per hit")
     results = await time_interleaved(
         {
             "lib first": lib_first,
@@ -466,6 +553,7 @@ async def measure_engine(
         conn.close()
     else:
         await conn.close()
+    await storage.dispose()
     rows: list[list[object]] = []
     for page in ("first", f"deep ({depth})"):
         key = page.split()[0]
@@ -481,39 +569,120 @@ async def measure_engine(
                 rawt.p95,
                 f"{ratio50:.2f}x",
                 f"{ratio95:.2f}x",
+                results[f"lib {key}"].cpu.median,
+                results[f"raw {key}"].cpu.median,
                 verdict(max(ratio50, ratio95), SEARCH_GOAL),
             ]
         )
-    # chat turns: indexed database against the copy without the index
-    plain = SqlStorage.from_url(plain_url)
-    targets = active_chats(count, warmup + runs + 2)
+    return rows
+
+
+async def measure_turns(
+    name: str, urls: dict[str, str], chats: dict[int, list[Session]], runs: int, warmup: int
+) -> list[list[object]]:
+    """Chat turns on each database variant (``parts``, ``0009``, ``none``), per history size."""
+    storages = {variant: SqlStorage.from_url(url) for variant, url in urls.items()}
     counter = iter(range(10**6))
-    pairs: dict[str, list[uuid.UUID]] = {"indexed": list(targets), "no index": list(targets)}
+    rows: list[list[object]] = []
+    try:
+        for size, targets in chats.items():
+            queues = {variant: [c.id for c in targets] for variant in storages}
 
-    async def indexed() -> None:
-        await chat_turn(storage, pairs["indexed"].pop(), next(counter))
+            def turn(variant: str, queue: list[uuid.UUID]) -> Any:
+                async def run() -> None:
+                    await chat_turn(storages[variant], queue.pop(), next(counter))
 
-    async def no_index() -> None:
-        await chat_turn(plain, pairs["no index"].pop(), next(counter))
+                return run
 
-    turn_runs = min(runs, len(targets) - warmup - 1)
-    turns = await time_interleaved(
-        {"indexed": indexed, "no index": no_index}, runs=turn_runs, warmup=warmup
-    )
-    with_index, without = turns["indexed"].wall, turns["no index"].wall
-    ratio = with_index.median / without.median
-    turn_row: list[object] = [
-        name,
-        with_index.median,
-        with_index.p95,
-        without.median,
-        without.p95,
-        f"{ratio:.2f}x",
-        verdict(ratio, TURN_GOAL),
-    ]
-    await storage.dispose()
-    await plain.dispose()
-    return rows, turn_row
+            variants = {variant: turn(variant, queues[variant]) for variant in storages}
+            turns = await time_interleaved(variants, runs=runs, warmup=warmup)
+            parts, none = turns["parts"], turns["none"]
+            ratio = parts.wall.median / none.wall.median
+            before = turns.get("0009")
+            rows.append(
+                [
+                    name,
+                    size,
+                    parts.wall.median,
+                    parts.wall.p95,
+                    none.wall.median,
+                    none.wall.p95,
+                    f"{ratio:.2f}x",
+                    f"{parts.cpu.median / none.cpu.median:.2f}x",
+                    "-" if before is None else before.wall.median,
+                    "-" if before is None else f"{before.wall.median / none.wall.median:.2f}x",
+                    verdict(ratio, TURN_GOAL),
+                ]
+            )
+    finally:
+        for storage in storages.values():
+            await storage.dispose()
+    return rows
+
+
+async def run_sqlite(
+    count: int, chats: dict[int, list[Session]], runs: int, warmup: int, before: bool
+) -> tuple[list[list[object]], list[list[object]]]:
+    extra = [c for group in chats.values() for c in group]
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "search.db"
+        await create_schema(f"sqlite:///{path}")
+        messages, seconds = load_sqlite(path, count, extra)
+        note(f"sqlite: inserted {count:,} sessions, {messages:,} messages in {seconds:.0f} s")
+        urls = {"parts": f"sqlite:///{path}"}
+        plain = Path(directory) / "plain.db"
+        shutil.copyfile(path, plain)
+        urls["none"] = f"sqlite:///{plain}"
+        if before:
+            old = Path(directory) / "index_0009.db"
+            shutil.copyfile(path, old)
+            took = index_sqlite(old, search_schema_0009.install_statements("sqlite", _columns()))
+            note(f"sqlite: 0009's session-level index built in {took:.0f} s")
+            urls["0009"] = f"sqlite:///{old}"
+        took = index_sqlite(path, search_schema.install_statements("sqlite", _columns()))
+        note(f"sqlite: the index (parts) built in {took:.0f} s")
+        search_rows = await measure_search("sqlite", urls["parts"], runs, warmup)
+        turn_rows = await measure_turns("sqlite", urls, chats, runs, warmup)
+    return search_rows, turn_rows
+
+
+async def run_postgres(
+    count: int, chats: dict[int, list[Session]], runs: int, warmup: int, before: bool
+) -> tuple[list[list[object]], list[list[object]]]:
+    extra = [c for group in chats.values() for c in group]
+    async with postgres_database("rf_bench_search") as url:
+        if url is None:
+            return [], []
+        await create_schema(url)
+        messages, seconds = await load_postgres(url, count, extra)
+        note(f"postgresql: inserted {count:,} sessions, {messages:,} messages in {seconds:.0f} s")
+        source = url.rpartition("/")[2]
+        copies = {"none": f"{source}_plain"}
+        if before:
+            copies["0009"] = f"{source}_0009"
+        urls = {"parts": url}
+        try:
+            for variant, database in copies.items():
+                started = time.perf_counter()
+                await _admin(f'CREATE DATABASE "{database}" TEMPLATE "{source}"')
+                note(f"postgresql: copied for {variant} in {time.perf_counter() - started:.0f} s")
+                urls[variant] = _dsn(database)
+            await index_postgres(urls["none"], [])  # ANALYZE
+            if before:
+                took = await index_postgres(
+                    urls["0009"], search_schema_0009.install_statements("postgresql", _columns())
+                )
+                note(f"postgresql: 0009's session-level index built in {took:.0f} s")
+            took = await index_postgres(
+                url, search_schema.install_statements("postgresql", _columns())
+            )
+            note(f"postgresql: the index (parts) built in {took:.0f} s")
+            search_rows = await measure_search("postgresql", url, runs, warmup)
+            turn_rows = await measure_turns("postgresql", urls, chats, runs, warmup)
+        finally:
+            for database in copies.values():
+                await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    return search_rows, turn_rows
 
 
 async def main() -> None:
@@ -524,55 +693,21 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="2,000 sessions, 10 runs")
     parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument(
+        "--no-before", action="store_true", help="leave out the copy with 0009's index"
+    )
     args = parser.parse_args()
     count, runs, warmup = (2_000, 10, 2) if args.quick else (args.sessions, args.runs, 3)
     engines = args.engines.split(",")
+    chats = turn_chats(TURN_SIZES, runs + warmup)
     print(f"Search benchmark: {count:,} sessions; {machine_summary()}")
     search_rows: list[list[object]] = []
     turn_rows: list[list[object]] = []
-    if "sqlite" in engines:
-        with tempfile.TemporaryDirectory() as directory:
-            path = Path(directory) / "search.db"
-            await create_schema(f"sqlite:///{path}")
-            messages, seconds = load_sqlite(path, count)
-            note(
-                f"sqlite: loaded and indexed {count:,} sessions, {messages:,} messages "
-                f"in {seconds:.0f} s"
-            )
-            plain = Path(directory) / "plain.db"
-            shutil.copyfile(path, plain)
-            with sqlite3.connect(plain) as db:
-                for statement in remove_statements("sqlite"):
-                    db.execute(statement)
-            rows, turn = await measure_engine(
-                "sqlite", f"sqlite:///{path}", f"sqlite:///{plain}", None, count, runs, warmup
-            )
-            search_rows += rows
-            turn_rows.append(turn)
-    if "postgresql" in engines:
-        async with postgres_database("rf_bench_search") as url:
-            if url is not None:
-                await create_schema(url)
-                messages, seconds = await load_postgres(url, count)
-                note(
-                    f"postgresql: loaded and indexed {count:,} sessions, {messages:,} messages "
-                    f"in {seconds:.0f} s"
-                )
-                plain_name = f"{url.rpartition('/')[2]}_plain"
-                await _admin(f'CREATE DATABASE "{plain_name}" TEMPLATE "{url.rpartition("/")[2]}"')
-                plain_url = _dsn(plain_name)
-                try:
-                    conn = await asyncpg.connect(plain_url)
-                    for statement in remove_statements("postgresql"):
-                        await conn.execute(statement)
-                    await conn.close()
-                    rows, turn = await measure_engine(
-                        "postgresql", url, plain_url, None, count, runs, warmup
-                    )
-                    search_rows += rows
-                    turn_rows.append(turn)
-                finally:
-                    await _admin(f'DROP DATABASE IF EXISTS "{plain_name}" WITH (FORCE)')
+    for engine, run in (("sqlite", run_sqlite), ("postgresql", run_postgres)):
+        if engine in engines:
+            found, turned = await run(count, chats, runs, warmup, not args.no_before)
+            search_rows += found
+            turn_rows += turned
     print(f'\nSearch "{QUERY}" (account, chat, resolved), {PAGE} per page, ms')
     print_table(
         [
@@ -584,19 +719,25 @@ async def main() -> None:
             "raw p95",
             "p50 ratio",
             "p95 ratio",
+            "lib cpu p50",
+            "raw cpu p50",
             f"<= {SEARCH_GOAL}x",
         ],
         search_rows,
     )
-    print("\nChat turn (load ~20 messages, append two, commit), ms")
+    print("\nChat turn (load the chat, append two messages, commit), ms")
     print_table(
         [
             "engine",
-            "indexed p50",
-            "indexed p95",
-            "no index p50",
-            "no index p95",
+            "messages",
+            "index p50",
+            "index p95",
+            "none p50",
+            "none p95",
             "ratio",
+            "cpu ratio",
+            "0009 p50",
+            "0009 ratio",
             f"<= {TURN_GOAL}x",
         ],
         turn_rows,

@@ -55,3 +55,49 @@ async def test_the_upgrade_indexes_existing_sessions_and_the_downgrade_removes_i
         assert (await storage.database.read(check_index)).clean
     finally:
         await storage.dispose()
+
+
+async def test_0012_converts_the_session_index_into_parts_and_its_downgrade_brings_it_back(
+    new_database: NewDatabase,
+) -> None:
+    url = new_database()
+    await migrations.upgrade(url, "0011_former_owners")
+    storage = SqlStorage.from_url(url)
+    try:
+        service = SessionService(uow=storage.unit_of_work, llm=OfflineLLM())
+        started = await service.start_chat(OWNER, "Scanner relay broken")
+        await service.send_message(OWNER, started.session.id, "the toner gauge reads empty")
+
+        def session_level_hits(connection: sa.Connection) -> list[str]:
+            """0009's index: one row per session, its messages in the body."""
+            if connection.dialect.name == "sqlite":
+                statement = (
+                    "SELECT x.session_id FROM ai_sessions_fts AS f JOIN ai_sessions_search AS x "
+                    "ON x.doc_id = f.rowid WHERE ai_sessions_fts MATCH 'toner AND relay'"
+                )
+            else:
+                statement = (
+                    "SELECT session_id::text FROM ai_sessions_search WHERE document @@ "
+                    "websearch_to_tsquery('english', 'toner relay')"
+                )
+            return [
+                str(v).replace("-", "") for v in connection.exec_driver_sql(statement).scalars()
+            ]
+
+        assert await on_connection(url, session_level_hits) == [started.session.id.hex]
+
+        await migrations.upgrade(url)
+
+        parts = await on_connection(
+            url,
+            lambda c: c.exec_driver_sql("SELECT count(*) FROM ai_sessions_search_parts").scalar(),
+        )
+        assert parts == 1 + len(started.session.conversation_messages) + 2  # head, messages
+        page = await SqlSessionSearch(storage.database).search(search_query(OWNER, "toner relay"))
+        assert [hit.summary.id for hit in page.items] == [started.session.id]
+        assert (await storage.database.read(check_index)).clean
+
+        await migrations.downgrade(url, "0011_former_owners")
+        assert await on_connection(url, session_level_hits) == [started.session.id.hex]
+    finally:
+        await storage.dispose()

@@ -1,9 +1,16 @@
 """Search on SQLite (FTS5, ``bm25``, ``snippet``) and PostgreSQL (``websearch_to_tsquery``,
 ``ts_rank_cd``, ``ts_headline``), over the index `search_schema` keeps.
 
-One statement finds a page: the matches, ranked (higher score first, ties by id), joined to
-``ai_sessions`` for the history's filters and the keyset cursor. A second one makes the
-snippets of that page only, so a query matching thousands of sessions highlights fifty.
+The index holds a session in parts (its head, each message, each step), so a session matches
+a query when its parts together do: each phrase of the query is looked up once in the full-
+text index (one CTE per phrase, the session's score for it the sum of its parts' ranks), and
+an alternative holds for the sessions that have all its phrases and none of its exclusions.
+A session's score is the sum over the alternatives it matches. A phrase matches within one
+part (one message, say), never across two.
+
+One statement finds a page: those matches, joined to ``ai_sessions`` for the history's
+filters and the keyset cursor (higher score first, ties by id). A second one makes the
+snippets of that page only, from each hit's best-matching part.
 """
 
 from __future__ import annotations
@@ -18,9 +25,13 @@ from resolutionflow_core.listing import SessionQuery
 from resolutionflow_core.search import (
     HIGHLIGHT_START,
     HIGHLIGHT_STOP,
+    STOP_WORDS,
+    Alternative,
+    Phrase,
     SearchHit,
     SearchPage,
     SearchQuery,
+    SearchTerms,
     search_page_of,
 )
 from resolutionflow_sqlalchemy.engine import Database
@@ -28,9 +39,12 @@ from resolutionflow_sqlalchemy.mapping import SUMMARY_COLUMNS, summary_from_row
 from resolutionflow_sqlalchemy.search_schema import (
     FTS_TABLE,
     LANGUAGE,
-    SEARCH_TABLE,
-    fields_sql,
+    PART_BITS,
+    PARTS_TABLE,
+    SESSIONS_TABLE,
+    expected_parts_sql,
     install,
+    stored_parts_sql,
 )
 from resolutionflow_sqlalchemy.tables import ID, ai_sessions, visible_to
 
@@ -45,17 +59,17 @@ HEADLINE_OPTIONS = (
 _C = ai_sessions.c
 _SUMMARY = [_C[name] for name in SUMMARY_COLUMNS]
 _EXTRA = [_C.resolution_summary, _C.root_cause, _C.resolved_at]
-_search = sa.table(
-    SEARCH_TABLE,
-    sa.column("doc_id", sa.Integer),
+_sessions = sa.table(SESSIONS_TABLE, sa.column("doc_id", sa.Integer), sa.column("session_id", ID))
+_parts = sa.table(
+    PARTS_TABLE,
     sa.column("session_id", ID),
-    sa.column("title", sa.Text),
-    sa.column("outcome", sa.Text),
-    sa.column("body", sa.Text),
+    sa.column("part", sa.Integer),
     sa.column("document"),
 )
 _fts = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer))
 _FTS: sa.ColumnClause[Any] = sa.literal_column(FTS_TABLE)
+_DOC_OF_PART = sa.literal_column(f"{FTS_TABLE}.rowid >> {PART_BITS}", sa.Integer)
+_REGCONFIG: sa.ColumnClause[Any] = sa.literal_column(f"'{LANGUAGE}'::regconfig")
 
 
 class SqlSessionSearch:
@@ -71,15 +85,18 @@ class SqlSessionSearch:
 def search_page(conn: sa.Connection, query: SearchQuery) -> SearchPage:
     """One page of ``query``, in the connection's transaction."""
     if conn.dialect.name == "sqlite":
-        expression = query.terms.to_fts5()
-        rows = conn.execute(_sqlite_statement(query), {"q": expression}).all()
-        snippets = _sqlite_snippets(conn, expression, [r.doc_id for r in rows[: query.limit]])
-        keys = [r.doc_id for r in rows]
+        alternatives = query.terms.alternatives
+        rows = conn.execute(_page_statement(query, _sqlite_matches(alternatives))).all()
+        keys = [r.doc for r in rows]
+        snippets = _sqlite_snippets(conn, alternatives, keys[: query.limit])
     else:
-        text = query.terms.to_websearch()
-        rows = conn.execute(_postgres_statement(query), {"q": text}).all()
-        snippets = _postgres_headlines(conn, text, [r.id for r in rows[: query.limit]])
+        alternatives = postgres_alternatives(query.terms)
+        if not alternatives:
+            return search_page_of([], query)
+        matches = _postgres_matches(alternatives, _filters(query.filters))
+        rows = conn.execute(_page_statement(query, matches)).all()
         keys = [r.id for r in rows]
+        snippets = _postgres_headlines(conn, alternatives, keys[: query.limit])
     hits = [
         SearchHit(
             summary=summary_from_row(row),
@@ -95,7 +112,7 @@ def search_page(conn: sa.Connection, query: SearchQuery) -> SearchPage:
 
 
 def _one_line(snippet: str | None) -> str | None:
-    """A snippet spans messages and fields: show it on one line."""
+    """A snippet spans fields: show it on one line."""
     return None if snippet is None else " ".join(snippet.split())
 
 
@@ -130,87 +147,218 @@ def _after_cursor(score: Any, query: SearchQuery) -> list[sa.ColumnElement[bool]
     ]
 
 
-def _sqlite_statement(query: SearchQuery) -> sa.Select[Any]:
-    # Materialised: bm25() may only run in the FTS query itself, never in an outer WHERE.
-    matches = (
-        sa.select(
-            _fts.c.rowid.label("doc_id"),
-            (-sa.func.bm25(_FTS, *SQLITE_WEIGHTS, type_=sa.Float)).label("score"),
+def _page_statement(query: SearchQuery, matches: sa.CTE) -> sa.Select[Any]:
+    if "doc_id" in matches.c:  # SQLite: the session's integer key
+        source = matches.join(_sessions, _sessions.c.doc_id == matches.c.doc_id).join(
+            ai_sessions, _C.id == _sessions.c.session_id
         )
-        .where(_FTS.op("MATCH")(sa.bindparam("q")))
-        .cte("matches")
-        .prefix_with("MATERIALIZED")
-    )
+        key: list[Any] = [matches.c.doc_id.label("doc")]
+    else:
+        source = matches.join(ai_sessions, _C.id == matches.c.session_id)
+        key = []
     return (
-        sa.select(*_SUMMARY, *_EXTRA, matches.c.score, matches.c.doc_id)
-        .select_from(
-            matches.join(_search, _search.c.doc_id == matches.c.doc_id).join(
-                ai_sessions, _C.id == _search.c.session_id
-            )
-        )
+        sa.select(*_SUMMARY, *_EXTRA, matches.c.score, *key)
+        .select_from(source)
         .where(*_filters(query.filters), *_after_cursor(matches.c.score, query))
         .order_by(matches.c.score.desc(), _C.id.desc())
         .limit(query.limit + 1)
     )
 
 
-def _sqlite_snippets(conn: sa.Connection, expression: str, doc_ids: list[int]) -> dict[Any, str]:
+def _combine(
+    alternatives: tuple[Alternative, ...],
+    key: str,
+    include: Any,
+    exclude: Any,
+) -> sa.CTE:
+    """The matching sessions (``key``, ``score``) of the alternatives, from one CTE per
+    distinct phrase: ``include(phrase, n)`` with the sessions' scores, ``exclude`` without."""
+    included: dict[Phrase, sa.CTE] = {}
+    excluded: dict[Phrase, sa.CTE] = {}
+    selects = []
+    for alternative in alternatives:
+        for p in alternative.include:
+            if p not in included:
+                included[p] = include(p, len(included))
+        for p in alternative.exclude:
+            if p not in excluded:
+                excluded[p] = exclude(p, len(excluded))
+        found = [included[p] for p in dict.fromkeys(alternative.include)]  # "vpn vpn": once
+        gone = [excluded[p] for p in dict.fromkeys(alternative.exclude)]
+        first = found[0]
+        source: Any = first
+        for other in found[1:]:
+            source = source.join(other, other.c[key] == first.c[key])
+        score = sum((c.c.score for c in found[1:]), first.c.score)
+        selects.append(
+            sa.select(first.c[key].label(key), score.label("score"))
+            .select_from(source)
+            .where(*(first.c[key].not_in(sa.select(x.c[key])) for x in gone))
+        )
+    if len(selects) == 1:
+        return selects[0].cte("matches")
+    union = sa.union_all(*selects).subquery("alternatives")
+    return (
+        sa.select(union.c[key], sa.func.sum(union.c.score).label("score"))
+        .group_by(union.c[key])
+        .cte("matches")
+    )
+
+
+# -- SQLite ----------------------------------------------------------------------------------
+
+
+def _fts5_phrase(phrase: Phrase) -> str:
+    return '"' + " ".join(phrase.words) + '"'
+
+
+def _sqlite_matches(alternatives: tuple[Alternative, ...]) -> sa.CTE:
+    # Materialised: bm25() may only run in the FTS query itself, never in an aggregate.
+    def include(phrase: Phrase, n: int) -> sa.CTE:
+        parts = (
+            sa.select(
+                _DOC_OF_PART.label("doc_id"),
+                (-sa.func.bm25(_FTS, *SQLITE_WEIGHTS, type_=sa.Float)).label("score"),
+            )
+            .select_from(_fts)
+            .where(_FTS.op("MATCH")(sa.bindparam(f"p{n}", _fts5_phrase(phrase))))
+            .cte(f"p{n}")
+            .prefix_with("MATERIALIZED")
+        )
+        return (
+            sa.select(parts.c.doc_id, sa.func.sum(parts.c.score).label("score"))
+            .group_by(parts.c.doc_id)
+            .cte(f"i{n}")
+            .prefix_with("MATERIALIZED")
+        )
+
+    def exclude(phrase: Phrase, n: int) -> sa.CTE:
+        return (
+            sa.select(_DOC_OF_PART.label("doc_id"))
+            .select_from(_fts)
+            .where(_FTS.op("MATCH")(sa.bindparam(f"x{n}", _fts5_phrase(phrase))))
+            .cte(f"x{n}")
+            .prefix_with("MATERIALIZED")
+        )
+
+    return _combine(alternatives, "doc_id", include, exclude)
+
+
+def _any_phrase(alternatives: tuple[Alternative, ...]) -> list[Phrase]:
+    return list(dict.fromkeys(p for a in alternatives for p in a.include))
+
+
+def _sqlite_snippets(
+    conn: sa.Connection, alternatives: tuple[Alternative, ...], doc_ids: list[int]
+) -> dict[Any, str]:
+    """Each session's snippet, from its best part (by bm25) matching any wanted phrase.
+
+    The parts are found by scanning the matches and keeping the page's sessions (``+rowid``:
+    a lookup per part would make FTS5 evaluate the query again for each), and only the best
+    part of each session gets a snippet.
+    """
     if not doc_ids:
         return {}
+    match = f"{FTS_TABLE} MATCH :q"
     statement = sa.text(
-        f"SELECT rowid, snippet({FTS_TABLE}, -1, :start, :stop, '…', {SNIPPET_TOKENS}) "
-        f"FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q AND rowid IN :ids"
-    ).bindparams(sa.bindparam("ids", expanding=True))
-    params = {"q": expression, "ids": doc_ids, "start": HIGHLIGHT_START, "stop": HIGHLIGHT_STOP}
+        f"WITH hits AS MATERIALIZED (SELECT rowid AS part_id, "
+        f"bm25({FTS_TABLE}, {', '.join(map(str, SQLITE_WEIGHTS))}) AS rank FROM {FTS_TABLE} "
+        f"WHERE {match} AND (+rowid >> {PART_BITS}) IN (SELECT value FROM json_each(:docs))), "
+        f"best AS (SELECT min(rank), part_id FROM hits GROUP BY part_id >> {PART_BITS}) "
+        f"SELECT rowid >> {PART_BITS}, snippet({FTS_TABLE}, -1, :start, :stop, '…', "
+        f"{SNIPPET_TOKENS}) FROM {FTS_TABLE} WHERE {match} AND "
+        "+rowid IN (SELECT part_id FROM best)"
+    )
+    params = {
+        "q": " OR ".join(_fts5_phrase(p) for p in _any_phrase(alternatives)),
+        "docs": "[" + ", ".join(str(int(d)) for d in doc_ids) + "]",
+        "start": HIGHLIGHT_START,
+        "stop": HIGHLIGHT_STOP,
+    }
     return {row[0]: row[1] for row in conn.execute(statement, params)}
 
 
-def _tsquery() -> sa.CTE:
-    """The parsed query as a one-row CTE joined in: parsed once per statement, not once per
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+def postgres_alternatives(terms: SearchTerms) -> tuple[Alternative, ...]:
+    """The alternatives without phrases made only of stop words, which PostgreSQL ignores
+    (``websearch_to_tsquery`` would drop them from the query); an alternative left with
+    nothing to look for matches nothing."""
+
+    def kept(phrases: tuple[Phrase, ...]) -> tuple[Phrase, ...]:
+        return tuple(p for p in phrases if not all(w in STOP_WORDS for w in p.words))
+
+    return tuple(
+        Alternative(kept(a.include), kept(a.exclude)) for a in terms.alternatives if kept(a.include)
+    )
+
+
+def _websearch(phrase: Phrase) -> str:
+    return SearchTerms((Alternative((phrase,)),)).to_websearch()
+
+
+def _tsquery(name: str, text: str) -> sa.CTE:
+    """A parsed phrase as a one-row CTE joined in: parsed once per statement, not once per
     row (asyncpg's prepared statements get generic plans, which cannot fold the call)."""
-    parsed = sa.func.websearch_to_tsquery(
-        sa.literal_column(f"'{LANGUAGE}'::regconfig"), sa.bindparam("q")
-    )
-    return sa.select(parsed.label("q")).cte("search_query")
+    parsed = sa.func.websearch_to_tsquery(_REGCONFIG, sa.bindparam(name, text))
+    return sa.select(parsed.label("q")).cte(f"{name}_query")
 
 
-def _postgres_statement(query: SearchQuery) -> sa.Select[Any]:
-    tsquery = _tsquery()
-    score = sa.cast(sa.func.ts_rank_cd(_search.c.document, tsquery.c.q), sa.Float(53))
-    return (
-        sa.select(*_SUMMARY, *_EXTRA, score.label("score"))
-        .select_from(
-            _search.join(ai_sessions, _C.id == _search.c.session_id).join(tsquery, sa.true())
+def _postgres_matches(
+    alternatives: tuple[Alternative, ...], filters: list[sa.ColumnElement[bool]]
+) -> sa.CTE:
+    """The history's filters apply in each phrase's CTE already, so only the parts of the
+    sessions the page may show are ranked (``ts_rank_cd`` is most of a search's time)."""
+
+    # The sum of float4 ranks in float8 is exact, so it does not depend on the order in
+    # which (possibly parallel) aggregation adds them: the cursor's score is stable.
+    def include(phrase: Phrase, n: int) -> sa.CTE:
+        tsquery = _tsquery(f"p{n}", _websearch(phrase))
+        rank = sa.cast(sa.func.ts_rank_cd(_parts.c.document, tsquery.c.q), sa.Float(53))
+        return (
+            sa.select(_parts.c.session_id, sa.func.sum(rank).label("score"))
+            .select_from(
+                _parts.join(tsquery, sa.true()).join(ai_sessions, _C.id == _parts.c.session_id)
+            )
+            .where(_parts.c.document.op("@@")(tsquery.c.q), *filters)
+            .group_by(_parts.c.session_id)
+            .cte(f"i{n}")
         )
-        .where(
-            _search.c.document.op("@@")(tsquery.c.q),
-            *_filters(query.filters),
-            *_after_cursor(score, query),
+
+    def exclude(phrase: Phrase, n: int) -> sa.CTE:
+        tsquery = _tsquery(f"x{n}", _websearch(phrase))
+        return (
+            sa.select(_parts.c.session_id)
+            .select_from(_parts.join(tsquery, sa.true()))
+            .where(_parts.c.document.op("@@")(tsquery.c.q))
+            .cte(f"x{n}")
         )
-        .order_by(score.desc(), _C.id.desc())
-        .limit(query.limit + 1)
-    )
+
+    return _combine(alternatives, "session_id", include, exclude)
 
 
-def _postgres_headlines(conn: sa.Connection, text: str, ids: list[UUID]) -> dict[Any, str]:
+def _postgres_headlines(
+    conn: sa.Connection, alternatives: tuple[Alternative, ...], ids: list[UUID]
+) -> dict[Any, str]:
+    """Each session's headline, from its best part matching any wanted phrase."""
     if not ids:
         return {}
-    tsquery = _tsquery()
-    document = sa.func.concat_ws("\n", _search.c.title, _search.c.outcome, _search.c.body)
-    statement = (
-        sa.select(
-            _search.c.session_id,
-            sa.func.ts_headline(
-                sa.literal_column(f"'{LANGUAGE}'::regconfig"),
-                document,
-                tsquery.c.q,
-                sa.literal(HEADLINE_OPTIONS),
-            ),
-        )
-        .select_from(_search.join(tsquery, sa.true()))
-        .where(_search.c.session_id.in_(ids))
-    )
-    return {row[0]: row[1] for row in conn.execute(statement, {"q": text})}
+    statement = sa.text(
+        "WITH q AS (SELECT websearch_to_tsquery(CAST(:language AS regconfig), :q) AS q), "
+        "best AS (SELECT DISTINCT ON (p.session_id) p.session_id, p.title, p.outcome, p.body "
+        f"FROM {PARTS_TABLE} AS p, q WHERE p.session_id IN :ids AND p.document @@ q.q "
+        "ORDER BY p.session_id, ts_rank_cd(p.document, q.q) DESC, p.part) "
+        "SELECT best.session_id, ts_headline(CAST(:language AS regconfig), "
+        "concat_ws(E'\\n', best.title, best.outcome, best.body), q.q, :options) FROM best, q"
+    ).bindparams(sa.bindparam("ids", expanding=True, type_=ID))
+    params = {
+        "language": LANGUAGE,
+        "q": " or ".join(_websearch(p) for p in _any_phrase(alternatives)),
+        "ids": ids,
+        "options": HEADLINE_OPTIONS,
+    }
+    return {row[0]: row[1] for row in conn.execute(statement, params)}
 
 
 # -- repairs ----------------------------------------------------------------------------
@@ -242,21 +390,34 @@ def _columns(conn: sa.Connection) -> list[str]:
 def check_index(conn: sa.Connection) -> IndexCheck:
     """Compare the index with a rebuild from the sessions, changing nothing."""
     dialect = conn.dialect.name
-    title, outcome, body = fields_sql(dialect, _columns(conn))
+    expected = expected_parts_sql(dialect, _columns(conn))
+    stored = stored_parts_sql(dialect)
     stale = conn.exec_driver_sql(
-        f"SELECT s.id FROM ai_sessions AS s LEFT JOIN {SEARCH_TABLE} AS x "
-        "ON x.session_id = s.id WHERE x.session_id IS NULL OR "
-        + " OR ".join(
-            f"x.{name} {'IS NOT' if dialect == 'sqlite' else 'IS DISTINCT FROM'} ({sql})"
-            for name, sql in (("title", title), ("outcome", outcome), ("body", body))
-        )
+        f"SELECT DISTINCT d.session_id FROM (SELECT * FROM ({expected}) AS e EXCEPT "
+        f"SELECT * FROM ({stored}) AS t UNION SELECT * FROM (SELECT * FROM ({stored}) AS t "
+        f"EXCEPT SELECT * FROM ({expected}) AS e) AS f) AS d "
+        "WHERE EXISTS (SELECT 1 FROM ai_sessions AS s WHERE s.id = d.session_id) "
+        "ORDER BY d.session_id"
     ).all()
     sessions = conn.execute(sa.select(sa.func.count()).select_from(ai_sessions)).scalar_one()
-    indexed = conn.exec_driver_sql(f"SELECT count(*) FROM {SEARCH_TABLE}").scalar_one()
-    orphans = conn.exec_driver_sql(
-        f"SELECT count(*) FROM {SEARCH_TABLE} AS x WHERE NOT EXISTS "
-        "(SELECT 1 FROM ai_sessions AS s WHERE s.id = x.session_id)"
-    ).scalar_one()
+    if dialect == "sqlite":
+        indexed = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {SESSIONS_TABLE} AS x WHERE EXISTS "
+            f"(SELECT 1 FROM {PARTS_TABLE} AS p WHERE p.part_id = x.doc_id << {PART_BITS})"
+        ).scalar_one()
+        orphans = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {PARTS_TABLE} AS p WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{SESSIONS_TABLE} AS x JOIN ai_sessions AS s ON s.id = x.session_id "
+            f"WHERE x.doc_id = p.part_id >> {PART_BITS})"
+        ).scalar_one()
+    else:
+        indexed = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {PARTS_TABLE} WHERE part = 0"
+        ).scalar_one()
+        orphans = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {PARTS_TABLE} AS p WHERE NOT EXISTS "
+            "(SELECT 1 FROM ai_sessions AS s WHERE s.id = p.session_id)"
+        ).scalar_one()
     consistent = True
     if dialect == "sqlite":
         try:
@@ -271,13 +432,7 @@ def check_index(conn: sa.Connection) -> IndexCheck:
 
 
 def reindex(conn: sa.Connection) -> IndexCheck:
-    """Rebuild the index from the sessions (repairs; ``resolutionflow db reindex``)."""
-    columns = _columns(conn)
-    install(conn, columns)  # the triggers as this schema wants them, every session refreshed
-    conn.exec_driver_sql(
-        f"DELETE FROM {SEARCH_TABLE} WHERE NOT EXISTS "
-        "(SELECT 1 FROM ai_sessions AS s WHERE s.id = session_id)"
-    )
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('rebuild')")
+    """Rebuild the index from the sessions (repairs; ``resolutionflow db reindex``): the
+    triggers as this schema wants them, every part made again, orphans gone."""
+    install(conn, _columns(conn))
     return check_index(conn)

@@ -2,15 +2,15 @@
 
 - ``ai_sessions.similar_sessions`` (JSON, nullable): the resolved sessions found like this
   one when it started ("solved before"); existing sessions have none.
-- The search index of `resolutionflow_sqlalchemy.search_schema`, filled from the existing
+- The search index of `resolutionflow_sqlalchemy.search_schema_0009`, filled from the existing
   sessions in this same transaction: on SQLite the ``ai_sessions_search`` text table and the
   ``ai_sessions_fts`` FTS5 external-content table over it; on PostgreSQL the text table with a
   generated ``tsvector`` and its GIN index; on both, the triggers that keep it.
 
-The index's SQL comes from `search_schema` (its triggers read the columns present now, so a
-column added before this runs, such as ``abandon_reason``, is indexed). A later change of what
-is indexed is a new revision that calls `search_schema.install` again, which replaces the
-triggers and refreshes every session.
+The index's SQL comes from `search_schema_0009`, frozen as this revision made it (its
+triggers read the columns present now, so a column added before this runs, such as
+``abandon_reason``, is indexed). ``0012_search_parts`` replaces this index with one row per
+part of a session.
 
 The downgrade drops the index and the column, with the recorded similar sessions.
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy.dialects import postgresql
 
-from resolutionflow_sqlalchemy import search_schema
+from resolutionflow_sqlalchemy import search_schema_0009 as search_schema
 
 revision: str = "0009_search"
 down_revision: str | Sequence[str] | None = "0008_idempotency_lease"
