@@ -9,10 +9,11 @@ PostgreSQL, ``json_insert`` on SQLite): the history is never re-serialised on a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -46,6 +47,8 @@ from resolutionflow_sqlalchemy.tables import (
     session_outbox,
     visible_to,
 )
+
+T = TypeVar("T")
 
 _C = ai_sessions.c
 _SUMMARY = [_C[name] for name in SUMMARY_COLUMNS]
@@ -158,14 +161,52 @@ class SqlUnitOfWork:
         self._sessions.tracked.clear()
 
     async def commit(self) -> None:
-        changed = [
+        changed = self._changed()
+        if not changed:
+            return
+        await self._database.write(lambda conn: _write(conn, changed))
+        self._committed(changed)
+
+    async def change(
+        self, session_id: UUID, *, account_id: str, apply: Callable[[Session], T]
+    ) -> tuple[Session, T]:
+        """Load, apply and commit in one write transaction (one thread hop on SQLite).
+
+        On SQLite the transaction holds the write lock from its start (``BEGIN
+        IMMEDIATE``), so the compare-and-set cannot fail; on PostgreSQL it still guards
+        against a writer that committed between the ``SELECT`` and the ``UPDATE``.
+        """
+        if session_id in self._sessions.tracked:  # already loaded here: no read needed
+            session = await self._sessions.get(session_id, account_id=account_id)
+            result = apply(session)
+            await self.commit()
+            return session, result
+        others = self._changed()
+
+        def work(conn: sa.Connection) -> tuple[Session, _Loaded, T]:
+            session = _load(conn, session_id, account_id)
+            if session is None:
+                raise SessionNotFound(session_id)
+            loaded = _Loaded.of(session)
+            result = apply(session)
+            changed = [*others, (session, loaded)] if session.version != loaded.version else others
+            if changed:
+                _write(conn, changed)
+            return session, loaded, result
+
+        session, loaded, result = await self._database.write(work)
+        self._sessions.tracked[session_id] = (session, loaded)
+        self._committed([*others, (session, loaded)])
+        return session, result
+
+    def _changed(self) -> list[tuple[Session, _Loaded | None]]:
+        return [
             (session, loaded)
             for session, loaded in self._sessions.tracked.values()
             if loaded is None or session.version != loaded.version
         ]
-        if not changed:
-            return
-        await self._database.write(lambda conn: _write(conn, changed))
+
+    def _committed(self, changed: list[tuple[Session, _Loaded | None]]) -> None:
         for session, _ in changed:
             session.pull_events()
             self._sessions.tracked[session.id] = (session, _Loaded.of(session))
