@@ -13,13 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolutionflow_core.chat import MessageHistory
 from resolutionflow_core.delivery import note_due
@@ -28,7 +27,12 @@ from resolutionflow_core.guided import GuidedStep
 from resolutionflow_core.listing import SessionPage, SessionQuery, SessionSummary, page_of
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_sqlalchemy.delivery import due_values
-from resolutionflow_sqlalchemy.engine import AsyncDatabase, Database, open_database
+from resolutionflow_sqlalchemy.engine import (
+    AsyncDatabase,
+    Database,
+    is_async_engine,
+    open_database,
+)
 from resolutionflow_sqlalchemy.mapping import (
     SUMMARY_COLUMNS,
     message_to_json,
@@ -47,6 +51,9 @@ from resolutionflow_sqlalchemy.tables import (
     session_outbox,
     visible_to,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -117,7 +124,7 @@ class SqlSessionRepository:
         if session_id in self.tracked:
             session = self.tracked[session_id][0]
         else:
-            found = await self._database.read(lambda conn: _load(conn, session_id, account_id))
+            found = await self._read(session_id, account_id)
             if found is None:
                 raise SessionNotFound(session_id)
             session = found
@@ -129,8 +136,21 @@ class SqlSessionRepository:
     async def attach(self, session: Session) -> None:
         self.tracked[session.id] = (session, _Loaded.of(session))
 
+    async def _read(self, session_id: UUID, account_id: str) -> Session | None:
+        if self._database.dialect.name == "postgresql":
+            # A chat session is its one row: one autocommit SELECT, one round trip (a read
+            # transaction is three: BEGIN, SELECT, COMMIT).
+            found = await self._database.read(
+                lambda conn: _load_row_only(conn, session_id, account_id), one_statement=True
+            )
+            if not isinstance(found, _More):
+                return found
+        # SQLite (where a transaction costs no round trip), or a session with rows in other
+        # tables (guided, escalated): all of them in one read transaction.
+        return await self._database.read(lambda conn: _load(conn, session_id, account_id))
+
     async def list(self, query: SessionQuery) -> SessionPage:
-        rows = await self._database.read(lambda conn: _list(conn, query))
+        rows = await self._database.read(lambda conn: _list(conn, query), one_statement=True)
         return page_of(rows, query.limit)
 
 
@@ -216,9 +236,9 @@ class SqlStorage:
     """Sessions in SQLite or PostgreSQL; hand `unit_of_work` to the services."""
 
     def __init__(self, database: Database | AsyncEngine) -> None:
-        if isinstance(database, AsyncEngine):
-            database = AsyncDatabase(database)
-        self.database = database
+        self.database: Database = (
+            AsyncDatabase(database) if is_async_engine(database) else cast(Database, database)
+        )
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SqlStorage:
@@ -246,6 +266,25 @@ def _load(conn: sa.Connection, session_id: UUID, account_id: str) -> Session | N
     if row.escalated_by is not None:  # only an escalated session was ever claimed
         former = list(conn.execute(_FORMER_OWNERS_OF, {"id": session_id}).scalars())
     return session_from_row(row, steps, former)
+
+
+class _More:
+    """The session has rows in other tables too (steps, former owners)."""
+
+
+_MORE = _More()
+
+
+def _load_row_only(
+    conn: sa.Connection, session_id: UUID, account_id: str
+) -> Session | _More | None:
+    """The session from its one row (one statement), or `_MORE` if it has rows elsewhere."""
+    row = conn.execute(_SESSION_BY_ID, {"id": session_id, "account": account_id}).first()
+    if row is None:
+        return None
+    if row.session_type == SessionType.GUIDED or row.escalated_by is not None:
+        return _MORE
+    return session_from_row(row, [], [])
 
 
 def _list(conn: sa.Connection, query: SessionQuery) -> list[SessionSummary]:

@@ -27,6 +27,7 @@ from resolutionflow_core.errors import (
     LLMError,
     PSAError,
     SessionNotFound,
+    StorageUnavailable,
     TicketNotFound,
 )
 
@@ -61,6 +62,8 @@ def refusal(error: BaseException) -> tuple[ExitCode, str] | None:
         return error.code, one_line(error.message)
     if isinstance(error, StartupError):
         return ExitCode.USAGE, one_line(str(error))
+    if isinstance(error, StorageUnavailable):  # the adapter's word for a database problem
+        return ExitCode.UNAVAILABLE, one_line(f"database unavailable: {error.message}")
     if isinstance(error, DomainError):
         return _domain_code(error), one_line(error.message)
     database_problem = _database_problem(error)
