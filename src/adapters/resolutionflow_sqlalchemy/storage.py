@@ -1,6 +1,8 @@
 """The session repository and unit of work on SQLAlchemy Core (SQLite or PostgreSQL).
 
-Reads run in short read transactions. `commit` runs one write transaction that, for
+Reads run in short read transactions (on PostgreSQL, a read of one statement, such as a chat
+session's row, runs in autocommit: one round trip). `change` loads, applies and writes in
+one write transaction. `commit` runs one write transaction that, for
 every tracked session whose version moved, does a compare-and-set on the version it was
 loaded with: a concurrent writer is detected (`StaleSession`) and nothing is written. A
 chat turn appends only the new messages to ``conversation_messages`` (``||`` on
