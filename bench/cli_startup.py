@@ -12,7 +12,7 @@ Each process runs the console script's code through the same interpreter
 (``python -c "from resolutionflow_cli.main import main; main()"``), so the comparison is not
 skewed by the launcher.
 
-    uv run python bench/cli_startup.py [--quick] [--runs N]
+    uv run python bench/cli_startup.py [--quick] [--runs N] [--before DIR]
 """
 
 from __future__ import annotations
@@ -68,8 +68,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 rounds instead of 20")
     parser.add_argument("--runs", type=int, help="rounds")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="a checkout (or `git archive` of src/) of an earlier version: its `sessions list` "
+        "and `show` run in the same rounds, from its src/ put first on PYTHONPATH",
+    )
     args = parser.parse_args()
     rounds = args.runs or (5 if args.quick else 20)
+    if args.before is not None:
+        compileall.compile_dir(args.before / "src", quiet=2)
     for folder in [Path(__file__).resolve().parents[1] / "src", *map(Path, sys.path)]:
         if folder.name in ("src", "site-packages") and folder.is_dir():
             compileall.compile_dir(folder, quiet=2)
@@ -90,12 +98,22 @@ def main() -> None:
             "resolutionflow sessions list": [*cli, "sessions", "list"],
             "resolutionflow sessions show ID": [*cli, "sessions", "show", session_id],
         }
+        envs = dict.fromkeys(cases, env)
+        if args.before is not None:
+            src = args.before.resolve() / "src"
+            before = dict(env)
+            before["PYTHONPATH"] = os.pathsep.join(
+                str(folder) for folder in (src, src / "adapters", src / "entrypoints")
+            )
+            for name in ("resolutionflow sessions list", "resolutionflow sessions show ID"):
+                cases[f"before: {name}"] = cases[name]
+                envs[f"before: {name}"] = before
         times: dict[str, list[float]] = {name: [] for name in cases}
         names = list(cases)
         for index in range(rounds + 1):  # the first round warms the OS caches, untimed
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:
-                elapsed = run(cases[name], env)
+                elapsed = run(cases[name], envs[name])
                 if index:
                     times[name].append(elapsed * 1000)
     print(f"CLI start-up, whole processes, {rounds} interleaved rounds")

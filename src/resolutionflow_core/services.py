@@ -503,18 +503,20 @@ class SessionService:
             done = await self._change_known(actor, known, operation, mutate, authorize)
             if done is not None:
                 return done
+
+        def apply(session: Session) -> T:
+            authorize(actor, session, operation)
+            return mutate(session, self._clock.now())
+
         for attempt in range(self._write_attempts):
             async with self._uow() as uow:
-                session = await uow.sessions.get(session_id, account_id=actor.account_id)
-                authorize(actor, session, operation)
-                result = mutate(session, self._clock.now())
                 try:
-                    await uow.commit()
+                    # Load, change and commit as one operation: on SQLite one thread hop
+                    # and one transaction instead of a read and then a write.
+                    return await uow.change(session_id, account_id=actor.account_id, apply=apply)
                 except StaleSession:
                     if attempt + 1 == self._write_attempts:
                         raise
-                else:
-                    return session, result
             await _backoff(attempt)
         raise AssertionError("unreachable: the last attempt returns or raises")
 

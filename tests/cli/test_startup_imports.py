@@ -33,6 +33,12 @@ SERVER_AND_SDK = ("alembic", "litestar", "uvicorn", "anthropic")
 
 def loaded(args: list[str], database: Path) -> tuple[int, str, set[str]]:
     """Exit code, stdout and the top-level modules loaded by ``resolutionflow ARGS``."""
+    code, out, modules = loaded_modules(args, database)
+    return code, out, {name.split(".")[0] for name in modules}
+
+
+def loaded_modules(args: list[str], database: Path) -> tuple[int, str, set[str]]:
+    """Exit code, stdout and every module (dotted name) loaded by ``resolutionflow ARGS``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESOLUTIONFLOW_")}
     env["RESOLUTIONFLOW_DATABASE_URL"] = f"sqlite:///{database}"
     env["RESOLUTIONFLOW_LLM"] = "offline"
@@ -40,8 +46,7 @@ def loaded(args: list[str], database: Path) -> tuple[int, str, set[str]]:
         [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, timeout=60
     )
     line = next(line for line in done.stderr.splitlines() if line.startswith(MARK))
-    modules = {name.split(".")[0] for name in json.loads(line[len(MARK) :])}
-    return done.returncode, done.stdout, modules
+    return done.returncode, done.stdout, set(json.loads(line[len(MARK) :]))
 
 
 @pytest.mark.parametrize("flag", ["--help", "--version"])
@@ -63,6 +68,25 @@ def test_a_command_on_a_current_database_imports_no_alembic_server_or_sdk(
     assert (code, out.strip()) == (0, "No sessions match.")
     assert "sqlalchemy" in modules
     assert modules.isdisjoint(SERVER_AND_SDK), sorted(modules & set(SERVER_AND_SDK))
+
+
+def test_a_command_on_sqlite_imports_no_asyncio_extension_orm_or_legacy_migration(
+    tmp_path: Path,
+) -> None:
+    """SQLite runs on the blocking engine in threads: SQLAlchemy's asyncio extension (which
+    pulls in the ORM), aiosqlite and the legacy-chat migration are not needed to answer."""
+    database = tmp_path / "current.sqlite3"
+    asyncio.run(migrations.upgrade(f"sqlite:///{database}"))
+    code, out, modules = loaded_modules(["sessions", "list"], database)
+    assert (code, out.strip()) == (0, "No sessions match.")
+    assert "sqlalchemy.engine" in modules
+    unneeded = {
+        "sqlalchemy.ext.asyncio",
+        "sqlalchemy.orm",
+        "aiosqlite",
+        "resolutionflow_sqlalchemy.legacy",
+    }
+    assert modules.isdisjoint(unneeded), sorted(modules & unneeded)
 
 
 def test_the_scripts_read_as_text_name_the_same_head_as_alembic() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 from uuid import UUID
 
 import pytest
@@ -21,6 +21,8 @@ from resolutionflow_core.session import IntakeType, Session
 from resolutionflow_memory.llm import OfflineLLM
 from tests.contract.conftest import StorageHarness
 from tests.contract.test_repository import at, insert, load, new_chat
+
+T = TypeVar("T")
 
 ALICE = Actor("acme", "alice", Role.ENGINEER)
 BOB = Actor("acme", "bob", Role.ADMIN)
@@ -69,7 +71,8 @@ async def test_an_attached_copy_someone_changed_meanwhile_is_stale_and_writes_no
 
 
 class CountedUnitOfWork:
-    """A unit of work that counts the sessions read from the database (``get``)."""
+    """A unit of work that counts the sessions read from the database: ``get``, and
+    ``change`` (load, change, commit in one operation)."""
 
     def __init__(self, inner: UnitOfWork, reads: Counter[str]) -> None:
         self._inner = inner
@@ -111,6 +114,12 @@ class CountedUnitOfWork:
     async def rollback(self) -> None:
         await self._inner.rollback()
 
+    async def change(
+        self, session_id: UUID, *, account_id: str, apply: Callable[[Session], T]
+    ) -> tuple[Session, T]:
+        self._reads["change"] += 1
+        return await self._inner.change(session_id, account_id=account_id, apply=apply)
+
 
 class InterruptedLLM(OfflineLLM):
     """The offline LLM; while it answers the first time, ``meanwhile`` runs (someone else
@@ -136,7 +145,7 @@ async def test_a_chat_turn_reads_the_session_once(storage: StorageHarness) -> No
     reads.clear()
     turn = await service.send_message(ALICE, started.session.id, "It is error 809")
 
-    assert reads == Counter({"get": 1, "attach": 1})
+    assert reads == Counter({"change": 1, "attach": 1})
     stored = await load(storage, started.session.id)
     assert stored.conversation_messages == turn.session.conversation_messages
     assert [m.role for m in stored.conversation_messages] == [
@@ -167,7 +176,7 @@ async def test_a_reply_to_a_session_changed_meanwhile_lands_on_a_fresh_copy(
     )
     turn = await service.send_message(ALICE, session_id, "Alice: it is error 809")
 
-    assert reads == Counter({"get": 2, "attach": 1}), "the stale copy was reloaded once"
+    assert reads == Counter({"change": 2, "attach": 1}), "the stale copy was reloaded once"
     stored = await load(storage, session_id)
     contents = [m.content for m in stored.conversation_messages]
     assert contents[2:5] == [
@@ -197,7 +206,7 @@ async def test_a_guided_answer_stores_the_next_step_on_the_copy_it_committed(
 
     answered = await service.answer_step(ALICE, started.id, "The test page prints")
 
-    assert reads == Counter({"get": 1, "attach": 1})
+    assert reads == Counter({"change": 1, "attach": 1})
     stored = await load(storage, started.id)
     assert len(stored.steps) == len(answered.steps) == 2
     assert stored.steps[0].response == "The test page prints"

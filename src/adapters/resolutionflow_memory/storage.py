@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 from resolutionflow_core.delivery import Delivery, DeliveryState, note_due
@@ -20,6 +21,8 @@ from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSessi
 from resolutionflow_core.events import DomainEvent
 from resolutionflow_core.listing import SessionPage, SessionQuery, SessionSummary, page_of
 from resolutionflow_core.session import Session
+
+T = TypeVar("T")
 
 
 def _copy(session: Session) -> Session:
@@ -198,3 +201,11 @@ class InMemoryUnitOfWork:
 
     async def rollback(self) -> None:
         self.sessions.tracked.clear()
+
+    async def change(
+        self, session_id: UUID, *, account_id: str, apply: Callable[[Session], T]
+    ) -> tuple[Session, T]:
+        session = await self.sessions.get(session_id, account_id=account_id)
+        result = apply(session)
+        await self.commit()
+        return session, result

@@ -112,7 +112,7 @@ class SqlDeliveryQueue:
 
     async def for_session(self, session_id: UUID) -> list[Delivery]:
         query = sa.select(psa_deliveries).where(_D.session_id == session_id).order_by(_D.id)
-        rows = await self._database.read(lambda conn: conn.execute(query).all())
+        rows = await self._database.read(lambda conn: conn.execute(query).all(), one_statement=True)
         return [_delivery(row) for row in rows]
 
     async def retry_failed(self, *, now: datetime, session_id: UUID | None = None) -> int:

@@ -20,19 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from resolutionflow_core.errors import StorageUnavailable
+
+if TYPE_CHECKING:
+    # Imported when a PostgreSQL (or aiosqlite) engine is made: the asyncio extension pulls
+    # in SQLAlchemy's ORM, about a third of SQLAlchemy's import time, which SQLite does not
+    # need (its engine is the blocking one, run in threads).
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -51,6 +57,13 @@ WRITE = "resolutionflow_write"
 """Execution option that marks a connection's transaction as a write transaction."""
 
 
+def is_async_engine(database: object) -> TypeGuard[AsyncEngine]:
+    """Whether ``database`` is a SQLAlchemy `AsyncEngine` (without importing the asyncio
+    extension when nothing loaded it: then it cannot be one)."""
+    extension = sys.modules.get("sqlalchemy.ext.asyncio")
+    return extension is not None and isinstance(database, extension.AsyncEngine)
+
+
 def async_url(url: str) -> str:
     """The URL with an async driver: ``sqlite`` → aiosqlite, ``postgresql`` → asyncpg."""
     parsed = make_url(url)
@@ -64,6 +77,8 @@ def async_url(url: str) -> str:
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite:///file.db`` or ``postgresql://…``), configured
     like the adapter's own (used by the migrations)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     engine = create_async_engine(async_url(url), **options)
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine.sync_engine)
@@ -128,7 +143,11 @@ class Database(Protocol):
 
     dialect: sa.Dialect
 
-    async def read(self, work: Callable[[sa.Connection], T]) -> T: ...
+    async def read(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        """``work`` in a read transaction; with ``one_statement`` (work that runs a single
+        statement, which sees one snapshot anyway) the database may skip the transaction:
+        PostgreSQL runs it in autocommit, one round trip instead of three."""
+        ...
 
     async def write(self, work: Callable[[sa.Connection], T]) -> T: ...
 
@@ -159,7 +178,8 @@ class ThreadedDatabase:
         self._tickets = iter(range(1 << 62))
         self._lock = threading.Lock()
 
-    async def read(self, work: Callable[[sa.Connection], T]) -> T:
+    async def read(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        # On SQLite BEGIN and COMMIT are local calls, not round trips: always a transaction.
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reads, self._run, work, False)
 
@@ -218,10 +238,14 @@ class AsyncDatabase:
         self.engine = engine
         self.dialect = engine.dialect
 
-    async def read(self, work: Callable[[sa.Connection], T]) -> T:
+    async def read(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
         try:
-            async with self.engine.connect() as conn, conn.begin():
-                return await conn.run_sync(work)
+            async with self.engine.connect() as conn:
+                if one_statement:  # no BEGIN and COMMIT round trips around the statement
+                    autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return await autocommit.run_sync(work)
+                async with conn.begin():
+                    return await conn.run_sync(work)
         except Exception as error:
             _raise_unavailable(error)
             raise
@@ -334,6 +358,8 @@ def open_database(url: str, *, timeout: float = DEFAULT_TIMEOUT, **options: Any)
         server_settings = dict(connect_args.pop("server_settings", {}))
         server_settings.setdefault("statement_timeout", str(int(timeout * 1000)))
         connect_args["server_settings"] = server_settings
+        from sqlalchemy.ext.asyncio import create_async_engine
+
         return AsyncDatabase(
             create_async_engine(async_url(url), connect_args=connect_args, **options)
         )

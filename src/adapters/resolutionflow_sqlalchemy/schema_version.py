@@ -14,9 +14,8 @@ from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
 
-from resolutionflow_sqlalchemy.engine import create_engine
+from resolutionflow_sqlalchemy.engine import open_database
 
 VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
 
@@ -46,12 +45,13 @@ def shipped_heads() -> frozenset[str] | None:
 async def current_revision(url: str) -> str | None:
     """The one revision recorded in the database at ``url``; None if there is none (or more
     than one: branches are for Alembic to judge)."""
-    engine = create_engine(url, poolclass=NullPool)
+    # The adapter's own engine kind (on SQLite the blocking driver in a thread, which does
+    # not import SQLAlchemy's asyncio extension and ORM), not Alembic's async one.
+    database = open_database(url)  # disposed below: its pool closes with it
     try:
-        async with engine.connect() as connection:
-            return await connection.run_sync(_recorded_revision)
+        return await database.read(_recorded_revision)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 def _recorded_revision(connection: sa.Connection) -> str | None:

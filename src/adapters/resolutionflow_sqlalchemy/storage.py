@@ -1,6 +1,8 @@
 """The session repository and unit of work on SQLAlchemy Core (SQLite or PostgreSQL).
 
-Reads run in short read transactions. `commit` runs one write transaction that, for
+Reads run in short read transactions (on PostgreSQL, a read of one statement, such as a chat
+session's row, runs in autocommit: one round trip). `change` loads, applies and writes in
+one write transaction. `commit` runs one write transaction that, for
 every tracked session whose version moved, does a compare-and-set on the version it was
 loaded with: a concurrent writer is detected (`StaleSession`) and nothing is written. A
 chat turn appends only the new messages to ``conversation_messages`` (``||`` on
@@ -9,16 +11,16 @@ PostgreSQL, ``json_insert`` on SQLite): the history is never re-serialised on a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from resolutionflow_core.chat import MessageHistory
 from resolutionflow_core.delivery import note_due
@@ -27,7 +29,12 @@ from resolutionflow_core.guided import GuidedStep
 from resolutionflow_core.listing import SessionPage, SessionQuery, SessionSummary, page_of
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_sqlalchemy.delivery import due_values
-from resolutionflow_sqlalchemy.engine import AsyncDatabase, Database, open_database
+from resolutionflow_sqlalchemy.engine import (
+    AsyncDatabase,
+    Database,
+    is_async_engine,
+    open_database,
+)
 from resolutionflow_sqlalchemy.mapping import (
     SUMMARY_COLUMNS,
     message_to_json,
@@ -46,6 +53,11 @@ from resolutionflow_sqlalchemy.tables import (
     session_outbox,
     visible_to,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
 
 _C = ai_sessions.c
 _SUMMARY = [_C[name] for name in SUMMARY_COLUMNS]
@@ -114,7 +126,7 @@ class SqlSessionRepository:
         if session_id in self.tracked:
             session = self.tracked[session_id][0]
         else:
-            found = await self._database.read(lambda conn: _load(conn, session_id, account_id))
+            found = await self._read(session_id, account_id)
             if found is None:
                 raise SessionNotFound(session_id)
             session = found
@@ -126,8 +138,21 @@ class SqlSessionRepository:
     async def attach(self, session: Session) -> None:
         self.tracked[session.id] = (session, _Loaded.of(session))
 
+    async def _read(self, session_id: UUID, account_id: str) -> Session | None:
+        if self._database.dialect.name == "postgresql":
+            # A chat session is its one row: one autocommit SELECT, one round trip (a read
+            # transaction is three: BEGIN, SELECT, COMMIT).
+            found = await self._database.read(
+                lambda conn: _load_row_only(conn, session_id, account_id), one_statement=True
+            )
+            if not isinstance(found, _More):
+                return found
+        # SQLite (where a transaction costs no round trip), or a session with rows in other
+        # tables (guided, escalated): all of them in one read transaction.
+        return await self._database.read(lambda conn: _load(conn, session_id, account_id))
+
     async def list(self, query: SessionQuery) -> SessionPage:
-        rows = await self._database.read(lambda conn: _list(conn, query))
+        rows = await self._database.read(lambda conn: _list(conn, query), one_statement=True)
         return page_of(rows, query.limit)
 
 
@@ -158,14 +183,52 @@ class SqlUnitOfWork:
         self._sessions.tracked.clear()
 
     async def commit(self) -> None:
-        changed = [
+        changed = self._changed()
+        if not changed:
+            return
+        await self._database.write(lambda conn: _write(conn, changed))
+        self._committed(changed)
+
+    async def change(
+        self, session_id: UUID, *, account_id: str, apply: Callable[[Session], T]
+    ) -> tuple[Session, T]:
+        """Load, apply and commit in one write transaction (one thread hop on SQLite).
+
+        On SQLite the transaction holds the write lock from its start (``BEGIN
+        IMMEDIATE``), so the compare-and-set cannot fail; on PostgreSQL it still guards
+        against a writer that committed between the ``SELECT`` and the ``UPDATE``.
+        """
+        if session_id in self._sessions.tracked:  # already loaded here: no read needed
+            session = await self._sessions.get(session_id, account_id=account_id)
+            result = apply(session)
+            await self.commit()
+            return session, result
+        others = self._changed()
+
+        def work(conn: sa.Connection) -> tuple[Session, _Loaded, T]:
+            session = _load(conn, session_id, account_id)
+            if session is None:
+                raise SessionNotFound(session_id)
+            loaded = _Loaded.of(session)
+            result = apply(session)
+            changed = [*others, (session, loaded)] if session.version != loaded.version else others
+            if changed:
+                _write(conn, changed)
+            return session, loaded, result
+
+        session, loaded, result = await self._database.write(work)
+        self._sessions.tracked[session_id] = (session, loaded)
+        self._committed([*others, (session, loaded)])
+        return session, result
+
+    def _changed(self) -> list[tuple[Session, _Loaded | None]]:
+        return [
             (session, loaded)
             for session, loaded in self._sessions.tracked.values()
             if loaded is None or session.version != loaded.version
         ]
-        if not changed:
-            return
-        await self._database.write(lambda conn: _write(conn, changed))
+
+    def _committed(self, changed: list[tuple[Session, _Loaded | None]]) -> None:
         for session, _ in changed:
             session.pull_events()
             self._sessions.tracked[session.id] = (session, _Loaded.of(session))
@@ -175,9 +238,9 @@ class SqlStorage:
     """Sessions in SQLite or PostgreSQL; hand `unit_of_work` to the services."""
 
     def __init__(self, database: Database | AsyncEngine) -> None:
-        if isinstance(database, AsyncEngine):
-            database = AsyncDatabase(database)
-        self.database = database
+        self.database: Database = (
+            AsyncDatabase(database) if is_async_engine(database) else cast(Database, database)
+        )
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SqlStorage:
@@ -205,6 +268,25 @@ def _load(conn: sa.Connection, session_id: UUID, account_id: str) -> Session | N
     if row.escalated_by is not None:  # only an escalated session was ever claimed
         former = list(conn.execute(_FORMER_OWNERS_OF, {"id": session_id}).scalars())
     return session_from_row(row, steps, former)
+
+
+class _More:
+    """The session has rows in other tables too (steps, former owners)."""
+
+
+_MORE = _More()
+
+
+def _load_row_only(
+    conn: sa.Connection, session_id: UUID, account_id: str
+) -> Session | _More | None:
+    """The session from its one row (one statement), or `_MORE` if it has rows elsewhere."""
+    row = conn.execute(_SESSION_BY_ID, {"id": session_id, "account": account_id}).first()
+    if row is None:
+        return None
+    if row.session_type == SessionType.GUIDED or row.escalated_by is not None:
+        return _MORE
+    return session_from_row(row, [], [])
 
 
 def _list(conn: sa.Connection, query: SessionQuery) -> list[SessionSummary]:
