@@ -32,7 +32,6 @@ from resolutionflow_core.errors import (
     NotAllowed,
     NotFound,
     ProviderRejected,
-    StorageUnavailable,
     Unavailable,
     UnusableAnswer,
     category_of,
@@ -79,8 +78,6 @@ def refusal(error: BaseException) -> tuple[ExitCode, str] | None:
         return error.code, one_line(error.message)
     if isinstance(error, StartupError):
         return ExitCode.USAGE, one_line(str(error))
-    if isinstance(error, StorageUnavailable):  # the adapter's word for a database problem
-        return ExitCode.UNAVAILABLE, one_line(f"database unavailable: {error.message}")
     if isinstance(error, DomainError):
         return EXIT_CODE_OF_CATEGORY[category_of(error)], one_line(error.message)
     database_problem = _database_problem(error)
