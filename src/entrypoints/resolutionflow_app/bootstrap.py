@@ -69,7 +69,7 @@ class Application:
     @property
     def connection_management(self) -> ConnectionManagement:
         """The account's PSA connection as its owners and admins may manage it."""
-        return ConnectionManagement(self.connections, self.clock)
+        return ConnectionManagement(self.psa, self.clock)
 
     @property
     def session_deliveries(self) -> SessionDeliveries:

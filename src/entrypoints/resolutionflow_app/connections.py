@@ -66,8 +66,14 @@ def managed(psa: PSAConnections) -> ManagedConnections:
 class ConnectionManagement:
     """Connect, show, test and remove the account's PSA connection."""
 
-    connections: ManagedConnections
+    psa: PSAConnections
+    """The application's PSA connections; managed ones (`ManagedConnections`) unless it was
+    given a fixed set, which each use case refuses after the permission check."""
     clock: Clock
+
+    @property
+    def connections(self) -> ManagedConnections:
+        return managed(self.psa)
 
     @staticmethod
     def ensure_allowed(actor: Actor, operation: str) -> None:
