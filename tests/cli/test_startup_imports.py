@@ -16,14 +16,14 @@ import pytest
 from resolutionflow_sqlalchemy import migrations
 from resolutionflow_sqlalchemy.schema_version import current_revision, is_current, shipped_heads
 
+pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
+
 MARK = "LOADED-MODULES:"
 
 PROBE = f"""
 import atexit, json, sys
 atexit.register(lambda: print({MARK!r} + json.dumps(sorted(sys.modules)), file=sys.stderr))
 from resolutionflow_cli.main import main
-
-pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
 sys.argv = ["resolutionflow", *sys.argv[1:]]
 main()
 """

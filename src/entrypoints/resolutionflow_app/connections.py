@@ -64,13 +64,11 @@ def managed(psa: PSAConnections) -> ManagedConnections:
 
 @dataclass(frozen=True)
 class ConnectionManagement:
-    """Connect, show, test and remove the account's PSA connection.
-
-    ``psa`` is the application's one `PSAConnections`; whether it can be managed is asked
-    only after the actor's role was checked, so an engineer is refused (403) the same way
-    whether or not this service's connections are fixed (`ConnectionsNotManaged`)."""
+    """Connect, show, test and remove the account's PSA connection."""
 
     psa: PSAConnections
+    """The application's PSA connections; managed ones (`ManagedConnections`) unless it was
+    given a fixed set, which each use case refuses after the permission check."""
     clock: Clock
 
     @property
