@@ -107,7 +107,7 @@ def test_a_sqlite_file_in_no_directory_is_a_configuration_error(
 def test_an_unreachable_database_is_unavailable(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RESOLUTIONFLOW_DATABASE_URL", "postgresql://rf:s3cret@127.0.0.1:1/rf")
     line = cli.refused(4, "sessions", "list")
-    assert line.startswith("resolutionflow: unavailable: database unavailable: ")
+    assert line.startswith("resolutionflow: unavailable: the database cannot be reached"), line
     assert "s3cret" not in line
 
 
