@@ -83,6 +83,7 @@ class ServerProcess:
                 env=environment,
                 stdout=stdout,
                 stderr=stderr,
+                start_new_session=True,  # its own process group: workers are killed with it
             )
         return self
 
@@ -105,7 +106,14 @@ class ServerProcess:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Not left behind (a server still starting its workers ignores SIGTERM for a
+            # while): the whole group, workers included, then the failure.
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+            raise
 
 
 @dataclass
