@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -139,6 +140,44 @@ async def _register(database_url: str, people: tuple[Person, ...]) -> None:
             )  # fmt: skip
     finally:
         await storage.dispose()
+
+
+def fail_a_delivery(database_url: str, session_id: str, ticket_id: str = "4711") -> None:
+    """Give a resolved session a linked ticket whose resolution note failed to deliver, as
+    the relay leaves it after the PSA refused it (the served app cannot reach a PSA stub:
+    its host guard refuses loopback)."""
+    import sqlalchemy as sa
+
+    from resolutionflow_core.delivery import marker_for
+    from resolutionflow_sqlalchemy.tables import ai_sessions, psa_deliveries
+
+    now = SystemClock().now()
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            version = conn.execute(
+                sa.update(ai_sessions)
+                .where(ai_sessions.c.id == UUID(session_id))
+                .values(
+                    psa_provider="connectwise",
+                    psa_ticket_id=ticket_id,
+                    psa_ticket_snapshot={"summary": "Outlook password prompts"},
+                    psa_linked_at=now,
+                )
+                .returning(ai_sessions.c.version)
+            ).scalar_one()
+            conn.execute(
+                sa.insert(psa_deliveries).values(
+                    session_id=UUID(session_id), account_id="acme", version=version,
+                    ticket_provider="connectwise", ticket_id=ticket_id, note_kind="resolution",
+                    note_text="Resolved: rebuilt the Outlook profile",
+                    marker=marker_for(UUID(session_id), version), state="failed", attempts=5,
+                    next_attempt_at=now, created_at=now,
+                    last_error="ConnectWise refused the note: 401 Unauthorized",
+                )
+            )  # fmt: skip
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,13 @@ from tests.e2e.conftest import (
     BOB,
     CHROMIUM,
     CHROMIUM_ARGS,
+    OWEN,
     PASSWORD,
     PEOPLE,
     Person,
     WebServer,
     _register,
+    fail_a_delivery,
 )
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -118,6 +120,13 @@ def main() -> None:
                         path = OUT / f"{name}-{label}.png"
                         viewer.screenshot(path=str(path), full_page=label == "phone")
                         print(path)
+                # The Retry of a failed note delivery, as an owner sees it.
+                fail_a_delivery(web.database_url, resolved.rsplit("/", 1)[1])
+                owen = sign_in(browser, web, OWEN, 1280)
+                owen.goto(resolved)
+                owen.wait_for_load_state("networkidle")
+                owen.screenshot(path=str(OUT / "deliveries-desktop.png"))
+                print(OUT / "deliveries-desktop.png")
                 dark = sign_in(browser, web, ALICE, 1280, "dark")
                 dark.goto(chat_url)
                 dark.wait_for_load_state("networkidle")

@@ -11,7 +11,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ALICE, BOB, GINA, OWEN, PASSWORD, VIC, Person, WebServer
+from tests.e2e.conftest import (
+    ALICE,
+    BOB,
+    GINA,
+    OWEN,
+    PASSWORD,
+    VIC,
+    Person,
+    WebServer,
+    fail_a_delivery,
+)
 
 XSS = "<img src=x onerror=alert(1)>"
 SERIOUS = ("serious", "critical")
@@ -162,6 +172,10 @@ def test_a_guided_session_reaches_the_guided_tier_is_escalated_and_claimed_by_an
     page.click("#escalate-dialog button[type=submit]")
     page.wait_for_selector(".chip.status-escalated")
 
+    alice.go("/sessions?status=escalated")
+    row = page.locator(f"tr:has(a[href='/sessions/{session_id}'])")
+    assert row.locator(".chip").inner_text() == "escalated · waiting for a claim"
+
     alice.go("/")
     escalated = page.locator("section[aria-labelledby=escalated-h]")
     card = escalated.locator(f"li:has(a[href='/sessions/{session_id}'])")
@@ -194,6 +208,40 @@ def test_a_status_update_is_drafted_recorded_and_copied(sign_in: Any) -> None:
     page.click("#share-draft button[data-copy]")
     page.wait_for_selector("#share-draft button[data-copied=true]")
     assert page.evaluate("navigator.clipboard.readText()") == draft
+
+
+def test_an_owner_retries_a_failed_note_delivery_from_the_session_page(
+    sign_in: Any, web: WebServer
+) -> None:
+    alice = sign_in(ALICE)
+    session_id = start_chat(alice, "Outlook asks for the password again")
+    alice.page.click("button[data-open=resolve-dialog]")
+    alice.page.fill("#resolve-summary", "Rebuilt the Outlook profile")
+    alice.page.click("#resolve-dialog button[type=submit]")
+    alice.page.wait_for_selector(".chip.status-resolved")
+    fail_a_delivery(web.database_url, session_id)
+
+    alice.go(f"/sessions/{session_id}")
+    failed = alice.page.locator("details.deliveries")
+    assert failed.get_attribute("open") == ""  # a failure is shown unfolded
+    assert "resolution: failed, 5 attempts" in failed.inner_text()
+    assert "401 Unauthorized" in failed.inner_text()
+    assert alice.page.locator(".retry-deliveries").count() == 0  # engineers may not retry
+
+    owen = sign_in(OWEN)
+    owen.go(f"/sessions/{session_id}")
+    page = owen.page
+    retry = page.locator(".retry-deliveries button")
+    assert retry.inner_text() == "Retry 1 failed note"
+    assert axe_serious(page) == []
+    retry.focus()
+    page.keyboard.press("Enter")
+    notice = page.locator(".notice[role=status]")
+    notice.wait_for()
+    assert notice.inner_text() == (
+        "1 failed note put back in the queue; the relay delivers it next."
+    )
+    assert owen.dialogs == []
 
 
 def test_a_viewer_sees_no_button_that_changes_anything_and_is_refused_if_posting(
@@ -303,3 +351,83 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(
         found[path] = axe_serious(owen.page)
     assert found == {path: [] for path in found}
     assert len(found) == len(pages) + 6
+
+
+PHONE = 390
+
+
+def overflow(page: Any) -> dict[str, Any]:
+    """How far the page is wider than the window, and the menu links cut off at its edge."""
+    measured: dict[str, Any] = page.evaluate(
+        """() => ({
+            scrollWidth: document.documentElement.scrollWidth,
+            innerWidth: window.innerWidth,
+            cut: [...document.querySelectorAll("nav.sidebar a, nav.sidebar button")]
+                .filter(el => { const box = el.getBoundingClientRect();
+                                return box.left < 0 || box.right > window.innerWidth; })
+                .map(el => el.textContent.trim()),
+        })"""
+    )
+    return measured
+
+
+def test_every_page_fits_a_phone_with_the_whole_menu_visible(
+    sign_in: Any, browser: Any, web: WebServer, tmp_path: Any
+) -> None:
+    anonymous = browser.new_context(viewport={"width": PHONE, "height": 844})
+    page = anonymous.new_page()
+    page.goto(web.base_url + "/sign-in")
+    found = {"/sign-in": overflow(page)}
+    anonymous.close()
+
+    alice = sign_in(ALICE)
+    chat_id = start_chat(alice, "A very long message: " + "C:\\Users\\alice\\AppData\\Local" * 6)
+    alice.go("/new/guided")
+    alice.page.fill("#problem", "Shared mailbox missing in Outlook")
+    alice.page.click("button:has-text('Start guided session')")
+    alice.page.wait_for_selector("#step")
+    guided_path = alice.page.url.removeprefix(web.base_url)
+    owen = sign_in(OWEN, width=PHONE)
+    paths = [
+        "/",
+        "/sessions",
+        "/sessions?q=outlook&type=guided",
+        "/new/chat",
+        "/new/guided",
+        f"/sessions/{chat_id}",
+        guided_path,
+        f"/sessions/{chat_id}/documentation",
+        "/sessions/00000000-0000-0000-0000-000000000000",
+        "/settings/users",
+        "/settings/keys",
+        "/settings/psa",
+    ]
+    for path in paths:
+        owen.go(path)
+        owen.page.screenshot(path=str(tmp_path / f"{len(found)}.png"), full_page=True)
+        found[path] = overflow(owen.page)
+    menu = owen.page.locator("nav.sidebar li a")
+    assert menu.count() == 5  # Dashboard, History, New guided, New chat, Settings
+    assert all(menu.nth(i).is_visible() for i in range(menu.count()))
+    wide = {
+        path: measured
+        for path, measured in found.items()
+        if measured["scrollWidth"] > measured["innerWidth"] or measured["cut"]
+    }
+    assert wide == {}
+    assert {m["innerWidth"] for m in found.values()} == {PHONE}
+
+
+def test_the_search_box_is_in_the_top_bar_and_slash_focuses_it(sign_in: Any) -> None:
+    alice = sign_in(ALICE)
+    session_id = start_chat(alice, "Plotter on floor 4 prints blank pages")
+    page = alice.page
+    alice.go("/")
+    page.locator("body").press("/")
+    assert page.evaluate("document.activeElement.id") == "top-q"
+    page.keyboard.type("plotter")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/sessions\?q=plotter$"))
+    assert page.locator("input[name=q]").count() == 1  # History's own box, not a second one
+    assert page.input_value("input[name=q]") == "plotter"
+    assert page.locator(f"#history-rows a[href='/sessions/{session_id}']").count() == 1

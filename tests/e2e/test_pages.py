@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from resolutionflow_api.controllers.psa import SessionDeliveries
 from resolutionflow_app import Application
 from resolutionflow_app.passwords import Argon2Passwords
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_core.access import Role
+from resolutionflow_core.delivery import DeliveryState
 from resolutionflow_core.errors import LLMUnavailable
 from resolutionflow_core.session import IntakeType
 from resolutionflow_core.users import register_user
@@ -69,6 +72,21 @@ class Web:
             follow_redirects=False,
         )
 
+    async def add_user(self, email: str, role: Role) -> None:
+        """Another user of the account, with the same password."""
+        await register_user(
+            self.application.users, Argon2Passwords(), account_id="acme", email=email,
+            role=role, password=PASSWORD, now=self.clock.now(),
+        )  # fmt: skip
+
+    async def start_chat(self, csrf: str, message: str) -> str:
+        """Start a chat; the path of its page."""
+        started = await self.client.post(
+            "/sessions/chat", data={"_csrf": csrf, "message": message}, follow_redirects=False
+        )
+        assert started.status_code == 303
+        return str(started.headers["location"])
+
     async def csrf(self) -> str:
         page = await self.client.get("/")
         token = re.search(r'X-CSRF-Token": "([^"]+)"', page.text)
@@ -89,7 +107,8 @@ async def web(migrated_database: Path, tmp_path: Path) -> AsyncIterator[Web]:
         application.users, Argon2Passwords(), account_id="acme", email=EMAIL,
         role=Role.ENGINEER, password=PASSWORD, now=clock.now(),
     )  # fmt: skip
-    app = create_web_app(application)
+    deliveries = SessionDeliveries(application.deliveries, application.clock)
+    app = create_web_app(application, session_deliveries=deliveries)
     try:
         async with AsyncTestClient(app) as client:
             yield Web(client, application, llm, clock)
@@ -258,10 +277,7 @@ async def test_bad_filters_are_a_400_page_saying_what_is_wrong(web: Web) -> None
 
 
 async def test_an_admin_adds_a_user_who_can_then_sign_in_and_engineers_cannot(web: Web) -> None:
-    await register_user(
-        web.application.users, Argon2Passwords(), account_id="acme", email="ada@acme.example",
-        role=Role.ADMIN, password=PASSWORD, now=web.clock.now(),
-    )  # fmt: skip
+    await web.add_user("ada@acme.example", Role.ADMIN)
     await web.sign_in(email="ada@acme.example")
     csrf = await web.csrf()
 
@@ -292,10 +308,7 @@ async def test_an_admin_adds_a_user_who_can_then_sign_in_and_engineers_cannot(we
 
 
 async def test_an_owner_creates_a_key_that_the_api_accepts_and_revokes_it(web: Web) -> None:
-    await register_user(
-        web.application.users, Argon2Passwords(), account_id="acme", email="olga@acme.example",
-        role=Role.OWNER, password=PASSWORD, now=web.clock.now(),
-    )  # fmt: skip
+    await web.add_user("olga@acme.example", Role.OWNER)
     await web.sign_in(email="olga@acme.example")
     csrf = await web.csrf()
 
@@ -333,11 +346,7 @@ async def test_an_engineer_cannot_see_or_create_keys(web: Web) -> None:
 async def test_a_linked_ticket_and_its_notes_delivery_state_show_on_the_session(web: Web) -> None:
     await web.sign_in()
     csrf = await web.csrf()
-    started = await web.client.post(
-        "/sessions/chat", data={"_csrf": csrf, "message": "Outlook asks for the password"},
-        follow_redirects=False,
-    )  # fmt: skip
-    path = started.headers["location"]
+    path = await web.start_chat(csrf, "Outlook asks for the password")
 
     missing = await web.client.post(f"{path}/ticket", data={"_csrf": csrf, "ticket_id": "T-404"})
     assert missing.status_code == 404
@@ -357,6 +366,52 @@ async def test_a_linked_ticket_and_its_notes_delivery_state_show_on_the_session(
     assert "Reset the cached credential" in documents.text
 
 
+async def test_an_admin_retries_failed_note_deliveries_and_an_engineer_may_not(web: Web) -> None:
+    await web.sign_in()
+    csrf = await web.csrf()
+    path = await web.start_chat(csrf, "VPN drops every hour")
+    await web.client.post(f"{path}/ticket", data={"_csrf": csrf, "ticket_id": "T-100"})
+    await web.client.post(f"{path}/resolve", data={"_csrf": csrf, "summary": "New VPN profile"})
+    session_id = UUID(path.rsplit("/", 1)[1])
+    (due,) = await web.application.deliveries.for_session(session_id)
+    await web.application.deliveries.failed(due.id, error="PSA refused the note: 401")
+
+    mine = await web.client.get(path)
+    assert "resolution: <strong>failed</strong>" in mine.text
+    assert "PSA refused the note: 401" in mine.text
+    assert "deliveries/retry" not in mine.text  # engineers see no Retry (the API's rule)
+    assert "An owner or admin can retry the failed note" in mine.text
+    refused = await web.client.post(f"{path}/deliveries/retry", data={"_csrf": csrf})
+    assert refused.status_code == 403, refused.text
+    assert "only owners and admins retry them" in refused.text
+    assert [d.state for d in await web.application.deliveries.for_session(session_id)] == [
+        DeliveryState.FAILED
+    ]
+
+    await web.add_user("ada@acme.example", Role.ADMIN)
+    await web.sign_in(email="ada@acme.example")
+    csrf = await web.csrf()
+    shown = await web.client.get(path)
+    assert f'action="{path}/deliveries/retry"' in shown.text
+    assert "Retry 1 failed note</button>" in shown.text
+    unsigned = await web.client.post(f"{path}/deliveries/retry", data={})
+    assert unsigned.status_code == 403
+
+    retried = await web.client.post(f"{path}/deliveries/retry", data={"_csrf": csrf})
+    assert retried.status_code == 200
+    assert "1 failed note put back in the queue" in retried.text
+    assert "resolution: <strong>pending</strong>, 0 attempts" in retried.text
+    assert "deliveries/retry" not in retried.text
+    (after,) = await web.application.deliveries.for_session(session_id)
+    assert (after.state, after.attempts) == (DeliveryState.PENDING, 0)
+
+    again = await web.client.post(f"{path}/deliveries/retry", data={"_csrf": csrf})
+    assert again.status_code == 200
+    assert "No failed note to retry." in again.text
+    unknown = "/sessions/00000000-0000-0000-0000-000000000000/deliveries/retry"
+    assert (await web.client.post(unknown, data={"_csrf": csrf})).status_code == 404
+
+
 def test_a_streaming_reply_shows_its_text_but_never_a_raw_marker_block() -> None:
     visible = VisibleText()
     pieces = ["Check these ", "first:\n[AC", 'TIONS]\n[{"title": "Reboot"}]\n[/ACTIONS]', "after"]
@@ -374,10 +429,7 @@ async def test_an_admin_connects_the_psa_without_the_secret_ever_shown_and_disco
     web.application.connections = ConfiguredPSAConnections(
         SqlPSAConnectionStore(web.application.storage.database), Sealer(Sealer.new_key())
     )
-    await register_user(
-        web.application.users, Argon2Passwords(), account_id="acme", email="ada@acme.example",
-        role=Role.ADMIN, password=PASSWORD, now=web.clock.now(),
-    )  # fmt: skip
+    await web.add_user("ada@acme.example", Role.ADMIN)
     await web.sign_in(email="ada@acme.example")
     csrf = await web.csrf()
 
@@ -418,5 +470,5 @@ async def test_an_admin_connects_the_psa_without_the_secret_ever_shown_and_disco
 async def test_an_engineer_cannot_see_the_psa_connection(web: Web) -> None:
     await web.sign_in()
     refused = await web.client.get("/settings/psa")
-    assert refused.status_code == 403
+    assert refused.status_code == 403, refused.text
     assert "only owners and admins manage the PSA connection" in refused.text

@@ -58,7 +58,7 @@ def test_two_workers_answer_keepalive_requests_as_fast_as_one(tmp_path: Path) ->
         latency = _keepalive_latencies(servers)
     finally:
         for server in servers.values():
-            server.terminate()
+            server.stop()
 
     print(f"keep-alive median latency: {latency}")
     # Nagle against delayed ACK made each request >= 40 ms with 2 workers; a ratio against

@@ -57,7 +57,7 @@ def served(
         assert len(keys) == 1, server.stdout
         yield server, {"Authorization": f"Bearer {keys[0]}"}
     finally:
-        server.terminate()
+        server.stop()
 
 
 EXPECTED_REFUSALS = (
@@ -149,4 +149,4 @@ def test_after_kill_9_under_load_every_acknowledged_message_is_there_once(
         assert _unexpected(load.statuses) == [], load.statuses
         assert check_integrity(restarted.base_url, owner, load) == []
     finally:
-        restarted.terminate()
+        restarted.stop()

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from resolutionflow_api.app import API_PREFIX, SCHEMA_PATH, STREAM_GRACE_SECONDS, create_app
+from resolutionflow_api.controllers.psa import SessionDeliveries
 from resolutionflow_app import (
     Application,
     Settings,
@@ -82,7 +83,10 @@ def served_app(application: Application) -> ASGIApp:
         from resolutionflow_web.mount import beside
     except ImportError:  # installed without the [web] extra: the API alone
         return api
-    return beside(api, create_web_app(application), (API_PREFIX, SCHEMA_PATH, "/health"))
+    # The web's Retry calls the same object as the API's /deliveries/retry (one rule).
+    deliveries = SessionDeliveries(application.deliveries, application.clock)
+    web = create_web_app(application, session_deliveries=deliveries)
+    return beside(api, web, (API_PREFIX, SCHEMA_PATH, "/health"))
 
 
 class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]

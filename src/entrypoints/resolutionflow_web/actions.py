@@ -7,7 +7,7 @@ error page (403 for viewers, 409 for a transition the lifecycle lacks...).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from litestar import Request, post
@@ -15,6 +15,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from resolutionflow_app import Application
+from resolutionflow_core.access import Actor
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import IntakeType
 from resolutionflow_core.updates import Audience, UpdateLength
@@ -168,6 +170,34 @@ async def share_update(
         return page("_share_draft.html", user, draft=draft)
     session = await sessions.get(user.actor, session_id)
     return await session_view(user, sessions, session, draft=draft)
+
+
+@runtime_checkable  # Litestar checks a dependency's type
+class RetriesDeliveries(Protocol):
+    """What puts a session's failed PSA deliveries back in the queue, and decides who may:
+    the same object the API's ``/deliveries/retry`` calls (passed in by whoever composes the
+    apps), so the rule is written once."""
+
+    async def retry_failed(self, actor: Actor, session_id: UUID) -> int: ...
+
+
+@post("/sessions/{session_id:uuid}/deliveries/retry", name="retry_deliveries")
+async def retry_deliveries(
+    user: NamedDependency[SignedIn],
+    sessions: NamedDependency[SessionService],
+    application: NamedDependency[Application],
+    session_deliveries: NamedDependency[RetriesDeliveries],
+    session_id: FromPath[UUID],
+) -> Template:
+    """Retry the session's failed notes; the page again, saying how many went back.
+
+    Not a redirect: the count is only known here. Posting again is harmless (nothing is
+    failed any more, so nothing is retried)."""
+    await sessions.get(user.actor, session_id)  # 404 outside the user's sight
+    retried = await session_deliveries.retry_failed(user.actor, session_id)
+    session = await sessions.get(user.actor, session_id)
+    deliveries = await application.deliveries.for_session(session_id)
+    return await session_view(user, sessions, session, deliveries=deliveries, retried=retried)
 
 
 def _one_of(value: str, choices: Any, field: str) -> str:

@@ -46,8 +46,14 @@ SECURITY_HEADERS = {
 }
 
 
-def create_web_app(application: Application, *, idle: timedelta = IDLE) -> Litestar:
-    """The pages; the caller owns ``application`` (and closes it)."""
+def create_web_app(
+    application: Application,
+    *,
+    session_deliveries: actions.RetriesDeliveries,
+    idle: timedelta = IDLE,
+) -> Litestar:
+    """The pages; the caller owns ``application`` (and closes it). ``session_deliveries``
+    retries a session's failed PSA deliveries (the API's own, so the rule is in one place)."""
     from resolutionflow_app.passwords import Argon2Passwords
 
     templates = environment()
@@ -85,6 +91,7 @@ def create_web_app(application: Application, *, idle: timedelta = IDLE) -> Lites
             actions.claim,
             actions.link_ticket,
             actions.share_update,
+            actions.retry_deliveries,
             chat.send_message,
             chat.reply_stream,
             chat.answer_again,
@@ -105,6 +112,7 @@ def create_web_app(application: Application, *, idle: timedelta = IDLE) -> Lites
             "user": Provide(signed_in),
             "application": Provide(lambda: application, sync_to_thread=False),
             "sessions": Provide(lambda: application.sessions, sync_to_thread=False),
+            "session_deliveries": Provide(lambda: session_deliveries, sync_to_thread=False),
             "browser_sessions": Provide(lambda: browser_sessions, sync_to_thread=False),
             "sign_in_limit": Provide(lambda: limit, sync_to_thread=False),
             "passwords": Provide(lambda: passwords, sync_to_thread=False),

@@ -128,6 +128,7 @@ async def session_view(
     """The chat or guided page of ``session``, with the actions this user may take."""
     context: dict[str, Any] = {
         "deliveries": [],
+        "retried": None,
         "session": session,
         "actions": allowed_actions_for(user.actor, session),
         "can_work": _can_work(user, session),
