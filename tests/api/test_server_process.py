@@ -125,7 +125,7 @@ class ServerProcess:
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)  # the workers too, not only the parent
             self.process.wait(timeout=30)
 
 
