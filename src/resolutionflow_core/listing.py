@@ -40,7 +40,14 @@ def parse_moment(value: str, field: str, *, end_of_day: bool = False) -> datetim
         raise InvalidInput(
             field, f"expected a date (2026-11-01) or a date-time (2026-11-01T09:30), got {value!r}"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # near year 1 or 9999, an offset takes it off the calendar in UTC
+        return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else _LAST_MOMENT
+
+
+_LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +91,8 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionQuery:
-    """Filters of the history list. ``None`` means "any"."""
+    """Filters of the history list. ``None`` means "any". A reversed creation range
+    (``created_from`` after ``created_to``) matches nothing: an empty page, not an error."""
 
     account_id: str
     session_types: frozenset[SessionType] | None = None
@@ -101,8 +109,6 @@ class SessionQuery:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_PAGE_SIZE:
             raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
-        if self.created_from and self.created_to and self.created_from > self.created_to:
-            raise InvalidInput("created_from", "must not be after created_to")
         if self.cursor is not None and self.cursor.query not in (None, self.fingerprint):
             raise CursorMismatch()
 

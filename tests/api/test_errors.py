@@ -281,14 +281,39 @@ async def test_bad_list_parameters_are_422(api: Api, params: dict[str, Any], fie
     assert field in [error["field"] for error in errors], errors
 
 
-async def test_a_reversed_date_range_is_422(api: Api) -> None:
-    response = await api.client.get(
-        BASE,
-        params={"created_from": "2026-02-01T00:00:00Z", "created_to": "2026-01-01T00:00:00Z"},
-        headers=await api.headers(),
-    )
+async def test_a_reversed_date_range_is_an_empty_page_not_an_error(api: Api) -> None:
+    """No session is created after February and before January: 200 with no items (a
+    schema cannot say "from before to", so a request it calls valid is not refused)."""
+    chat = (await api.start_chat())["id"]
+    headers = await api.headers()
+    around = {"created_from": "2000-01-01", "created_to": "2999-12-31"}
+    reversed_range = {"created_from": "2999-12-31", "created_to": "2000-01-01"}
 
-    problem(response, 422)
+    found = await api.client.get(BASE, params=around, headers=headers)
+    empty = await api.client.get(BASE, params=reversed_range, headers=headers)
+    searched = await api.client.get(BASE, params=reversed_range | {"q": "x"}, headers=headers)
+
+    assert found.status_code == 200, found.text
+    assert [item["id"] for item in found.json()["items"]] == [chat]
+    assert (empty.status_code, empty.json()) == (200, {"items": [], "next_cursor": None})
+    assert (searched.status_code, searched.json()["items"]) == (200, [])
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59", "0001-01-01"]
+)
+async def test_moments_at_the_ends_of_the_calendar_are_answered(api: Api, moment: str) -> None:
+    """An offset that takes a moment past year 1 or 9999 in UTC is the first or last moment,
+    not a 500 (the document calls every RFC 3339 date-time valid)."""
+    chat = (await api.start_chat())["id"]
+    headers = await api.headers()
+    since = await api.client.get(BASE, params={"created_from": moment}, headers=headers)
+    until = await api.client.get(BASE, params={"created_to": moment}, headers=headers)
+
+    assert since.status_code == until.status_code == 200, (since.text, until.text)
+    expected_since = [chat] if moment.startswith("0001") else []
+    assert [item["id"] for item in since.json()["items"]] == expected_since
+    assert [item["id"] for item in until.json()["items"]] == ([chat] if not expected_since else [])
 
 
 async def test_a_body_over_the_limit_is_413(api: Api) -> None:

@@ -173,6 +173,30 @@ async def test_after_a_503_the_retry_completes_the_turn_without_sending_the_mess
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
 
 
+async def test_a_retry_after_the_reply_was_stored_anyway_returns_that_turn_not_409(
+    api: Api,
+) -> None:
+    """The reply can be stored after the key's request failed (its assistant call outlived
+    a request deadline, or `/chat/retry` answered first): the retry then returns that turn.
+    It was a 409 `nothing_to_answer`, which a client retried forever (seen under load in
+    tests/reliability: the message never acknowledged)."""
+    session = await api.start_chat()
+    path = f"{BASE}/{session['id']}/chat"
+    api.llm.fail_next_calls(1)
+
+    failed = await _post(api, path, {"content": "VPN still drops"}, "turn-2")
+    answered = await api.client.post(f"{path}/retry", headers=await api.headers())
+    retried = await _post(api, path, {"content": "VPN still drops"}, "turn-2")
+
+    problem(failed, 503, "llm_unavailable")
+    assert answered.status_code == 200, answered.text
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["message"] == answered.json()["message"]
+    assert retried.json()["reply"] == answered.json()["reply"]
+    messages = (await api.session(session["id"]))["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+
+
 async def test_after_a_503_on_create_the_retry_answers_the_same_session(api: Api) -> None:
     body = {"session_type": "chat", "message": "Shared drive is gone"}
     api.llm.fail_next_calls(1)

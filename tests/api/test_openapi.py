@@ -296,3 +296,93 @@ async def test_a_created_session_links_to_the_operations_on_it(schema: dict[str,
 
     assert {"getSession", "chat", "respond", "pause", "resolve"} <= links.keys()
     assert links["chat"]["parameters"] == {"session_id": "$response.body#/id"}
+
+
+def _validator(schema: dict[str, Any], name: str) -> Any:
+    """A JSON Schema (2020-12) validator of one of the document's component schemas."""
+    import jsonschema_rs
+
+    root = {"$ref": f"#/components/schemas/{name}", "components": schema["components"]}
+    return jsonschema_rs.Draft202012Validator(root)
+
+
+async def test_the_psa_connection_body_names_each_providers_fields(schema: dict[str, Any]) -> None:
+    from resolutionflow_app.psa import PROVIDERS
+
+    put = schema["components"]["schemas"]["PutConnection"]
+    valid = _validator(schema, "PutConnection").is_valid
+    connectwise = {
+        "provider": "connectwise",
+        "settings": {
+            "site": "na.myconnectwise.net",
+            "company": "acme",
+            "public_key": "pub",
+            "client_id": "cid",
+            "statuses": {"resolved": ">Closed"},
+        },
+        "credentials": {"private_key": "priv"},
+    }
+    autotask = {
+        "provider": "autotask",
+        "settings": {
+            "base_url": "https://webservices5.autotask.net/ATServicesRest",
+            "username": "u",
+        },
+        "credentials": {"integration_code": "i", "secret": "s"},
+    }
+
+    assert put["properties"]["provider"]["enum"] == sorted(PROVIDERS)
+    for branch in put["oneOf"]:
+        spec = PROVIDERS[branch["properties"]["provider"]["const"]]
+        settings, credentials = (branch["properties"][k] for k in ("settings", "credentials"))
+        assert settings["required"] == list(spec.required)
+        assert set(settings["properties"]) == {*spec.required, *spec.optional, "statuses"}
+        assert credentials["required"] == list(spec.secret) == list(credentials["properties"])
+        assert settings["additionalProperties"] is credentials["additionalProperties"] is False
+    assert valid(connectwise) is True
+    assert valid(autotask) is True
+    assert valid(connectwise | {"provider": "jira"}) is False
+    assert valid(connectwise | {"provider": "halopsa"}) is False  # not HaloPSA's fields
+    for refused in [
+        {"site": "10.0.0.1"},  # an IP literal: refused when the connection is built
+        {"site": None, "base_url": None},  # neither site nor base_url
+        {"company": "ac:me"},  # ConnectWise's basic auth cannot carry ':'
+        {"company": "  "},
+        {"extra": "x"},
+    ]:
+        settings = {k: v for k, v in (connectwise["settings"] | refused).items() if v is not None}
+        assert valid(connectwise | {"settings": settings}) is False, refused
+    for note_types in [{"note_type_detail": "3"}, {"note_type_detail": "0"}]:
+        body = autotask | {"settings": autotask["settings"] | note_types}
+        assert valid(body) is False, note_types  # all three or none, each a picklist value >= 1
+    three = {f"note_type_{kind}": "3" for kind in ("detail", "internal", "resolution")}
+    assert valid(autotask | {"settings": autotask["settings"] | three}) is True
+
+
+async def test_dates_and_intakes_are_declared_as_the_server_takes_them(
+    schema: dict[str, Any],
+) -> None:
+    parameters = schema["paths"][BASE]["get"]["parameters"]
+    moments = [p["schema"]["oneOf"] for p in parameters if p["name"].startswith("created_")]
+    valid = _validator(schema, "CreateGuidedSession").is_valid
+    guided = {"session_type": "guided", "intake_type": "screenshot"}
+
+    assert (
+        moments
+        == [
+            [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+                {"type": "null"},
+            ]
+        ]
+        * 2
+    )
+    assert valid(guided | {"intake_content": {"text": "Error 0x80070005", "file": "a.png"}}) is True
+    assert valid(guided | {"intake_content": {"file": "a.png"}}) is False  # no text to work on
+    assert valid(guided | {"intake_content": {"text": "x", "k\x00": "v"}}) is False
+    assert valid(guided | {"intake_content": {"text": "x", "k": {"nested": "\x00"}}}) is False
+    assert valid(guided | {"intake_content": {"text": "x" * 9_001}}) is False  # could pass 64 kB
+    ticket = {"session_type": "guided", "intake_type": "psa_ticket"}
+    assert valid(ticket | {"intake_content": {"ticket_id": "4711"}}) is True
+    assert valid(ticket | {"intake_content": {"text": "printer"}}) is False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import functools
+import hashlib
 import shutil
 import tempfile
 import zlib
@@ -26,6 +27,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -44,11 +46,12 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    positive_data_acceptance,
 ]
+"""`positive_data_acceptance` ("valid request refused"): whatever the document calls valid
+is accepted, or refused only for the state it finds (401, 403, 404, 409)."""
 STATEFUL_CHECKS = CHECKS
-"""The stateful phase follows the document's links (ids are real, lifecycles are walked).
-`positive_data_acceptance` ("valid request refused") is not on yet: it still finds refusals
-the schema does not state (a PSA provider name, some intake types' texts)."""
+"""The stateful phase follows the document's links (ids are real, lifecycles are walked)."""
 STATEFUL_STEPS = 12
 STATEFUL_EXAMPLES = 15
 
@@ -108,7 +111,7 @@ def _existing(generated: object, ids: list[str]) -> str | None:
 
 
 def _aim_at_existing_sessions(case: schemathesis.Case[Any]) -> None:
-    if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
+    if not _positive(case):
         return  # negative cases keep their invalid ids
     parameters = case.path_parameters or {}
     for name, ids in (("session_id", SESSION_IDS), ("chat_id", CHAT_IDS)):
@@ -116,6 +119,30 @@ def _aim_at_existing_sessions(case: schemathesis.Case[Any]) -> None:
             existing = _existing(parameters[name], ids)
             if existing is not None:
                 parameters[name] = existing
+
+
+def _positive(case: schemathesis.Case[Any]) -> bool:
+    return case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE
+
+
+def _as_a_client_sends_it(case: schemathesis.Case[Any]) -> None:
+    """Two things only a server can hand out, not invented by the generator in valid cases:
+
+    - a list cursor: it is opaque (`next_cursor` of a page) and bound to its filters, which
+      the document says; any other value is a 422 `invalid_cursor`, tested in test_errors;
+    - an ``Idempotency-Key`` for another request: a key names one request (the same key on
+      another body is a 422 `idempotency_key_reused`, tested in test_idempotency), so the
+      generated key is bound to its request: the same generated request keeps the same key
+      (and is replayed), another request gets another key.
+    """
+    if not _positive(case):
+        return
+    if case.query and "cursor" in case.query:
+        del case.query["cursor"]
+    headers = case.headers or {}
+    if "Idempotency-Key" in headers:
+        request = repr((headers["Idempotency-Key"], case.method, case.formatted_path, case.body))
+        headers["Idempotency-Key"] = hashlib.sha256(request.encode()).hexdigest()
 
 
 @schema.parametrize()
@@ -128,6 +155,7 @@ def _aim_at_existing_sessions(case: schemathesis.Case[Any]) -> None:
 )
 def test_the_api_conforms_to_its_schema(case: schemathesis.Case[Any]) -> None:
     _aim_at_existing_sessions(case)
+    _as_a_client_sends_it(case)
 
     case.call_and_validate(headers=AUTH, checks=CHECKS)
 
@@ -147,6 +175,9 @@ APIWorkflow = schema.as_state_machine()
 
 
 class SessionWorkflow(APIWorkflow):  # type: ignore[misc, valid-type]
+    def before_call(self, case: schemathesis.Case[Any]) -> None:
+        _as_a_client_sends_it(case)
+
     def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
         return {"headers": AUTH}
 

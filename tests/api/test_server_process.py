@@ -33,7 +33,8 @@ from tests.databases import PostgresServer, drop_postgres, start_postgres
 pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
 
 KEY = re.compile(r"^\s+(rf_[0-9a-f]{12}_\S+)$", re.MULTILINE)
-STARTUP_SECONDS = 60
+STARTUP_SECONDS = 120
+"""A bound, not a wait: on a loaded 2-core machine a start (imports, migrations) took 60 s."""
 
 
 def _free_port() -> int:
@@ -84,6 +85,7 @@ class ServerProcess:
                 env=environment,
                 stdout=stdout,
                 stderr=stderr,
+                start_new_session=True,  # its own process group: workers are killed with it
             )
         return self
 
@@ -106,7 +108,14 @@ class ServerProcess:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Not left behind (a server still starting its workers ignores SIGTERM for a
+            # while): the whole group, workers included, then the failure.
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+            raise
 
     def stop(self) -> None:
         """Clean-up after a test: SIGTERM, then SIGKILL if it has not exited within a minute
@@ -118,7 +127,7 @@ class ServerProcess:
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)  # the workers too, not only the parent
             self.process.wait(timeout=30)
 
 

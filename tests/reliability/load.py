@@ -54,6 +54,12 @@ class ChatLoad:
         for thread in self._threads:
             thread.join(60)
 
+    def in_flight(self) -> list[Sent]:
+        """Each client's message not acknowledged yet (the one it is sending, or retrying)."""
+        with self._lock:
+            last = [sent[-1] for sent in self.sent.values() if sent]
+        return [message for message in last if not message.acknowledged]
+
     def count(self, status: str) -> int:
         with self._lock:
             return self.statuses[status]
@@ -93,7 +99,7 @@ class ChatLoad:
             if response.status_code == 200:
                 sent.acknowledged = True
                 return
-            if response.status_code in (409, 503):
+            if response.status_code == 503 or code == " idempotency_key_in_use":
                 time.sleep(min(float(response.headers.get("retry-after", "1")), 1.0) / 4)
                 continue
             return  # anything else is a failure the test reports from the statuses

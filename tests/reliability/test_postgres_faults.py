@@ -13,7 +13,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
@@ -60,6 +60,20 @@ def served(
         server.stop()
 
 
+EXPECTED_REFUSALS = (
+    "409 idempotency_key_in_use",
+    "503 database_unavailable",
+    "503 request_timeout",
+)
+"""What a careful client meets in these faults, and retries with the same key."""
+
+
+def _unexpected(statuses: Iterable[str]) -> list[str]:
+    """Statuses that are neither a success, a lost connection, nor an expected refusal (a
+    500 above all, or a 409 that would have the client give up or retry forever)."""
+    return [s for s in statuses if s[:1] in "45" and s not in EXPECTED_REFUSALS]
+
+
 def _healthy(base_url: str) -> bool:
     try:
         return httpx.get(f"{base_url}/health", timeout=2).status_code == 200
@@ -77,16 +91,17 @@ def test_an_outage_is_503_then_the_server_recovers_and_nothing_acknowledged_is_l
         postgres.stop()
         assert wait_until(lambda: load.count("503 database_unavailable") >= 10, 15), load.statuses
         during = httpx.get(f"{server.base_url}/api/v1/ai-sessions", headers=owner, timeout=10)
+        waiting = load.in_flight()
         postgres.start()
-        before = load.count("200")
-        assert wait_until(lambda: load.count("200") > before + 20, 20), load.statuses
+        # Recovered by itself: every message the clients were retrying is acknowledged.
+        assert wait_until(lambda: all(m.acknowledged for m in waiting), 30), load.statuses
     finally:
         load.stop()
 
     assert during.status_code == 503
     assert during.json()["code"] == "database_unavailable"
     assert int(during.headers["retry-after"]) >= 1
-    assert not [status for status in load.statuses if status.startswith("500")], load.statuses
+    assert _unexpected(load.statuses) == [], load.statuses
     assert check_integrity(server.base_url, owner, load) == []
 
 
@@ -105,7 +120,7 @@ def test_a_frozen_database_is_answered_by_the_deadline(
 
     assert frozen.status_code == 503, frozen.text
     assert frozen.json()["code"] in ("database_unavailable", "request_timeout")
-    assert took <= REQUEST_TIMEOUT + 1.5, took
+    assert took <= REQUEST_TIMEOUT + 3.0, took  # not the 60-74 s hang; margin for a loaded CI
     assert health.status_code == 503
     assert wait_until(lambda: _healthy(server.base_url), 20)
     listed = httpx.get(f"{server.base_url}/api/v1/ai-sessions", headers=owner, timeout=10)
@@ -122,16 +137,16 @@ def test_after_kill_9_under_load_every_acknowledged_message_is_there_once(
         assert server.process is not None
         server.process.kill()  # SIGKILL: no clean-up, requests in flight cut off
         server.process.wait(10)
-        time.sleep(0.5)
+        cut_off = load.in_flight()
         restarted = ServerProcess(postgres.url, tmp_path, port=server.port).start(**SETTINGS)
         restarted.wait_ready()
-        # Clients retry the keys that were in flight; after the lease they complete once.
-        before = load.count("200")
-        assert wait_until(lambda: load.count("200") > before + 20, 30), load.statuses
+        # Clients retry the keys that were in flight; after the lease each completes (once:
+        # checked below). Waiting for exactly those, not for a number of other messages.
+        assert wait_until(lambda: all(m.acknowledged for m in cut_off), 30), load.statuses
     finally:
         load.stop()
     try:
-        assert not [s for s in load.statuses if s.startswith("500")], load.statuses
+        assert _unexpected(load.statuses) == [], load.statuses
         assert check_integrity(restarted.base_url, owner, load) == []
     finally:
         restarted.stop()

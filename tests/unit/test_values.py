@@ -126,12 +126,37 @@ def test_a_cursor_the_library_did_not_issue_is_refused(token: str) -> None:
         Cursor.decode(token)
 
 
-def test_a_query_refuses_an_impossible_page_size_or_date_range() -> None:
+def test_a_query_refuses_an_impossible_page_size() -> None:
     with pytest.raises(InvalidInput, match="limit"):
         SessionQuery(account_id="a", limit=0)
-    with pytest.raises(InvalidInput, match="created_from"):
-        SessionQuery(
-            account_id="a",
-            created_from=datetime(2026, 2, 1, tzinfo=UTC),
-            created_to=datetime(2026, 1, 1, tzinfo=UTC),
-        )
+
+
+def test_a_reversed_date_range_is_a_query_that_matches_nothing() -> None:
+    """Not an error (a schema cannot state a rule between two fields): an empty page."""
+    reversed_range = SessionQuery(
+        account_id="a",
+        created_from=datetime(2026, 2, 1, tzinfo=UTC),
+        created_to=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+    assert (reversed_range.created_from, reversed_range.created_to) == (
+        datetime(2026, 2, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0001-01-01T00:00:00+01:00", datetime.min.replace(tzinfo=UTC)),
+        ("9999-12-31T23:59:59-23:59", datetime.max.replace(tzinfo=UTC)),
+        ("2026-01-01T02:00:00+02:00", datetime(2026, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_a_moment_an_offset_takes_off_the_calendar_is_its_end(
+    value: str, expected: datetime
+) -> None:
+    moment = parse_moment(value, "created_from")
+
+    assert moment == expected
+    assert moment.tzinfo is UTC

@@ -42,6 +42,11 @@ FIRST_KEY_ACTOR = Actor("default", "owner", Role.OWNER)
 FIRST_KEY_LABEL = "created on first start"
 FACTORY = "resolutionflow_api.asgi:app_factory"
 HTTP_PROTOCOL = "resolutionflow_api.server:NoDelayHTTPProtocol"
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long uvicorn's supervisor waits for a worker to answer its ping before it kills and
+restarts it. uvicorn's default, 5 s, is shorter than a worker's start (importing the app)
+on a loaded machine: each worker was killed before it could answer, restarted, killed
+again, and ``--workers 2`` never served (seen at load average 10 on 2 cores)."""
 
 
 def run(settings: Settings) -> None:
@@ -60,7 +65,13 @@ def run(settings: Settings) -> None:
             uvicorn.run(app, **options)  # type: ignore[arg-type]
         else:
             export(settings)
-            uvicorn.run(FACTORY, factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]
+            uvicorn.run(
+                FACTORY,
+                factory=True,
+                workers=settings.workers,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+                **options,  # type: ignore[arg-type]
+            )
 
 
 def served_app(application: Application) -> ASGIApp:

@@ -416,7 +416,7 @@ async def test_a_refused_connection_is_unavailable_after_the_retries(waits: Wait
         public_key="pub",
         private_key="priv",
         client_id="cid",
-        timeout=0.5,
+        timeout=5.0,  # a refused connect fails at once; a short timeout only risks a flake
         retry=RetryPolicy(attempts=4, base_delay=0.0, max_delay=0.0),
     )
     async with ConnectWisePSA(settings, guard=LOOPBACK, sleep=waits, chance=half) as psa:

@@ -24,7 +24,9 @@ from resolutionflow_api.responses import (
 )
 from resolutionflow_api.streaming import ReplyStreams
 from resolutionflow_core.access import Actor
-from resolutionflow_core.services import SessionService
+from resolutionflow_core.chat import MessageRole
+from resolutionflow_core.errors import NothingToAnswer
+from resolutionflow_core.services import ChatTurn, SessionService
 
 _TURN_ERRORS = problems(403, 404, 409, 413, 422, 502, 503)
 
@@ -66,7 +68,7 @@ class ConversationController(Controller):
             return chat_turn_read(await sessions.send_message(actor, session_id, data.content))
 
         async def finish(saved_in: UUID) -> ChatTurnRead:
-            return chat_turn_read(await sessions.answer_again(actor, saved_in))
+            return chat_turn_read(await answered_turn(sessions, actor, saved_in, data.content))
 
         return await idempotency.respond(
             actor,
@@ -169,3 +171,26 @@ class ConversationController(Controller):
         sessions: NamedDependency[SessionService],
     ) -> GuidedTurnRead:
         return guided_turn_read(await sessions.request_next_step(actor, session_id))
+
+
+async def answered_turn(
+    sessions: SessionService, actor: Actor, session_id: UUID, content: str
+) -> ChatTurn:
+    """Finishing a replayed chat request: the reply asked for again, or, when the message
+    already has one, that turn as stored, not a 409 ``nothing_to_answer`` the client would
+    retry forever. It has one when the failed request's assistant call still completed
+    (a request deadline answers 503 while the reply is stored), or another retry raced it."""
+    try:
+        return await sessions.answer_again(actor, session_id)
+    except NothingToAnswer:
+        session = await sessions.get(actor, session_id)
+        history = list(session.conversation_messages)
+        for index in range(len(history) - 1, 0, -1):
+            message, reply = history[index - 1], history[index]
+            if (
+                message.role is MessageRole.USER
+                and reply.role is MessageRole.ASSISTANT
+                and message.content.strip() == content.strip()
+            ):
+                return ChatTurn(session, message, reply)
+        raise
