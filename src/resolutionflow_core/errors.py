@@ -14,6 +14,9 @@ category                      meaning
 `NotAllowed`                  a rule about who may do what refuses it
 `Conflict`                    the thing's current state refuses it (lifecycle, a stale copy...)
 `Misconfigured`               the settings cannot work; an operator must change them
+`NotSetUp`                    (a `Misconfigured`) what the request needs is not set up (no PSA
+                              connection, no secret key, no search): the request itself is
+                              right, the service's state must change first
 `ProviderRejected`            an outside service (LLM, PSA) refused the request as such;
                               sending it again gets the same answer until something changes
 `Unavailable`                 the database or a provider cannot answer now; try again later
@@ -78,6 +81,13 @@ class Misconfigured(DomainError):
     as it is cannot help."""
 
 
+class NotSetUp(Misconfigured):
+    """What the request needs is not set up for the account or the service (no PSA
+    connection, credentials no configured key opens, no search index): nothing in the request
+    is wrong — sent again once an operator has set it up, it works. The API answers 409 (the
+    service's state refuses it), not 422 (the request would be at fault)."""
+
+
 class ProviderRejected(DomainError):
     """An outside service (the LLM, the PSA) refused the request itself: the same request
     gets the same answer until an operator or the input changes it."""
@@ -103,12 +113,14 @@ CATEGORIES: tuple[type[DomainError], ...] = (
     NotFound,
     NotAllowed,
     Conflict,
+    NotSetUp,
     Misconfigured,
     ProviderRejected,
     UnusableAnswer,
     Unavailable,
 )
-"""Every category, the most specific first (`UnusableAnswer` is a kind of `Unavailable`)."""
+"""Every category, the most specific first (`UnusableAnswer` is a kind of `Unavailable`,
+`NotSetUp` of `Misconfigured`)."""
 
 
 # -- the domain's errors ----------------------------------------------------------------------
@@ -336,7 +348,7 @@ class NothingToAnswer(Conflict):
         self.session_id = session_id
 
 
-class PSANotConfigured(PSAError, Misconfigured):
+class PSANotConfigured(PSAError, NotSetUp):
     """The account has no PSA connection."""
 
     code = "psa_not_configured"

@@ -27,7 +27,7 @@ from typing import Any
 from uuid import UUID
 
 from resolutionflow_core.access import Actor
-from resolutionflow_core.errors import InvalidCursor, InvalidInput, Misconfigured
+from resolutionflow_core.errors import InvalidCursor, InvalidInput, NotSetUp
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import (
     DEFAULT_PAGE_SIZE,
@@ -468,7 +468,7 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-class SearchNotConfigured(Misconfigured):
+class SearchNotConfigured(NotSetUp):
     """The service was built without a `SessionSearch`."""
 
     code = "search_not_configured"

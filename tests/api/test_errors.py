@@ -55,7 +55,7 @@ SOME_ID = uuid.UUID(int=7)
         (LLMResponseInvalid("no JSON", session_id=SOME_ID), 502),
         (LLMError("odd"), 502),
         (TicketNotFound("memory", "T-1"), 422),
-        (PSANotConfigured(ACCOUNT), 422),
+        (PSANotConfigured(ACCOUNT), 409),
         (PSAError("ConnectWise is down"), 502),
         (StorageUnavailable("down"), 503),
         (DomainError("something else"), 400),
@@ -201,7 +201,7 @@ async def test_linking_without_a_psa_connection_or_with_an_unknown_ticket_is_422
     not_configured = await _post(api, f"{BASE}/{session}/ticket", {"ticket_id": "T-100"})
 
     assert unknown["errors"][0]["field"] == "ticket_id"
-    problem(not_configured, 422, "psa_not_configured")
+    problem(not_configured, 409, "psa_not_configured")
 
 
 # -- invalid input (422), sizes (413) -------------------------------------------------------

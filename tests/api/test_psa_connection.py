@@ -121,7 +121,7 @@ async def test_connect_show_test_and_delete_never_returning_secrets(psa_api: Psa
     problem(await psa_api.client.get(PATH, headers=headers), 404)
     problem(await psa_api.client.delete(PATH, headers=headers), 404)
     missing = await psa_api.client.post(f"{PATH}/test", json={"ticket_id": "1"}, headers=headers)
-    problem(missing, 422, "psa_not_configured")
+    problem(missing, 409, "psa_not_configured")
 
 
 @pytest.mark.parametrize("role", [Role.ENGINEER, Role.VIEWER])
@@ -201,7 +201,7 @@ async def test_without_a_secret_key_connecting_is_a_422(
         response = await api.client.put(PATH, json=body, headers=await api.headers())
         assert (
             "RESOLUTIONFLOW_SECRET_KEY"
-            in problem(response, 422, "psa_credentials_locked")["detail"]
+            in problem(response, 409, "psa_credentials_locked")["detail"]
         )
         problem(await api.client.get(PATH, headers=await api.headers()), 404)
 

@@ -38,6 +38,7 @@ from resolutionflow_core.errors import (
     NotAllowed,
     NotFound,
     NothingToAnswer,
+    NotSetUp,
     PermissionDenied,
     ProviderRejected,
     PSAError,
@@ -153,6 +154,7 @@ STATUS_OF_CATEGORY: dict[type[DomainError] | None, int] = {
     NotFound: 404,
     NotAllowed: 403,
     Conflict: 409,
+    NotSetUp: 409,
     Misconfigured: 422,
     ProviderRejected: 502,
     UnusableAnswer: 502,
@@ -168,6 +170,7 @@ _TITLES: dict[type[DomainError] | None, str] = {
     NotFound: "Not found",
     NotAllowed: "Not allowed",
     Conflict: "Conflict",
+    NotSetUp: "Not set up",
     Misconfigured: "Misconfigured",
     ProviderRejected: "Request rejected",
     UnusableAnswer: "Answer unusable",
@@ -450,10 +453,12 @@ _DESCRIPTIONS = {
     401: "Missing or unknown API key (`WWW-Authenticate: Bearer`)",
     403: "The key's role may not do this (viewers only read)",
     404: "No such session (or key, or PSA connection) in the key's account",
-    409: "Refused by the session's lifecycle or state, or the request is still in progress",
+    409: "Refused by the session's lifecycle or state, the request is still in progress, or "
+    "what it needs is not set up (no PSA connection, PSA credentials that cannot be opened, "
+    "no search)",
     413: "The body or a message is too large",
     422: "Invalid input (`errors` names the offending fields), or a configuration an operator "
-    "must change (no or a refused PSA connection, credentials that cannot be opened)",
+    "must change (PSA settings, host or credentials that cannot work)",
     502: "The assistant (or the PSA) refused the request itself, or answered with something "
     "unusable",
     503: "The assistant (what you sent is saved, `session_id`), the database "

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from resolutionflow_app.psa import ConnectionTest, ConnectionView, Resealed
 from resolutionflow_core.access import Actor, ensure_can_manage
 from resolutionflow_core.connections import ConnectionNotFound
-from resolutionflow_core.errors import Misconfigured
+from resolutionflow_core.errors import NotSetUp
 from resolutionflow_core.ports import Clock, PSAConnections
 
 MANAGED = "the PSA connection"
@@ -45,7 +45,7 @@ class ManagedConnections(PSAConnections, Protocol):
     async def reseal(self) -> Resealed: ...
 
 
-class ConnectionsNotManaged(Misconfigured):
+class ConnectionsNotManaged(NotSetUp):
     """The application was built with PSA connections nobody can configure (a fixed set,
     as a test gives): there is no connection to manage."""
 

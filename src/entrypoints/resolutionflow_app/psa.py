@@ -22,7 +22,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from resolutionflow_core.connections import PSAConnectionRecord, PSAConnectionStore
-from resolutionflow_core.errors import InvalidInput, Misconfigured, PSAError, PSANotConfigured
+from resolutionflow_core.errors import (
+    InvalidInput,
+    NotSetUp,
+    PSAError,
+    PSANotConfigured,
+)
 from resolutionflow_core.ports import PSAClient
 from resolutionflow_core.tickets import Ticket
 
@@ -35,7 +40,7 @@ SECRET_KEY_HELP = (
 )
 
 
-class CredentialsLocked(PSAError, Misconfigured):
+class CredentialsLocked(PSAError, NotSetUp):
     """Stored credentials cannot be opened (no key configured, or none of the keys fits)."""
 
     code = "psa_credentials_locked"

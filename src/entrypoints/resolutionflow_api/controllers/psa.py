@@ -144,7 +144,7 @@ class PSAConnectionController(Controller):
     path = "/psa-connection"
     tags = ("PSA connection",)
 
-    @get("/", summary="Show the PSA connection", responses=problems(403, 404))
+    @get("/", summary="Show the PSA connection", responses=problems(403, 404, 409))
     async def get_psa_connection(
         self,
         actor: NamedDependency[Actor],
@@ -162,8 +162,8 @@ class PSAConnectionController(Controller):
         "instance's, which are stored in `settings` (422 naming the instance's outcomes if "
         "one does not exist; 503 if the instance cannot be reached). Other PSAs are not "
         "contacted: use the test. Without `RESOLUTIONFLOW_SECRET_KEY` on the server the "
-        "credentials cannot be sealed: 422 `psa_credentials_locked`.",
-        responses=problems(403, 413, 422, 503),
+        "credentials cannot be sealed: 409 `psa_credentials_locked`.",
+        responses=problems(403, 409, 413, 422, 503),
     )
     async def put_psa_connection(
         self,
@@ -186,7 +186,7 @@ class PSAConnectionController(Controller):
         "Autotask's note types and publish values). A problem says why not: 422 "
         "`psa_authentication_failed` / `ticket_not_found` / `psa_host_refused`, 503 "
         "`psa_unavailable` (with `Retry-After` when the PSA gave one).",
-        responses=problems(403, 413, 422, 502, 503),
+        responses=problems(403, 409, 413, 422, 502, 503),
     )
     async def test_psa_connection(
         self,
@@ -202,7 +202,7 @@ class PSAConnectionController(Controller):
         summary="Delete the PSA connection",
         description="Returns the connection as it was. Notes still due stay queued: they are "
         "delivered once the account connects again.",
-        responses=problems(403, 404),
+        responses=problems(403, 404, 409),
     )
     async def delete_psa_connection(
         self,

@@ -82,7 +82,7 @@ class SessionController(Controller):
         "best match first, each item with a `match` snippet. `q` reads like a web search: "
         'words (all must match), `"a phrase"`, `-word` to exclude, `or` between '
         "alternatives. The filters and cursor paging combine with it.",
-        responses=problems(422),
+        responses=problems(409, 422),
     )
     async def list_sessions(
         self,
