@@ -32,6 +32,7 @@ from litestar.response import Redirect, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 from markupsafe import escape
 
+from resolutionflow_app.read_models import chat_turn_read, message_read
 from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.errors import DomainError, LLMError
 from resolutionflow_core.ports import TextDelta
@@ -149,7 +150,9 @@ async def send_message(
     if not is_partial(request):
         await sessions.send_message(user.actor, session_id, content)
         return Redirect(f"/sessions/{session_id}", status_code=303)
-    message = ConversationMessage(MessageRole.USER, content, datetime.now(UTC))
+    # The engineer's message as sent, drawn as the stored one will be (its place in the
+    # history is not known until the turn is stored; the page does not show it).
+    message = message_read(ConversationMessage(MessageRole.USER, content, datetime.now(UTC)), -1)
     try:
         events = sessions.stream_message(user.actor, session_id, content)
         token = await replies.start(user.actor.user_id, session_id, events)
@@ -198,7 +201,7 @@ async def _events(
                 yield ServerSentEventMessage(event="delta", data=str(escape(shown)))
         elif isinstance(event, ChatTurn):
             html = templates.get_template("_message.html").render(
-                user=user, message=event.reply, session_id=session_id, can_work=True
+                user=user, message=chat_turn_read(event).reply, session_id=session_id, can_work=True
             )
             yield ServerSentEventMessage(event="done", data=html)
         else:
@@ -220,4 +223,5 @@ async def answer_again(
     turn = await sessions.answer_again(user.actor, session_id)
     if not is_partial(request):
         return Redirect(f"/sessions/{session_id}", status_code=303)
-    return page("_message.html", user, message=turn.reply, session_id=session_id, can_work=True)
+    reply = chat_turn_read(turn).reply
+    return page("_message.html", user, message=reply, session_id=session_id, can_work=True)

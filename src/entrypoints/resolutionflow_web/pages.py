@@ -17,9 +17,9 @@ from resolutionflow_app.read_models import (
     dashboard_read,
     page_read,
     search_page_read,
+    session_read,
 )
 from resolutionflow_core import documentation
-from resolutionflow_core.access import allowed_actions_for
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.services import SessionService
@@ -104,6 +104,15 @@ async def session_page(
     return await session_view(user, sessions, session, deliveries=deliveries)
 
 
+def shown(user: SignedIn, session: Session, **given: Any) -> dict[str, Any]:
+    """What a session's page draws: its read model as this user sees it (the same
+    document as ``GET /api/v1/ai-sessions/{id}``), under ``session``, plus what only the
+    page needs. ``given`` may carry ``deliveries`` (the linked ticket's notes)."""
+    deliveries = given.pop("deliveries", None)
+    view = session_read(session, user.actor, deliveries=deliveries)
+    return {"session": view, "intake_text": session.intake_text, **given}
+
+
 async def session_view(
     user: SignedIn,
     sessions: SessionService,
@@ -114,14 +123,11 @@ async def session_view(
 ) -> Template:
     """The chat or guided page of ``session``, with the actions this user may take."""
     context: dict[str, Any] = {
-        "deliveries": [],
         "retried": None,
-        "session": session,
-        "actions": allowed_actions_for(user.actor, session),
         "can_work": _can_work(user, session),
         "audiences": list(Audience),
         "lengths": list(UpdateLength),
-        **extra,
+        **shown(user, session, **extra),
     }
     if session.session_type is SessionType.CHAT:
         chats = await sessions.list(
@@ -148,7 +154,7 @@ async def documentation_page(
         documents.append(("Resolution note", documentation.resolution_note(session)))
     if session.escalation_reason is not None:
         documents.append(("Escalation package", documentation.escalation_package(session)))
-    return page("documentation.html", user, session=session, documents=documents)
+    return page("documentation.html", user, documents=documents, **shown(user, session))
 
 
 def _can_work(user: SignedIn, session: Session) -> bool:

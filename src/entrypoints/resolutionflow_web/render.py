@@ -16,8 +16,6 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from resolutionflow_core.markers import ParsedReply, parse_markers
-
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _TAGS = {
     "p", "br", "strong", "em", "code", "pre", "ul", "ol", "li", "blockquote", "a",
@@ -37,10 +35,6 @@ def markdown(text: str) -> Markup:
         link_rel="noopener noreferrer nofollow",
     )
     return Markup(clean)
-
-
-def parsed(text: str) -> ParsedReply:
-    return parse_markers(text)
 
 
 _LICENSE_COMMENT = re.compile(r"<!--.*?-->\s*", re.S)

@@ -29,7 +29,6 @@ def environment() -> Environment:
         icon=render.icon,
         when=render.when,
         markdown=render.markdown,
-        parsed=render.parsed,
         text_lines=render.text_lines,
         csrf_field=CSRF_FIELD,
         static=STATIC,
