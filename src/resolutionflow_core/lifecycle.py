@@ -52,8 +52,9 @@ TRANSITIONS: Mapping[tuple[SessionStatus, LifecycleAction], SessionStatus] = Map
     }
 )
 
-TERMINAL_STATUSES: frozenset[SessionStatus] = frozenset({_S.RESOLVED, _S.ABANDONED})
-"""Statuses a session never leaves."""
+TERMINAL_STATUSES: frozenset[SessionStatus] = frozenset(_S) - {source for source, _ in TRANSITIONS}
+"""Statuses a session never leaves (resolved, abandoned): those the table has no way out of,
+so a new action out of one (say, reopening) is one line of the table and nothing else here."""
 
 OPEN_STATUSES: frozenset[SessionStatus] = frozenset({_S.ACTIVE, _S.PAUSED})
 """Statuses in which the owning engineer is still working the problem."""
