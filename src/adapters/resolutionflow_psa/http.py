@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Final, Self, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypedDict, TypeVar
 
 import httpx
 
@@ -44,6 +44,9 @@ from resolutionflow_psa.errors import (
 )
 from resolutionflow_psa.guard import HostGuard
 from resolutionflow_psa.marker import carries_marker, marker_token, with_marker
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 T = TypeVar("T")
 
@@ -131,6 +134,17 @@ class Injected(TypedDict, total=False):
     sleep: Callable[[float], Awaitable[None]] | None
     chance: Callable[[], float] | None
     clock: Callable[[], float] | None
+
+
+class CallOptions(TypedDict, total=False):
+    """The options of one request (`PSAHttpClient._call`), passed on by `_request`."""
+
+    json: Any
+    params: Mapping[str, str | int] | None
+    data: Mapping[str, str] | None
+    headers: Mapping[str, str] | None
+    not_found: Callable[[], PSAError] | None
+    authenticated: bool
 
 
 class PSAHttpClient(ABC):
@@ -314,30 +328,12 @@ class PSAHttpClient(ABC):
         return self._base_url.copy_with(path=self._base_url.path + path)
 
     async def _request(
-        self,
-        method: str,
-        target: str | httpx.URL,
-        *,
-        json: Any = None,
-        params: Mapping[str, str | int] | None = None,
-        data: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        not_found: Callable[[], PSAError] | None = None,
-        authenticated: bool = True,
+        self, method: str, target: str | httpx.URL, **options: Unpack[CallOptions]
     ) -> Any:
         """A request that is safe to repeat, with retries; the answer's JSON (None if empty)."""
 
         async def attempt() -> Any:
-            return await self._call(
-                method,
-                target,
-                json=json,
-                params=params,
-                data=data,
-                headers=headers,
-                not_found=not_found,
-                authenticated=authenticated,
-            )
+            return await self._call(method, target, **options)
 
         return await self._retrying(attempt)
 

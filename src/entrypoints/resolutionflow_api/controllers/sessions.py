@@ -129,30 +129,18 @@ class SessionController(Controller):
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     ) -> SessionPageRead:
+        filters: dict[str, Any] = {  # the same for the history and for a search
+            "session_types": frozenset(session_type) if session_type else None,
+            "statuses": frozenset(status) if status else None,
+            "owner_id": owner,
+            "created_from": _moment(created_from, "created_from"),
+            "created_to": _moment(created_to, "created_to", end_of_day=True),
+            "limit": limit,
+            "cursor": cursor,
+        }
         if q is not None:
-            found = await sessions.search(
-                actor,
-                q,
-                session_types=frozenset(session_type) if session_type else None,
-                statuses=frozenset(status) if status else None,
-                owner_id=owner,
-                created_from=_moment(created_from, "created_from"),
-                created_to=_moment(created_to, "created_to", end_of_day=True),
-                limit=limit,
-                cursor=cursor,
-            )
-            return search_page_read(found)
-        page = await sessions.list(
-            actor,
-            session_types=frozenset(session_type) if session_type else None,
-            statuses=frozenset(status) if status else None,
-            owner_id=owner,
-            created_from=_moment(created_from, "created_from"),
-            created_to=_moment(created_to, "created_to", end_of_day=True),
-            limit=limit,
-            cursor=cursor,
-        )
-        return page_read(page)
+            return search_page_read(await sessions.search(actor, q, **filters))
+        return page_read(await sessions.list(actor, **filters))
 
     @get(
         "/{session_id:uuid}",
