@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from litestar import Request
@@ -130,26 +130,30 @@ async def check_csrf(request: Request[Any, Any, Any], expected: str) -> None:
 
 
 def session_cookie(token: str, request: Request[Any, Any, Any], idle: timedelta) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=is_https(request),
-        max_age=int(idle.total_seconds()),
-    )
+    return _cookie(SESSION_COOKIE, token, request, "/", "lax", int(idle.total_seconds()))
 
 
 def sign_in_cookie(value: str, request: Request[Any, Any, Any]) -> Cookie:
+    return _cookie(SIGN_IN_COOKIE, value, request, "/sign-in", "strict", 3_600)
+
+
+def _cookie(
+    key: str,
+    value: str,
+    request: Request[Any, Any, Any],
+    path: str,
+    samesite: Literal["lax", "strict"],
+    max_age: int,
+) -> Cookie:
+    """A cookie scripts cannot read (HttpOnly), sent back over HTTPS only when it came so."""
     return Cookie(
-        key=SIGN_IN_COOKIE,
+        key=key,
         value=value,
-        path="/sign-in",
+        path=path,
         httponly=True,
-        samesite="strict",
+        samesite=samesite,
         secure=is_https(request),
-        max_age=3_600,
+        max_age=max_age,
     )
 
 
