@@ -19,6 +19,7 @@ from resolutionflow_core.keys import (
     secret_matches,
 )
 from resolutionflow_sqlalchemy.engine import Database
+from resolutionflow_sqlalchemy.rows import from_row
 from resolutionflow_sqlalchemy.tables import api_keys
 
 _K = api_keys.c
@@ -26,14 +27,7 @@ _BY_PREFIX = sa.select(api_keys).where(_K.prefix == sa.bindparam("prefix"))
 
 
 def _key(row: Any) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        prefix=row.prefix,
-        actor=Actor(row.account_id, row.user_id, Role(row.role)),
-        label=row.label,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
+    return from_row(ApiKey, row, actor=Actor(row.account_id, row.user_id, Role(row.role)))
 
 
 class SqlKeyStore:
