@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,8 +12,7 @@ from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.keys import (
     ApiKey,
     NewKey,
-    hash_secret,
-    new_secret,
+    issue_key,
     prefix_of,
     secret_matches,
 )
@@ -35,12 +33,12 @@ class SqlKeyStore:
         self._database = database
 
     async def create(self, actor: Actor, label: str, *, now: datetime) -> NewKey:
-        prefix, secret = new_secret()
-        key = ApiKey(uuid.uuid4(), prefix, actor, label.strip()[:200], now)
+        new, hashed = issue_key(actor, label, now=now)
+        key = new.key
         values = {
             "id": key.id,
-            "prefix": prefix,
-            "secret_hash": hash_secret(secret),
+            "prefix": key.prefix,
+            "secret_hash": hashed,
             "account_id": actor.account_id,
             "user_id": actor.user_id,
             "role": actor.role.value,
@@ -48,7 +46,7 @@ class SqlKeyStore:
             "created_at": now,
         }
         await self._database.write(lambda conn: conn.execute(sa.insert(api_keys), values))
-        return NewKey(key, secret)
+        return new
 
     async def authenticate(self, secret: str) -> Actor | None:
         prefix = prefix_of(secret)
