@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody
 
+from resolutionflow_api.controllers.sessions import SessionId
 from resolutionflow_api.problems import problems
 from resolutionflow_api.requests import Body
 from resolutionflow_api.responses import DeliveryRead, Struct, delivery_read
@@ -210,9 +210,6 @@ class PSAConnectionController(Controller):
         connection_management: NamedDependency[ConnectionManagement],
     ) -> ConnectionRead:
         return _read(await connection_management.disconnect(actor))
-
-
-SessionId = Annotated[UUID, PathParameter(description="The session's id (a UUID).")]
 
 
 class DeliveryController(Controller):
