@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from litestar import Request
@@ -130,31 +130,20 @@ async def check_csrf(request: Request[Any, Any, Any], expected: str) -> None:
 
 
 def session_cookie(token: str, request: Request[Any, Any, Any], idle: timedelta) -> Cookie:
-    return _cookie(SESSION_COOKIE, token, request, "/", "lax", int(idle.total_seconds()))
+    return _cookie(
+        SESSION_COOKIE, token, request, path="/", samesite="lax", max_age=int(idle.total_seconds())
+    )
 
 
 def sign_in_cookie(value: str, request: Request[Any, Any, Any]) -> Cookie:
-    return _cookie(SIGN_IN_COOKIE, value, request, "/sign-in", "strict", 3_600)
-
-
-def _cookie(
-    key: str,
-    value: str,
-    request: Request[Any, Any, Any],
-    path: str,
-    samesite: Literal["lax", "strict"],
-    max_age: int,
-) -> Cookie:
-    """A cookie scripts cannot read (HttpOnly), sent back over HTTPS only when it came so."""
-    return Cookie(
-        key=key,
-        value=value,
-        path=path,
-        httponly=True,
-        samesite=samesite,
-        secure=is_https(request),
-        max_age=max_age,
+    return _cookie(
+        SIGN_IN_COOKIE, value, request, path="/sign-in", samesite="strict", max_age=3_600
     )
+
+
+def _cookie(key: str, value: str, request: Request[Any, Any, Any], **options: Any) -> Cookie:
+    """A cookie scripts cannot read (HttpOnly), sent back over HTTPS only when it came so."""
+    return Cookie(key=key, value=value, httponly=True, secure=is_https(request), **options)
 
 
 def new_form_token() -> str:
