@@ -292,6 +292,16 @@ class PSAHttpClient(ABC):
     async def _status_target(self, number: int, wanted: str) -> tuple[str | None, TicketStatus]:
         """The ticket's current status id and the status ``wanted`` names."""
 
+    def _status_named(
+        self, number: int, wanted: str, statuses: Sequence[TicketStatus]
+    ) -> TicketStatus:
+        """The status among ``statuses`` (those ticket ``number`` can take) that ``wanted``
+        names (`pick_status`); `UnknownStatus` listing the active ones if none does."""
+        target = pick_status(statuses, wanted)
+        if target is None:
+            raise UnknownStatus(self.provider, str(number), wanted, status_names(statuses))
+        return target
+
     @abstractmethod
     async def _set_status(self, number: int, target: TicketStatus) -> None:
         """One request setting the ticket's status to ``target``."""
