@@ -142,6 +142,12 @@ def ensure_can_manage(actor: Actor, operation: str, what: str) -> None:
         raise PermissionDenied(operation, f"only owners and admins manage {what}")
 
 
+def grantable_roles(actor: Actor) -> list[Role]:
+    """The roles ``actor`` may give a user or a key: every role for an owner, all but owner
+    for anyone else (only owners make owners)."""
+    return [role for role in Role if role is not Role.OWNER or actor.role is Role.OWNER]
+
+
 # -- API keys ---------------------------------------------------------------------------------
 
 API_KEYS = "API keys"

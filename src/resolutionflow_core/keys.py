@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -52,6 +53,17 @@ def new_secret() -> tuple[str, str]:
     """A fresh ``(prefix, secret)``; the secret is the whole bearer token."""
     prefix = secrets.token_hex(6)
     return prefix, f"rf_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+MAX_LABEL = 200
+"""The longest label kept (a longer one is cut)."""
+
+
+def issue_key(actor: Actor, label: str, *, now: datetime) -> tuple[NewKey, str]:
+    """A new key for ``actor``: the key with its secret, and the secret's hash to store."""
+    prefix, secret = new_secret()
+    key = ApiKey(uuid.uuid4(), prefix, actor, label.strip()[:MAX_LABEL], now)
+    return NewKey(key, secret), hash_secret(secret)
 
 
 def prefix_of(secret: str) -> str | None:

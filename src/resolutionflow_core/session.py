@@ -7,7 +7,7 @@ time and appends a domain event: a change without an event cannot happen.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -339,18 +339,7 @@ class Session:
         if pending is None:
             raise NoPendingStep(self.id)
         text = clean_message(response, field="response")
-        answered = GuidedStep(
-            number=pending.number,
-            kind=pending.kind,
-            content=pending.content,
-            options=pending.options,
-            reasoning=pending.reasoning,
-            confidence=pending.confidence,
-            created_at=pending.created_at,
-            response=text,
-            responded_at=now,
-            usage=pending.usage,
-        )
+        answered = replace(pending, response=text, responded_at=now)
         self.steps[-1] = answered
         self.last_activity_at = now
         self._record(StepAnswered, now, by=by, number=answered.number)

@@ -14,9 +14,11 @@ from resolutionflow_core.access import (
     ensure_can_create_key,
     ensure_can_revoke_key,
     ensure_visible,
+    grantable_roles,
 )
 from resolutionflow_core.errors import PermissionDenied, SessionNotFound
 from resolutionflow_core.session import Session
+from resolutionflow_core.users import ensure_can_manage_users
 
 OLGA = Actor("acme", "olga", Role.OWNER)
 ADA = Actor("acme", "ada", Role.ADMIN)
@@ -111,3 +113,16 @@ def test_former_owners_keep_read_access_after_a_claim(actor: Actor, visible: boo
     if not visible:
         with pytest.raises(SessionNotFound):
             ensure_visible(actor, session)
+
+
+@pytest.mark.parametrize("actor", [OLGA, ADA])
+def test_the_roles_offered_are_those_the_rule_lets_the_actor_give(actor: Actor) -> None:
+    def may_give(role: Role) -> bool:
+        try:
+            ensure_can_manage_users(actor, role)
+        except PermissionDenied:
+            return False
+        return True
+
+    assert grantable_roles(actor) == [role for role in Role if may_give(role)]
+    assert (Role.OWNER in grantable_roles(actor)) is (actor.role is Role.OWNER)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,8 +19,7 @@ from resolutionflow_core.idempotency import (
 from resolutionflow_core.keys import (
     ApiKey,
     NewKey,
-    hash_secret,
-    new_secret,
+    issue_key,
     prefix_of,
     secret_matches,
 )
@@ -32,10 +30,9 @@ class InMemoryKeyStore:
         self._keys: dict[str, tuple[ApiKey, str]] = {}
 
     async def create(self, actor: Actor, label: str, *, now: datetime) -> NewKey:
-        prefix, secret = new_secret()
-        key = ApiKey(uuid.uuid4(), prefix, actor, label.strip()[:200], now)
-        self._keys[prefix] = (key, hash_secret(secret))
-        return NewKey(key, secret)
+        new, hashed = issue_key(actor, label, now=now)
+        self._keys[new.key.prefix] = (new.key, hashed)
+        return new
 
     async def authenticate(self, secret: str) -> Actor | None:
         prefix = prefix_of(secret)

@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import Any, Self, TypeVar
 from uuid import UUID
 
@@ -184,12 +183,7 @@ class InMemoryUnitOfWork:
         self.committed = False
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.rollback()
 
     async def commit(self) -> None:

@@ -42,7 +42,6 @@ from resolutionflow_psa.errors import (
     PSANotFound,
     PSAResponseInvalid,
     PSASettingInvalid,
-    UnknownStatus,
 )
 from resolutionflow_psa.http import (
     DEFAULT_TIMEOUT,
@@ -56,9 +55,7 @@ from resolutionflow_psa.http import (
     id_of,
     json_list,
     json_object,
-    pick_status,
     require,
-    status_names,
     text_of,
 )
 from resolutionflow_psa.marker import with_marker
@@ -345,10 +342,7 @@ class AutotaskPSA(PSAHttpClient):
 
     async def _status_target(self, number: int, wanted: str) -> tuple[str | None, TicketStatus]:
         item = await self._ticket(number)
-        statuses = await self.list_statuses()
-        target = pick_status(statuses, wanted)
-        if target is None:
-            raise UnknownStatus(PROVIDER, str(number), wanted, status_names(statuses))
+        target = self._status_named(number, wanted, await self.list_statuses())
         return id_of(item.get("status")), target
 
     async def _set_status(self, number: int, target: TicketStatus) -> None:

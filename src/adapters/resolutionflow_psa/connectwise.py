@@ -36,7 +36,6 @@ from resolutionflow_psa.errors import (
     PSARequestRejected,
     PSAResponseInvalid,
     PSASettingInvalid,
-    UnknownStatus,
 )
 from resolutionflow_psa.http import (
     DEFAULT_TIMEOUT,
@@ -51,9 +50,7 @@ from resolutionflow_psa.http import (
     json_list,
     json_object,
     name_of,
-    pick_status,
     require,
-    status_names,
     text_of,
 )
 
@@ -326,10 +323,7 @@ class ConnectWisePSA(PSAHttpClient):
         board = _ref_id(raw.get("board"))
         if board is None:
             raise PSAResponseInvalid(f"connectwise ticket {number} has no board")
-        statuses = await self.list_statuses(board)
-        target = pick_status(statuses, wanted)
-        if target is None:
-            raise UnknownStatus(PROVIDER, str(number), wanted, status_names(statuses))
+        target = self._status_named(number, wanted, await self.list_statuses(board))
         return _ref_id(raw.get("status")), target
 
     async def _set_status(self, number: int, target: TicketStatus) -> None:

@@ -35,7 +35,6 @@ from resolutionflow_psa.errors import (
     PSARequestRejected,
     PSAResponseInvalid,
     PSAUnavailable,
-    UnknownStatus,
 )
 from resolutionflow_psa.http import (
     DEFAULT_TIMEOUT,
@@ -49,9 +48,7 @@ from resolutionflow_psa.http import (
     id_of,
     json_list,
     json_object,
-    pick_status,
     require,
-    status_names,
     text_of,
 )
 
@@ -425,10 +422,7 @@ class HaloPSA(PSAHttpClient):
 
     async def _status_target(self, number: int, wanted: str) -> tuple[str | None, TicketStatus]:
         raw = await self._ticket(number)
-        statuses = await self.list_statuses()
-        target = pick_status(statuses, wanted)
-        if target is None:
-            raise UnknownStatus(PROVIDER, str(number), wanted, status_names(statuses))
+        target = self._status_named(number, wanted, await self.list_statuses())
         return id_of(raw.get("status_id")), target
 
     async def _set_status(self, number: int, target: TicketStatus) -> None:

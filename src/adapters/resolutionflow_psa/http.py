@@ -24,8 +24,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, ClassVar, Final, Self, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypedDict, TypeVar
 
 import httpx
 
@@ -44,6 +43,9 @@ from resolutionflow_psa.errors import (
 )
 from resolutionflow_psa.guard import HostGuard
 from resolutionflow_psa.marker import carries_marker, marker_token, with_marker
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 T = TypeVar("T")
 
@@ -133,6 +135,17 @@ class Injected(TypedDict, total=False):
     clock: Callable[[], float] | None
 
 
+class CallOptions(TypedDict, total=False):
+    """The options of one request (`PSAHttpClient._call`), passed on by `_request`."""
+
+    json: Any
+    params: Mapping[str, str | int] | None
+    data: Mapping[str, str] | None
+    headers: Mapping[str, str] | None
+    not_found: Callable[[], PSAError] | None
+    authenticated: bool
+
+
 class PSAHttpClient(ABC):
     """The base of the HTTP PSA adapters: `provider`, `post_note`, `find_note` and
     `change_status` are written once here on top of the abstract provider-specific
@@ -183,12 +196,7 @@ class PSAHttpClient(ABC):
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     # -- the port, written once ----------------------------------------------------------
@@ -284,6 +292,16 @@ class PSAHttpClient(ABC):
     async def _status_target(self, number: int, wanted: str) -> tuple[str | None, TicketStatus]:
         """The ticket's current status id and the status ``wanted`` names."""
 
+    def _status_named(
+        self, number: int, wanted: str, statuses: Sequence[TicketStatus]
+    ) -> TicketStatus:
+        """The status among ``statuses`` (those ticket ``number`` can take) that ``wanted``
+        names (`pick_status`); `UnknownStatus` listing the active ones if none does."""
+        target = pick_status(statuses, wanted)
+        if target is None:
+            raise UnknownStatus(self.provider, str(number), wanted, status_names(statuses))
+        return target
+
     @abstractmethod
     async def _set_status(self, number: int, target: TicketStatus) -> None:
         """One request setting the ticket's status to ``target``."""
@@ -314,30 +332,12 @@ class PSAHttpClient(ABC):
         return self._base_url.copy_with(path=self._base_url.path + path)
 
     async def _request(
-        self,
-        method: str,
-        target: str | httpx.URL,
-        *,
-        json: Any = None,
-        params: Mapping[str, str | int] | None = None,
-        data: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        not_found: Callable[[], PSAError] | None = None,
-        authenticated: bool = True,
+        self, method: str, target: str | httpx.URL, **options: Unpack[CallOptions]
     ) -> Any:
         """A request that is safe to repeat, with retries; the answer's JSON (None if empty)."""
 
         async def attempt() -> Any:
-            return await self._call(
-                method,
-                target,
-                json=json,
-                params=params,
-                data=data,
-                headers=headers,
-                not_found=not_found,
-                authenticated=authenticated,
-            )
+            return await self._call(method, target, **options)
 
         return await self._retrying(attempt)
 

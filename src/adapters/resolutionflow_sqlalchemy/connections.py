@@ -9,20 +9,14 @@ import sqlalchemy as sa
 
 from resolutionflow_core.connections import PSAConnectionRecord
 from resolutionflow_sqlalchemy.engine import Database
+from resolutionflow_sqlalchemy.rows import from_row
 from resolutionflow_sqlalchemy.tables import psa_connections
 
 _P = psa_connections.c
 
 
 def _record(row: Any) -> PSAConnectionRecord:
-    return PSAConnectionRecord(
-        account_id=row.account_id,
-        provider=row.provider,
-        settings=row.settings,
-        sealed_credentials=row.sealed_credentials,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return from_row(PSAConnectionRecord, row)
 
 
 class SqlPSAConnectionStore:

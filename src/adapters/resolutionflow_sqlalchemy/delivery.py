@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from resolutionflow_core.delivery import Delivery, DeliveryState, DueNote, TicketChange
 from resolutionflow_core.tickets import NoteKind, PSANote
 from resolutionflow_sqlalchemy.engine import Database
+from resolutionflow_sqlalchemy.rows import from_row
 from resolutionflow_sqlalchemy.tables import psa_deliveries
 
 _D = psa_deliveries.c
@@ -43,25 +44,13 @@ def due_values(due: DueNote, now: datetime) -> dict[str, Any]:
 
 
 def _delivery(row: Any) -> Delivery:
-    due = DueNote(
-        session_id=row.session_id,
-        account_id=row.account_id,
-        version=row.version,
-        ticket_provider=row.ticket_provider,
-        ticket_id=row.ticket_id,
+    due = from_row(
+        DueNote,
+        row,
         note=PSANote(NoteKind(row.note_kind), row.note_text, row.marker),
         change=TicketChange(row.ticket_change) if row.ticket_change else None,
     )
-    return Delivery(
-        id=row.id,
-        due=due,
-        state=DeliveryState(row.state),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_error=row.last_error,
-        psa_note_id=row.psa_note_id,
-        delivered_at=row.delivered_at,
-    )
+    return from_row(Delivery, row, due=due, state=DeliveryState(row.state))
 
 
 class SqlDeliveryQueue:

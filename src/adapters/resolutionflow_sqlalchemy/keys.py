@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -13,12 +12,12 @@ from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.keys import (
     ApiKey,
     NewKey,
-    hash_secret,
-    new_secret,
+    issue_key,
     prefix_of,
     secret_matches,
 )
 from resolutionflow_sqlalchemy.engine import Database
+from resolutionflow_sqlalchemy.rows import from_row
 from resolutionflow_sqlalchemy.tables import api_keys
 
 _K = api_keys.c
@@ -26,14 +25,7 @@ _BY_PREFIX = sa.select(api_keys).where(_K.prefix == sa.bindparam("prefix"))
 
 
 def _key(row: Any) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        prefix=row.prefix,
-        actor=Actor(row.account_id, row.user_id, Role(row.role)),
-        label=row.label,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
+    return from_row(ApiKey, row, actor=Actor(row.account_id, row.user_id, Role(row.role)))
 
 
 class SqlKeyStore:
@@ -41,12 +33,12 @@ class SqlKeyStore:
         self._database = database
 
     async def create(self, actor: Actor, label: str, *, now: datetime) -> NewKey:
-        prefix, secret = new_secret()
-        key = ApiKey(uuid.uuid4(), prefix, actor, label.strip()[:200], now)
+        new, hashed = issue_key(actor, label, now=now)
+        key = new.key
         values = {
             "id": key.id,
-            "prefix": prefix,
-            "secret_hash": hash_secret(secret),
+            "prefix": key.prefix,
+            "secret_hash": hashed,
             "account_id": actor.account_id,
             "user_id": actor.user_id,
             "role": actor.role.value,
@@ -54,7 +46,7 @@ class SqlKeyStore:
             "created_at": now,
         }
         await self._database.write(lambda conn: conn.execute(sa.insert(api_keys), values))
-        return NewKey(key, secret)
+        return new
 
     async def authenticate(self, secret: str) -> Actor | None:
         prefix = prefix_of(secret)

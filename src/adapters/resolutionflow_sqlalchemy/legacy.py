@@ -44,6 +44,7 @@ from resolutionflow_core.errors import DomainError
 from resolutionflow_core.session import Session
 from resolutionflow_sqlalchemy.engine import WRITE, AsyncDatabase, Database
 from resolutionflow_sqlalchemy.mapping import message_to_json, outbox_values, session_values
+from resolutionflow_sqlalchemy.rows import from_row
 from resolutionflow_sqlalchemy.tables import ai_sessions, assistant_chats, session_outbox
 
 DEFAULT_BATCH_SIZE = 500
@@ -384,15 +385,7 @@ def _pending_chats(after: UUID | None, limit: int) -> sa.Select[Any]:
 
 
 def _legacy_chat(row: sa.Row[Any]) -> LegacyChat:
-    return LegacyChat(
-        id=row.id,
-        account_id=row.account_id,
-        user_id=row.user_id,
-        title=row.title,
-        messages=row.messages,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return from_row(LegacyChat, row)
 
 
 def _insert_sessions(conn: sa.Connection, sessions: list[Session]) -> set[UUID]:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.users import BrowserSession, User, UserExists
 from resolutionflow_sqlalchemy.engine import Database
+from resolutionflow_sqlalchemy.rows import from_row
 from resolutionflow_sqlalchemy.tables import browser_sessions, users
 
 _U = users.c
@@ -17,14 +18,7 @@ _B = browser_sessions.c
 
 
 def _user(row: Any) -> User:
-    return User(
-        id=row.id,
-        account_id=row.account_id,
-        email=row.email,
-        role=Role(row.role),
-        password_hash=row.password_hash,
-        created_at=row.created_at,
-    )
+    return from_row(User, row, role=Role(row.role))
 
 
 class SqlUserStore:

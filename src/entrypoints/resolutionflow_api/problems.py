@@ -26,6 +26,7 @@ from litestar.plugins.problem_details import (
 )
 from litestar.response import Response
 
+from resolutionflow_app import http_status
 from resolutionflow_core.errors import (
     Conflict,
     ContentTooLarge,
@@ -150,20 +151,13 @@ class Problem(ProblemDetailsException):
 # -- domain errors --------------------------------------------------------------------------
 
 STATUS_OF_CATEGORY: dict[type[DomainError] | None, int] = {
-    InvalidInput: 422,
-    NotFound: 404,
-    NotAllowed: 403,
-    Conflict: 409,
-    NotSetUp: 409,
-    Misconfigured: 422,
-    ProviderRejected: 502,
-    UnusableAnswer: 502,
-    Unavailable: 503,
+    **http_status.STATUS_OF_CATEGORY,
     None: 400,
 }
-"""The HTTP status of each error category (`resolutionflow_core.errors`), the one place the
-API decides it. Two refinements, by what the error carries: a `ContentTooLarge` is 413, and
-a `NotFound` naming a field of the request's body (a ticket to link) is 422 with that field."""
+"""The HTTP status of each error category (`resolutionflow_core.errors`), as the web pages
+answer too (`resolutionflow_app.http_status`), and of an error outside them. Two refinements,
+by what the error carries: a `ContentTooLarge` is 413, and a `NotFound` naming a field of the
+request's body (a ticket to link) is 422 with that field."""
 
 _TITLES: dict[type[DomainError] | None, str] = {
     InvalidInput: "Invalid input",

@@ -130,27 +130,20 @@ async def check_csrf(request: Request[Any, Any, Any], expected: str) -> None:
 
 
 def session_cookie(token: str, request: Request[Any, Any, Any], idle: timedelta) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=is_https(request),
-        max_age=int(idle.total_seconds()),
+    return _cookie(
+        SESSION_COOKIE, token, request, path="/", samesite="lax", max_age=int(idle.total_seconds())
     )
 
 
 def sign_in_cookie(value: str, request: Request[Any, Any, Any]) -> Cookie:
-    return Cookie(
-        key=SIGN_IN_COOKIE,
-        value=value,
-        path="/sign-in",
-        httponly=True,
-        samesite="strict",
-        secure=is_https(request),
-        max_age=3_600,
+    return _cookie(
+        SIGN_IN_COOKIE, value, request, path="/sign-in", samesite="strict", max_age=3_600
     )
+
+
+def _cookie(key: str, value: str, request: Request[Any, Any, Any], **options: Any) -> Cookie:
+    """A cookie scripts cannot read (HttpOnly), sent back over HTTPS only when it came so."""
+    return Cookie(key=key, value=value, httponly=True, secure=is_https(request), **options)
 
 
 def new_form_token() -> str:

@@ -13,18 +13,11 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.response import Redirect
 from litestar.types import ExceptionHandlersMap
 
+from resolutionflow_app import http_status
 from resolutionflow_core.errors import (
-    Conflict,
     DomainError,
     InvalidInput,
-    Misconfigured,
-    NotAllowed,
-    NotFound,
-    NotSetUp,
-    ProviderRejected,
     SessionNotFound,
-    Unavailable,
-    UnusableAnswer,
     category_of,
 )
 from resolutionflow_web.auth import CsrfRefused, SignInRequired, sign_in_url
@@ -34,18 +27,12 @@ NOT_FOUND = "There is no such page, or it is not yours to see."
 
 
 STATUS_OF_CATEGORY: dict[type[DomainError] | None, int] = {
+    **http_status.STATUS_OF_CATEGORY,
     InvalidInput: 400,  # a form to correct, not an API schema
-    NotFound: 404,
-    NotAllowed: 403,
-    Conflict: 409,
-    NotSetUp: 409,
-    Misconfigured: 422,
-    ProviderRejected: 502,
-    UnusableAnswer: 502,
-    Unavailable: 503,
     None: 409,
 }
-"""The page's status for each error category (`resolutionflow_core.errors`), decided once."""
+"""The page's status for each error category (`resolutionflow_core.errors`), decided once:
+the API's (`resolutionflow_app.http_status`) but for invalid input."""
 
 
 def status_of(error: DomainError) -> int:

@@ -14,7 +14,7 @@ from litestar.response import Template
 from resolutionflow_app import Application
 from resolutionflow_app.passwords import Argon2Passwords
 from resolutionflow_app.psa import PROVIDERS, TICKET_CHANGES
-from resolutionflow_core.access import Role
+from resolutionflow_core.access import Role, grantable_roles
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.users import (
     ensure_can_manage_users,
@@ -56,7 +56,7 @@ async def _users(
     user: SignedIn, application: Application, *, status_code: int = 200, **extra: Any
 ) -> Template:
     users = await application.users.list(user.actor.account_id)
-    roles = [role for role in Role if role is not Role.OWNER or user.actor.role is Role.OWNER]
+    roles = grantable_roles(user.actor)
     context: dict[str, Any] = {"created": None, "password": None, **extra}
     return page(
         "settings_users.html", user, status_code=status_code, users=users, roles=roles, **context
@@ -106,7 +106,7 @@ async def _keys(
     user: SignedIn, application: Application, *, status_code: int = 200, **extra: Any
 ) -> Template:
     keys = await application.key_management.list(user.actor)
-    roles = [role for role in Role if role is not Role.OWNER or user.actor.role is Role.OWNER]
+    roles = grantable_roles(user.actor)
     context: dict[str, Any] = {"new_key": None, **extra}
     return page(
         "settings_keys.html", user, status_code=status_code, keys=keys, roles=roles, **context

@@ -22,11 +22,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import Message, Scope
 
-from resolutionflow_api.problems import problems, with_field
+from resolutionflow_api.controllers.sessions import start_chat
+from resolutionflow_api.problems import problems
 from resolutionflow_api.requests import LegacyCreateChat, LegacySendMessage
 from resolutionflow_core.access import Actor
 from resolutionflow_core.chat import ConversationMessage, MessageRole
-from resolutionflow_core.errors import InvalidInput, SessionNotFound
+from resolutionflow_core.errors import SessionNotFound
 from resolutionflow_core.listing import MAX_PAGE_SIZE
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import Session, SessionType
@@ -160,13 +161,7 @@ class LegacyAssistantController(Controller):
         actor: NamedDependency[Actor],
         sessions: NamedDependency[SessionService],
     ) -> LegacyChat:
-        try:
-            turn = await sessions.start_chat(actor, data.message)
-        except InvalidInput as error:
-            if error.field != "content":
-                raise
-            raise with_field(error, "message") from error
-        return _chat(turn.session)
+        return _chat((await start_chat(sessions, actor, data.message)).session)
 
     @get(
         "/{chat_id:uuid}",

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, PathParameter
+from litestar.params import JSONBody
 
+from resolutionflow_api.controllers.sessions import SessionId
 from resolutionflow_api.problems import problems
 from resolutionflow_api.requests import Body
 from resolutionflow_api.responses import DeliveryRead, Struct, delivery_read
 from resolutionflow_app.connections import ConnectionManagement
 from resolutionflow_app.psa import PROVIDERS, ConnectionTest, ConnectionView
+from resolutionflow_app.read_models import read
 from resolutionflow_core.access import Actor
 from resolutionflow_core.delivery import SessionDeliveries
 from resolutionflow_core.errors import InvalidInput
@@ -111,30 +112,15 @@ def _settings(data: PutConnection) -> dict[str, Any]:
 
 
 def _tested(tested: ConnectionTest) -> ConnectionTestRead:
-    ticket = tested.ticket
     return ConnectionTestRead(
         ok=True,
-        ticket=TicketSummaryRead(
-            provider=ticket.provider,
-            ticket_id=ticket.ticket_id,
-            summary=ticket.summary,
-            company=ticket.company,
-            contact=ticket.contact,
-            board=ticket.board,
-            status=ticket.status,
-        ),
-        discovered=DiscoveredRead(facts=tested.discovered.facts, choices=tested.discovered.choices),
+        ticket=read(TicketSummaryRead, tested.ticket),
+        discovered=read(DiscoveredRead, tested.discovered),
     )
 
 
 def _read(view: ConnectionView) -> ConnectionRead:
-    return ConnectionRead(
-        provider=view.provider,
-        settings=view.settings,
-        credentials_set=list(view.credentials_set),
-        created_at=view.created_at,
-        updated_at=view.updated_at,
-    )
+    return read(ConnectionRead, view, credentials_set=list(view.credentials_set))
 
 
 _PROVIDERS = ", ".join(f"`{name}`" for name in PROVIDERS)
@@ -210,9 +196,6 @@ class PSAConnectionController(Controller):
         connection_management: NamedDependency[ConnectionManagement],
     ) -> ConnectionRead:
         return _read(await connection_management.disconnect(actor))
-
-
-SessionId = Annotated[UUID, PathParameter(description="The session's id (a UUID).")]
 
 
 class DeliveryController(Controller):

@@ -31,7 +31,7 @@ from resolutionflow_core.errors import InvalidInput, StepAlreadyPending
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_moment
 from resolutionflow_core.search import MAX_QUERY_CHARS, similar_for
-from resolutionflow_core.services import SessionService
+from resolutionflow_core.services import ChatTurn, SessionService
 from resolutionflow_core.session import Session, SessionType
 
 SessionId = Annotated[UUID, PathParameter(description="The session's id (a UUID).")]
@@ -129,30 +129,18 @@ class SessionController(Controller):
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     ) -> SessionPageRead:
+        filters: dict[str, Any] = {  # the same for the history and for a search
+            "session_types": frozenset(session_type) if session_type else None,
+            "statuses": frozenset(status) if status else None,
+            "owner_id": owner,
+            "created_from": _moment(created_from, "created_from"),
+            "created_to": _moment(created_to, "created_to", end_of_day=True),
+            "limit": limit,
+            "cursor": cursor,
+        }
         if q is not None:
-            found = await sessions.search(
-                actor,
-                q,
-                session_types=frozenset(session_type) if session_type else None,
-                statuses=frozenset(status) if status else None,
-                owner_id=owner,
-                created_from=_moment(created_from, "created_from"),
-                created_to=_moment(created_to, "created_to", end_of_day=True),
-                limit=limit,
-                cursor=cursor,
-            )
-            return search_page_read(found)
-        page = await sessions.list(
-            actor,
-            session_types=frozenset(session_type) if session_type else None,
-            statuses=frozenset(status) if status else None,
-            owner_id=owner,
-            created_from=_moment(created_from, "created_from"),
-            created_to=_moment(created_to, "created_to", end_of_day=True),
-            limit=limit,
-            cursor=cursor,
-        )
-        return page_read(page)
+            return search_page_read(await sessions.search(actor, q, **filters))
+        return page_read(await sessions.list(actor, **filters))
 
     @get(
         "/{session_id:uuid}",
@@ -204,18 +192,24 @@ class SessionController(Controller):
         )
 
 
+async def start_chat(sessions: SessionService, actor: Actor, message: str) -> ChatTurn:
+    """A chat started with ``message``, whose refusal names the request's field ``message``
+    (the core's ``content``)."""
+    try:
+        return await sessions.start_chat(actor, message)
+    except InvalidInput as error:
+        if error.field != "content":
+            raise
+        raise with_field(error, "message") from error
+
+
 async def _start(
     sessions: SessionService,
     actor: Actor,
     data: CreateSession,
 ) -> SessionRead:
     if isinstance(data, CreateChatSession):
-        try:
-            turn = await sessions.start_chat(actor, data.message)
-        except InvalidInput as error:
-            if error.field != "content":
-                raise
-            raise with_field(error, "message") from error
+        turn = await start_chat(sessions, actor, data.message)
         return _with_similar(actor, turn.session)
     started = await sessions.start_guided(actor, data.intake_type, data.intake_content)
     return _with_similar(actor, started)
