@@ -6,7 +6,6 @@ LLM's pace, failures): `serve(application)` yields the base URL.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,13 +16,7 @@ import uvicorn
 from resolutionflow_api import create_app
 from resolutionflow_api.server import NoDelayHTTPProtocol
 from resolutionflow_app import Application
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.servers import free_port
 
 
 @contextmanager
