@@ -132,7 +132,10 @@ def test_a_chat_session_over_the_wire(running: Running) -> None:
 
     assert created.status_code == replayed.status_code == 201
     assert replayed.json() == created.json()
-    assert turn.json()["reply"]["actions"]
+    assert [action["title"] for action in turn.json()["reply"]["actions"]] == [
+        "Test the mailbox in Outlook on the web",  # the offline LLM's, for one mailbox
+        "Create a new Outlook profile",
+    ]
     assert events[-1][0] == "message"
     assert "".join(d["text"] for _, d in events[:-1]) == events[-1][1]["reply"]["content"]
     assert resolved.json()["status"] == "resolved"
@@ -223,7 +226,10 @@ def test_bad_input_over_the_wire_is_never_a_server_error(running: Running, conte
 
 
 def test_sigterm_stops_the_server_cleanly_and_a_restart_prints_no_key(running: Running) -> None:
-    server = running.server
+    server, client = running.server, running.client
+    body = {"session_type": "chat", "message": "Teams drops calls after a minute"}
+    assert client.post("/api/v1/ai-sessions", json=body, headers=running.owner).status_code == 201
+    stored = client.get("/api/v1/ai-sessions", headers=running.owner).json()["items"]
 
     assert server.terminate() == 0
     assert "Application shutdown complete" in server.stderr
@@ -232,7 +238,7 @@ def test_sigterm_stops_the_server_cleanly_and_a_restart_prints_no_key(running: R
         assert KEY.findall(restarted.stdout) == []
         ok = httpx.get(f"{restarted.base_url}/api/v1/ai-sessions", headers=running.owner)
         assert ok.status_code == 200
-        assert ok.json()["items"]
+        assert ok.json()["items"] == stored
     finally:
         assert restarted.terminate() == 0
 

@@ -41,11 +41,13 @@ def test_pause_resume_and_resolve_both_kinds(cli: Cli, kind: str) -> None:
 
 def test_lifecycle_commands_print_the_session_as_json(cli: Cli) -> None:
     session_id = cli.new_chat()
+    started = cli.session(session_id)["version"]
     paused = cli.json("pause", session_id)
     assert paused["status"] == "paused"
-    assert paused["version"] > 0
+    assert paused["version"] == started + 1
     abandoned = cli.json("abandon", session_id, "--reason", "Client replaced the laptop")
     assert abandoned["status"] == "abandoned"
+    assert abandoned["version"] == started + 2
     assert abandoned["abandoned_at"] == abandoned["updated_at"]
     assert _time(abandoned["abandoned_at"]) > _time(paused["updated_at"])
 
