@@ -1,6 +1,10 @@
-"""The real server process (``python -m resolutionflow_api``) on 127.0.0.1, for the tests
-that drive it over HTTP: started with the operator's environment minus any
-``RESOLUTIONFLOW_*`` or Anthropic setting, its output kept in files, stopped with SIGTERM."""
+"""Servers on 127.0.0.1 for the tests that talk to one over real sockets.
+
+`ServerProcess`: the real server process (``python -m resolutionflow_api``), started with the
+operator's environment minus any ``RESOLUTIONFLOW_*`` or Anthropic setting, its output kept
+in files, stopped with SIGTERM. `serving_in_thread`: an ASGI app (a stub of a provider's
+API, or the API itself with a test's adapters) under uvicorn in a thread of the test process.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 
 KEY = re.compile(r"^\s+(rf_[0-9a-f]{12}_\S+)$", re.MULTILINE)
 """The first owner key, as the first start on an empty database prints it."""
@@ -115,3 +124,52 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)  # the workers too, not only the parent
             self.process.wait(timeout=30)
+
+
+@contextmanager
+def serving_in_thread(app: Any, name: str, **options: Any) -> Iterator[int]:
+    """uvicorn serving the ASGI ``app`` on 127.0.0.1, a free port, which it yields.
+
+    In a thread of its own, with its own loop: the client under test may block or cancel the
+    test's loop without taking the server down, and uvicorn installs no signal handlers off
+    the main thread. ``options``: more of uvicorn's `Config`."""
+    config = uvicorn.Config(
+        app,
+        **{
+            "host": "127.0.0.1",
+            "port": 0,
+            "log_config": None,
+            "log_level": "critical",
+            "access_log": False,
+            **options,
+        },
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the {name} server did not start")
+        time.sleep(0.005)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+async def request_body(receive: Any) -> bytes:
+    """The whole body of an ASGI HTTP request, however many messages it came in."""
+    chunks = []
+    while True:
+        event = await receive()
+        chunks.append(event.get("body", b""))
+        if not event.get("more_body"):
+            return b"".join(chunks)
+
+
+async def start_response(send: Any, status: int, headers: dict[str, str]) -> None:
+    """Send an ASGI HTTP response's status and headers (its body follows)."""
+    encoded = [(name.encode(), value.encode()) for name, value in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": encoded})
