@@ -8,7 +8,6 @@ settings. `Cli` runs commands and checks what they print.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from resolutionflow_cli.main import app
 from resolutionflow_cli.runtime import CliState
 from resolutionflow_core.tickets import Ticket
 from resolutionflow_memory import InMemoryPSA, InMemoryPSAConnections, OfflineLLM
-from resolutionflow_sqlalchemy import migrations
 from tests.llm_faults import FaultyLLM
 
 CLEARED_ENV = (
@@ -41,18 +39,10 @@ CLEARED_ENV = (
 TICKET = Ticket("memory", "T-100", "Printer on floor 2 offline", company="Acme Ltd")
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file at the newest revision, migrated once; tests copy it."""
-    path = tmp_path_factory.mktemp("cli-template") / "template.sqlite3"
-    asyncio.run(migrations.upgrade(f"sqlite:///{path}"))
-    return path
-
-
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+def database_url(tmp_path: Path, migrated_database: Path) -> str:
     path = tmp_path / "resolutionflow.sqlite3"
-    shutil.copyfile(migrated_sqlite, path)
+    shutil.copyfile(migrated_database, path)
     return f"sqlite:///{path}"
 
 
