@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -63,6 +65,16 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         drop_postgres(server)
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at the newest revision, migrated once per run; tests copy it."""
+    from resolutionflow_sqlalchemy import migrations
+
+    path = tmp_path_factory.mktemp("migrated") / "template.sqlite3"
+    asyncio.run(migrations.upgrade(f"sqlite:///{path}"))
+    return path
 
 
 @pytest.fixture

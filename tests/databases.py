@@ -11,8 +11,15 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from resolutionflow_sqlalchemy import SqlStorage
 
 ADMIN_URL = os.environ.get(
     "RESOLUTIONFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -62,3 +69,34 @@ def _run_admin(statement: str) -> None:
     """Run an admin statement on its own loop in a thread (callers may be inside a loop)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(asyncio.run, _admin(statement)).result()
+
+
+SQL_DATABASES: list[Any] = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""The SQL databases a storage test runs on, as fixture params: a SQLite file, PostgreSQL."""
+
+EVERY_STORE: list[Any] = ["memory", *SQL_DATABASES]
+"""The in-memory adapter, then the SQL databases."""
+
+
+def url_for(request: pytest.FixtureRequest, sqlite_file: Path) -> str:
+    """The URL of the database ``request.param`` names: ``sqlite_file``, or this run's
+    PostgreSQL database (the test skips, or fails under CI, without a server)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{sqlite_file}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.database_url
+
+
+async def empty_storage(url: str) -> SqlStorage:
+    """`SqlStorage` on ``url`` with the current schema and no rows (its tables made afresh);
+    the caller disposes of it."""
+    from resolutionflow_sqlalchemy import SqlStorage
+    from resolutionflow_sqlalchemy.tables import metadata
+
+    def reset(conn: sa.Connection) -> None:
+        metadata.drop_all(conn)
+        metadata.create_all(conn)
+
+    storage = SqlStorage.from_url(url)
+    await storage.database.write(reset)
+    return storage

@@ -7,7 +7,6 @@ makes keys for any account, user and role.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from resolutionflow_app import Application, Settings, open_application
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.tickets import Ticket
 from resolutionflow_memory import InMemoryPSA, InMemoryPSAConnections, OfflineLLM
-from resolutionflow_sqlalchemy import SqlStorage, migrations
+from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from tests.llm_faults import FaultyLLM
 
@@ -34,14 +33,6 @@ MAX_REQUEST_BYTES = 100_000
 ACCOUNT = "acme"
 OTHER_ACCOUNT = "globex"
 TICKET = Ticket("memory", "T-100", "Outlook asks for the password", company="Acme Ltd")
-
-
-@pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file at the newest revision, migrated once; tests copy it."""
-    path = tmp_path_factory.mktemp("api-template") / "template.sqlite3"
-    asyncio.run(migrations.upgrade(f"sqlite:///{path}"))
-    return path
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,17 @@ from resolutionflow_app import Application, Settings, open_application
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.delivery import DeliveryRelay
-from resolutionflow_core.system import SystemClock
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from tests.api.conftest import ACCOUNT, problem
+from tests.conftest import StepClock
 from tests.integration.psa.stub import StubServer, rate_limited
 from tests.integration.psa.stubs import CW_PREFIX, ConnectWiseStub, HaloStub
 
 PATH = "/api/v1/psa-connection"
+RELAY_NOW = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+"""The relay's time: later than any delivery is due."""
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +236,7 @@ async def test_the_session_shows_its_deliveries_and_failed_ones_can_be_retried(
     assert pending["note_kind"] == "resolution"
     assert pending["ticket_id"] == "4711"
     assert pending["attempts"] == 0
-    assert pending["next_attempt_at"] is not None
+    assert pending["next_attempt_at"] == resolved.json()["resolved_at"]  # due at once
 
     # The PSA refuses the note as such: the relay does not try it 12 times, it fails it
     # at once with the PSA's message.
@@ -245,7 +248,7 @@ async def test_the_session_shows_its_deliveries_and_failed_ones_can_be_retried(
         ConfiguredPSAConnections(
             SqlPSAConnectionStore(database), Sealer(psa_api.key), allow_loopback=True
         ),
-        SystemClock(),
+        StepClock(RELAY_NOW, step=timedelta(0)),
         max_attempts=12,
     )
     assert (await relay.run_once()).failed == 1
@@ -265,7 +268,7 @@ async def test_the_session_shows_its_deliveries_and_failed_ones_can_be_retried(
     (delivered,) = (await client.get(session, headers=engineer)).json()["psa_deliveries"]
     assert delivered["state"] == "delivered"
     assert delivered["psa_note_id"] == str(psa_api.stub.notes[4711][0]["id"])
-    assert delivered["delivered_at"] is not None
+    assert delivered["delivered_at"] == "2030-01-01T09:00:00Z"  # the relay's clock
     assert delivered["last_error"] is None
     assert len(psa_api.stub.notes[4711]) == 1
 

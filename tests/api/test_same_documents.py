@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import ACCOUNT, Api
-from tests.cli.conftest import CLEARED_ENV, Cli
+from tests.cli.conftest import CLEARED_ENV, Cli, Opening
 
 BASE = "/api/v1/ai-sessions"
 ALICE = f"{ACCOUNT}:alice:engineer"
@@ -28,7 +28,7 @@ def cli(api: Api, monkeypatch: pytest.MonkeyPatch) -> Cli:
     url = api.application.settings.database_url
     monkeypatch.setenv("RESOLUTIONFLOW_DATABASE_URL", url)
     monkeypatch.setenv("RESOLUTIONFLOW_LLM", "offline")
-    return Cli(url)
+    return Cli(url, Opening())
 
 
 async def _cli_json(cli: Cli, *args: str) -> Any:
@@ -93,7 +93,10 @@ async def test_list_and_search_items_are_the_documents_of_the_api(api: Api, cli:
     listed = (await api.client.get(f"{BASE}?limit=1", headers=headers)).json()
     assert await _cli_json(cli, "sessions", "list", "--limit", "1") == listed
     assert [item["id"] for item in listed["items"]] == [guided_id]
-    assert listed["next_cursor"] is not None
+    params = {"limit": 1, "cursor": listed["next_cursor"]}
+    rest = (await api.client.get(BASE, params=params, headers=headers)).json()
+    assert [item["id"] for item in rest["items"]] == [chat_id]
+    assert rest["next_cursor"] is None
 
     found = (await api.client.get(f"{BASE}", params={"q": "outlook"}, headers=headers)).json()
     assert await _cli_json(cli, "sessions", "search", "outlook") == found

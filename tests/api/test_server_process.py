@@ -9,15 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -29,106 +22,9 @@ from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from tests.api.conftest import parse_sse
 from tests.databases import PostgresServer, drop_postgres, start_postgres
+from tests.servers import KEY, STARTUP_SECONDS, ServerProcess
 
 pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
-
-KEY = re.compile(r"^\s+(rf_[0-9a-f]{12}_\S+)$", re.MULTILINE)
-STARTUP_SECONDS = 120
-"""A bound, not a wait: on a loaded 2-core machine a start (imports, migrations) took 60 s."""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class ServerProcess:
-    database_url: str
-    directory: Path
-    workers: int = 1
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def stdout(self) -> str:
-        return (self.directory / f"stdout-{self.port}.txt").read_text()
-
-    @property
-    def stderr(self) -> str:
-        return (self.directory / f"stderr-{self.port}.txt").read_text()
-
-    def start(self, **env: str) -> ServerProcess:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("RESOLUTIONFLOW_")}
-        environment.pop("ANTHROPIC_API_KEY", None)
-        environment |= {
-            "RESOLUTIONFLOW_DATABASE_URL": self.database_url,
-            "RESOLUTIONFLOW_HOST": "127.0.0.1",
-            "RESOLUTIONFLOW_PORT": str(self.port),
-            "RESOLUTIONFLOW_WORKERS": str(self.workers),
-            "RESOLUTIONFLOW_LLM": "offline",
-            **env,
-        }
-        with (
-            (self.directory / f"stdout-{self.port}.txt").open("wb") as stdout,
-            (self.directory / f"stderr-{self.port}.txt").open("wb") as stderr,
-        ):
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "resolutionflow_api"],
-                cwd=self.directory,
-                env=environment,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,  # its own process group: workers are killed with it
-            )
-        return self
-
-    def wait_ready(self) -> ServerProcess:
-        assert self.process is not None
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited: {self.stderr}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"the server did not start: {self.stderr}")
-
-    def terminate(self) -> int:
-        """SIGTERM, and the exit status."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            # Not left behind (a server still starting its workers ignores SIGTERM for a
-            # while): the whole group, workers included, then the failure.
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-            raise
-
-    def stop(self) -> None:
-        """Clean-up after a test: SIGTERM, then SIGKILL if it has not exited within a minute
-        (a loaded CI machine can take long to shut two workers down; that is not what the
-        test was about — the tests of a graceful exit assert `terminate()`'s status)."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)  # the workers too, not only the parent
-            self.process.wait(timeout=30)
 
 
 @dataclass
@@ -236,11 +132,14 @@ def test_a_chat_session_over_the_wire(running: Running) -> None:
 
     assert created.status_code == replayed.status_code == 201
     assert replayed.json() == created.json()
-    assert turn.json()["reply"]["actions"]
+    assert [action["title"] for action in turn.json()["reply"]["actions"]] == [
+        "Test the mailbox in Outlook on the web",  # the offline LLM's, for one mailbox
+        "Create a new Outlook profile",
+    ]
     assert events[-1][0] == "message"
     assert "".join(d["text"] for _, d in events[:-1]) == events[-1][1]["reply"]["content"]
     assert resolved.json()["status"] == "resolved"
-    assert note.json()["final"]
+    assert note.json()["final"] is True
     assert "Rebuilt the Outlook profile" in note.json()["text"]
     assert again.status_code == 409
     stored = client.get(f"/api/v1/ai-sessions/{session_id}", headers=owner).json()
@@ -327,7 +226,10 @@ def test_bad_input_over_the_wire_is_never_a_server_error(running: Running, conte
 
 
 def test_sigterm_stops_the_server_cleanly_and_a_restart_prints_no_key(running: Running) -> None:
-    server = running.server
+    server, client = running.server, running.client
+    body = {"session_type": "chat", "message": "Teams drops calls after a minute"}
+    assert client.post("/api/v1/ai-sessions", json=body, headers=running.owner).status_code == 201
+    stored = client.get("/api/v1/ai-sessions", headers=running.owner).json()["items"]
 
     assert server.terminate() == 0
     assert "Application shutdown complete" in server.stderr
@@ -336,7 +238,7 @@ def test_sigterm_stops_the_server_cleanly_and_a_restart_prints_no_key(running: R
         assert KEY.findall(restarted.stdout) == []
         ok = httpx.get(f"{restarted.base_url}/api/v1/ai-sessions", headers=running.owner)
         assert ok.status_code == 200
-        assert ok.json()["items"]
+        assert ok.json()["items"] == stored
     finally:
         assert restarted.terminate() == 0
 

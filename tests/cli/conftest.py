@@ -8,7 +8,6 @@ settings. `Cli` runs commands and checks what they print.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from collections.abc import Callable
@@ -18,12 +17,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-import resolutionflow_app
-from resolutionflow_app import Application, Settings
+from resolutionflow_app import Application, Settings, open_application
 from resolutionflow_cli.main import app
+from resolutionflow_cli.runtime import CliState
 from resolutionflow_core.tickets import Ticket
 from resolutionflow_memory import InMemoryPSA, InMemoryPSAConnections, OfflineLLM
-from resolutionflow_sqlalchemy import migrations
 from tests.llm_faults import FaultyLLM
 
 CLEARED_ENV = (
@@ -41,18 +39,10 @@ CLEARED_ENV = (
 TICKET = Ticket("memory", "T-100", "Printer on floor 2 offline", company="Acme Ltd")
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file at the newest revision, migrated once; tests copy it."""
-    path = tmp_path_factory.mktemp("cli-template") / "template.sqlite3"
-    asyncio.run(migrations.upgrade(f"sqlite:///{path}"))
-    return path
-
-
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+def database_url(tmp_path: Path, migrated_database: Path) -> str:
     path = tmp_path / "resolutionflow.sqlite3"
-    shutil.copyfile(migrated_sqlite, path)
+    shutil.copyfile(migrated_database, path)
     return f"sqlite:///{path}"
 
 
@@ -66,17 +56,47 @@ def operator_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> str:
     return database_url
 
 
-class Cli:
-    """Runs ``resolutionflow …`` in process and checks how it ends."""
+OpenHook = Callable[[Application], None]
+AdapterFactory = Callable[[], Any]
 
-    def __init__(self, database_url: str) -> None:
+
+class Opening:
+    """How every application the commands open is built: `open_application` given these
+    adapters (each made afresh per application), then these hooks run on it. The CLI takes
+    it as its application factory (`CliState.open_application`)."""
+
+    def __init__(self) -> None:
+        self.adapters: dict[str, AdapterFactory] = {}
+        self.hooks: list[OpenHook] = []
+
+    def open(self, settings: Settings) -> Application:
+        given = {name: make() for name, make in self.adapters.items()}
+        application = open_application(settings, **given)
+        for hook in self.hooks:
+            hook(application)
+        return application
+
+
+@pytest.fixture
+def opening() -> Opening:
+    """The adapters and hooks of the applications the commands open (none: as configured)."""
+    return Opening()
+
+
+class Cli:
+    """Runs ``resolutionflow …`` in process, its applications opened by ``opening``, and
+    checks how it ends."""
+
+    def __init__(self, database_url: str, opening: Opening) -> None:
         self.database_url = database_url
+        self.opening = opening
         self.runner = CliRunner()
 
     def __call__(
         self, *args: str, input: str | None = None, env: dict[str, str] | None = None
     ) -> Result:
-        return self.runner.invoke(app, list(args), input=input, env=env)
+        state = CliState(open_application=self.opening.open)
+        return self.runner.invoke(app, list(args), input=input, env=env, obj=state)
 
     def ok(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         result = self(*args, input=input, env=env)
@@ -114,38 +134,8 @@ class Cli:
 
 
 @pytest.fixture
-def cli(operator_env: str) -> Cli:
-    return Cli(operator_env)
-
-
-OpenHook = Callable[[Application], None]
-AdapterFactory = Callable[[], Any]
-
-
-class Opening:
-    """How every application the commands open is built: `open_application` given these
-    adapters (each made afresh per application), then these hooks run on it."""
-
-    def __init__(self) -> None:
-        self.adapters: dict[str, AdapterFactory] = {}
-        self.hooks: list[OpenHook] = []
-
-
-@pytest.fixture
-def opening(monkeypatch: pytest.MonkeyPatch) -> Opening:
-    """The CLI opens its application itself: this puts the test's adapters in."""
-    opening = Opening()
-    opened = resolutionflow_app.open_application
-
-    def open_with_adapters(settings: Settings | None = None) -> Application:
-        given = {name: make() for name, make in opening.adapters.items()}
-        application = opened(settings, **given)
-        for hook in opening.hooks:
-            hook(application)
-        return application
-
-    monkeypatch.setattr(resolutionflow_app, "open_application", open_with_adapters)
-    return opening
+def cli(operator_env: str, opening: Opening) -> Cli:
+    return Cli(operator_env, opening)
 
 
 @pytest.fixture

@@ -101,10 +101,10 @@ def test_as_works_before_the_command_too(cli: Cli) -> None:
 
 
 def test_database_url_works_after_the_command_too(
-    cli: Cli, tmp_path: Path, migrated_sqlite: Path
+    cli: Cli, tmp_path: Path, migrated_database: Path
 ) -> None:
     other = tmp_path / "other.sqlite3"
-    shutil.copyfile(migrated_sqlite, other)
+    shutil.copyfile(migrated_database, other)
     other_url = f"sqlite:///{other}"
 
     made = cli.json("sessions", "new", "Printer offline", "--database-url", other_url)

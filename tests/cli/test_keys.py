@@ -102,7 +102,9 @@ def test_revoke_within_another_account_or_of_an_unknown_key_is_not_found(cli: Cl
     line = cli.refused(3, "keys", "revoke", created["key"]["id"], "--account", "globex")
     assert line == f"resolutionflow: not found: API key {created['key']['id']} not found"
     cli.refused(3, "keys", "revoke", str(uuid.uuid4()))
-    assert _authenticates(cli.database_url, created["secret"]) is not None
+    assert _authenticates(cli.database_url, created["secret"]) == Actor(
+        "acme", "alice", Role.ENGINEER
+    )  # still active
 
 
 def test_create_refuses_a_role_that_does_not_exist_or_a_blank_user(cli: Cli) -> None:

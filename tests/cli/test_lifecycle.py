@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from resolutionflow_memory import InMemoryPSA
@@ -11,11 +13,17 @@ BOB = ("--as", "default:bob:engineer")
 CAROL = ("--as", "default:carol:engineer")
 
 
+def _time(shown: str) -> datetime:
+    return datetime.fromisoformat(shown)
+
+
 @pytest.mark.parametrize("kind", ["chat", "guided"])
 def test_pause_resume_and_resolve_both_kinds(cli: Cli, kind: str) -> None:
     session_id = cli.new_chat() if kind == "chat" else cli.new_guided()
     assert "now paused" in cli.ok("pause", session_id).stdout
-    assert cli.session(session_id)["paused_at"] is not None
+    paused = cli.session(session_id)
+    assert paused["paused_at"] == paused["updated_at"]  # the time it paused
+    assert _time(paused["paused_at"]) > _time(paused["created_at"])
     assert "now active" in cli.ok("resume", session_id).stdout
     resolved = cli.ok(
         "resolve", session_id, "--summary", "Cleared the queue", "--root-cause", "A stuck job"
@@ -33,12 +41,15 @@ def test_pause_resume_and_resolve_both_kinds(cli: Cli, kind: str) -> None:
 
 def test_lifecycle_commands_print_the_session_as_json(cli: Cli) -> None:
     session_id = cli.new_chat()
+    started = cli.session(session_id)["version"]
     paused = cli.json("pause", session_id)
     assert paused["status"] == "paused"
-    assert paused["version"] > 0
+    assert paused["version"] == started + 1
     abandoned = cli.json("abandon", session_id, "--reason", "Client replaced the laptop")
     assert abandoned["status"] == "abandoned"
-    assert abandoned["abandoned_at"] is not None
+    assert abandoned["version"] == started + 2
+    assert abandoned["abandoned_at"] == abandoned["updated_at"]
+    assert _time(abandoned["abandoned_at"]) > _time(paused["updated_at"])
 
 
 def test_escalate_then_another_engineer_claims_it(cli: Cli) -> None:

@@ -42,7 +42,9 @@ def test_create_reads_the_password_from_stdin_and_never_prints_it(cli: Cli) -> N
     chosen = "a long passphrase from a vault"
     result = cli.ok(*CREATE, "--role", "admin", "--password-stdin", input=chosen + "\n")
     assert chosen not in result.output
-    assert _signs_in(cli.database_url, "alice@acme.example", chosen) is not None
+    user = _signs_in(cli.database_url, "alice@acme.example", chosen)
+    assert user is not None
+    assert (user.account_id, user.email, user.role) == ("acme", "alice@acme.example", Role.ADMIN)
 
 
 def test_a_short_password_or_a_second_user_with_the_email_is_refused(cli: Cli) -> None:

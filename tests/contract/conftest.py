@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from resolutionflow_core.ports import UnitOfWork
 from resolutionflow_memory import InMemoryStorage
 from resolutionflow_sqlalchemy import SqlStorage
-from resolutionflow_sqlalchemy.tables import metadata, session_outbox
-from tests.databases import PostgresServer
+from resolutionflow_sqlalchemy.tables import session_outbox
+from tests.databases import EVERY_STORE, empty_storage, url_for
 
 
 @dataclass
@@ -37,13 +37,7 @@ def memory_harness() -> StorageHarness:
 
 
 async def sql_harness(name: str, url: str) -> tuple[StorageHarness, SqlStorage]:
-    storage = SqlStorage.from_url(url)
-
-    def reset(conn: sa.Connection) -> None:
-        metadata.drop_all(conn)
-        metadata.create_all(conn)
-
-    await storage.database.write(reset)
+    storage = await empty_storage(url)
     query = sa.select(
         session_outbox.c.session_id, session_outbox.c.version, session_outbox.c.event_name
     ).order_by(session_outbox.c.id)
@@ -55,17 +49,12 @@ async def sql_harness(name: str, url: str) -> tuple[StorageHarness, SqlStorage]:
     return StorageHarness(name, storage.unit_of_work, outbox), storage
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EVERY_STORE)
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageHarness]:
     if request.param == "memory":
         yield memory_harness()
         return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'sessions.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.database_url
-    harness, sql = await sql_harness(request.param, url)
+    harness, sql = await sql_harness(request.param, url_for(request, tmp_path / "sessions.db"))
     try:
         yield harness
     finally:

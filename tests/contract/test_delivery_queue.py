@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from resolutionflow_core.delivery import DeliveryQueue, DeliveryRelay, DeliveryState
 from resolutionflow_core.ports import UnitOfWork
@@ -19,8 +18,7 @@ from resolutionflow_core.tickets import NoteKind, PSALink, Ticket
 from resolutionflow_memory import InMemoryPSA, InMemoryPSAConnections, InMemoryStorage
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
-from resolutionflow_sqlalchemy.tables import metadata
-from tests.databases import PostgresServer
+from tests.databases import EVERY_STORE, empty_storage, url_for
 
 T0 = datetime(2026, 11, 7, 10, 0, tzinfo=UTC)
 
@@ -33,24 +31,14 @@ class Queue:
     """Another queue on the same store, as a second relay process would have."""
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EVERY_STORE)
 async def queue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Queue]:
     if request.param == "memory":
         storage = InMemoryStorage()
         yield Queue(storage.unit_of_work, storage.deliveries, lambda: storage.deliveries)
         return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'queue.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.database_url
-    sql = SqlStorage.from_url(url)
-
-    def reset(conn: sa.Connection) -> None:
-        metadata.drop_all(conn)
-        metadata.create_all(conn)
-
-    await sql.database.write(reset)
+    url = url_for(request, tmp_path / "queue.db")
+    sql = await empty_storage(url)
     others: list[SqlStorage] = []
 
     def new_queue() -> DeliveryQueue:

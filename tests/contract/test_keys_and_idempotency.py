@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from resolutionflow_app.psa import CredentialsLocked, Sealer, reseal_credentials
 from resolutionflow_core.access import Actor, Role
@@ -24,12 +23,10 @@ from resolutionflow_memory.keys import (
     InMemoryKeyStore,
     InMemoryPSAConnectionStore,
 )
-from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
-from resolutionflow_sqlalchemy.tables import metadata
-from tests.databases import PostgresServer
+from tests.databases import EVERY_STORE, empty_storage, url_for
 
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 ALICE = Actor("acme", "alice", Role.ENGINEER)
@@ -43,23 +40,12 @@ class Stores:
     connections: PSAConnectionStore
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EVERY_STORE)
 async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
     if request.param == "memory":
         yield Stores(InMemoryKeyStore(), InMemoryIdempotencyStore(), InMemoryPSAConnectionStore())
         return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'keys.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.database_url
-    storage = SqlStorage.from_url(url)
-
-    def reset(conn: sa.Connection) -> None:
-        metadata.drop_all(conn)
-        metadata.create_all(conn)
-
-    await storage.database.write(reset)
+    storage = await empty_storage(url_for(request, tmp_path / "keys.db"))
     try:
         yield Stores(
             SqlKeyStore(storage.database),

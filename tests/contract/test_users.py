@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from resolutionflow_core.access import Actor, Role
 from resolutionflow_core.users import (
@@ -20,10 +19,8 @@ from resolutionflow_core.users import (
     new_browser_session,
 )
 from resolutionflow_memory.users import InMemoryBrowserSessionStore, InMemoryUserStore
-from resolutionflow_sqlalchemy import SqlStorage
-from resolutionflow_sqlalchemy.tables import metadata
 from resolutionflow_sqlalchemy.users import SqlBrowserSessionStore, SqlUserStore
-from tests.databases import PostgresServer
+from tests.databases import EVERY_STORE, empty_storage, url_for
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -34,23 +31,12 @@ class Stores:
     browsers: BrowserSessionStore
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=EVERY_STORE)
 async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
     if request.param == "memory":
         yield Stores(InMemoryUserStore(), InMemoryBrowserSessionStore())
         return
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'users.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.database_url
-    storage = SqlStorage.from_url(url)
-
-    def reset(conn: sa.Connection) -> None:
-        metadata.drop_all(conn)
-        metadata.create_all(conn)
-
-    await storage.database.write(reset)
+    storage = await empty_storage(url_for(request, tmp_path / "users.db"))
     try:
         yield Stores(SqlUserStore(storage.database), SqlBrowserSessionStore(storage.database))
     finally:

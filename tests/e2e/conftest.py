@@ -10,19 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import httpx
 import pytest
 
 from resolutionflow_app.passwords import Argon2Passwords
@@ -31,6 +25,7 @@ from resolutionflow_core.system import SystemClock
 from resolutionflow_core.users import register_user
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.users import SqlUserStore
+from tests.servers import ServerProcess
 
 CHROMIUM = os.environ.get("RESOLUTIONFLOW_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,7 +38,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "correct horse battery staple"
-STARTUP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -61,71 +55,10 @@ OWEN = Person("acme", "owen@acme.example", Role.OWNER)
 PEOPLE = (ALICE, BOB, VIC, GINA, OWEN)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@dataclass
-class WebServer:
-    directory: Path
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def database_url(self) -> str:
-        return f"sqlite:///{self.directory / 'web.sqlite3'}"
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> WebServer:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("RESOLUTIONFLOW_")}
-        environment.pop("ANTHROPIC_API_KEY", None)
-        environment |= {
-            "RESOLUTIONFLOW_DATABASE_URL": self.database_url,
-            "RESOLUTIONFLOW_HOST": "127.0.0.1",
-            "RESOLUTIONFLOW_PORT": str(self.port),
-            "RESOLUTIONFLOW_LLM": "offline",
-        }
-        with (
-            (self.directory / "stdout.txt").open("wb") as stdout,
-            (self.directory / "stderr.txt").open("wb") as stderr,
-        ):
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "resolutionflow_api"],
-                cwd=self.directory,
-                env=environment,
-                stdout=stdout,
-                stderr=stderr,
-            )
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited: {self.stderr}")
-            try:
-                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"the server did not start: {self.stderr}")
-
-    @property
-    def stdout(self) -> str:
-        return (self.directory / "stdout.txt").read_text()
-
-    @property
-    def stderr(self) -> str:
-        return (self.directory / "stderr.txt").read_text()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
+def web_server(directory: Path) -> ServerProcess:
+    """The server on a new SQLite file in ``directory``, started and ready."""
+    database_url = f"sqlite:///{directory / 'web.sqlite3'}"
+    return ServerProcess(database_url, directory).start().wait_ready()
 
 
 async def _register(database_url: str, people: tuple[Person, ...]) -> None:
@@ -191,8 +124,8 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[WebServer]:
-    server = WebServer(tmp_path_factory.mktemp("web")).start()
+def web(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[ServerProcess]:
+    server = web_server(tmp_path_factory.mktemp("web"))
     try:
         # In a thread of its own: Playwright's sync API may already run a loop in this one.
         with ThreadPoolExecutor(1) as pool:

@@ -23,16 +23,19 @@ from tests.e2e.conftest import (
     PASSWORD,
     PEOPLE,
     Person,
-    WebServer,
     _register,
     fail_a_delivery,
+    web_server,
 )
+from tests.servers import ServerProcess
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 
-def sign_in(browser: Any, web: WebServer, person: Person, width: int, scheme: str = "light") -> Any:
+def sign_in(
+    browser: Any, web: ServerProcess, person: Person, width: int, scheme: str = "light"
+) -> Any:
     context = browser.new_context(
         viewport={"width": width, "height": 860}, color_scheme=scheme, device_scale_factor=1
     )
@@ -46,7 +49,7 @@ def sign_in(browser: Any, web: WebServer, person: Person, width: int, scheme: st
     return page
 
 
-def chat(page: Any, web: WebServer, first: str, follow_up: str | None = None) -> str:
+def chat(page: Any, web: ServerProcess, first: str, follow_up: str | None = None) -> str:
     page.goto(web.base_url + "/new/chat")
     page.fill("#message", first)
     page.click("button:has-text('Start chat')")
@@ -59,7 +62,7 @@ def chat(page: Any, web: WebServer, first: str, follow_up: str | None = None) ->
     return str(page.url)
 
 
-def guided(page: Any, web: WebServer, problem: str, answers: int) -> str:
+def guided(page: Any, web: ServerProcess, problem: str, answers: int) -> str:
     page.goto(web.base_url + "/new/guided")
     page.fill("#problem", problem)
     page.click("button:has-text('Start guided session')")
@@ -77,7 +80,7 @@ def guided(page: Any, web: WebServer, problem: str, answers: int) -> str:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as directory:
-        web = WebServer(Path(directory)).start()
+        web = web_server(Path(directory))
         try:
             asyncio.run(_register(web.database_url, PEOPLE))
             with sync_playwright() as playwright:

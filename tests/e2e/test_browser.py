@@ -19,9 +19,9 @@ from tests.e2e.conftest import (
     PASSWORD,
     VIC,
     Person,
-    WebServer,
     fail_a_delivery,
 )
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
 
@@ -32,7 +32,7 @@ SERIOUS = ("serious", "critical")
 class Signed:
     """A signed-in browser page, and every JavaScript dialog that fired on it."""
 
-    def __init__(self, context: Any, page: Any, web: WebServer) -> None:
+    def __init__(self, context: Any, page: Any, web: ServerProcess) -> None:
         self.context = context
         self.page = page
         self.web = web
@@ -48,7 +48,7 @@ class Signed:
 
 
 @pytest.fixture
-def sign_in(browser: Any, web: WebServer) -> Iterator[Any]:
+def sign_in(browser: Any, web: ServerProcess) -> Iterator[Any]:
     contexts: list[Any] = []
 
     def open_as(person: Person, width: int = 1280) -> Signed:
@@ -213,7 +213,7 @@ def test_a_status_update_is_drafted_recorded_and_copied(sign_in: Any) -> None:
 
 
 def test_an_owner_retries_a_failed_note_delivery_from_the_session_page(
-    sign_in: Any, web: WebServer
+    sign_in: Any, web: ServerProcess
 ) -> None:
     alice = sign_in(ALICE)
     session_id = start_chat(alice, "Outlook asks for the password again")
@@ -247,7 +247,7 @@ def test_an_owner_retries_a_failed_note_delivery_from_the_session_page(
 
 
 def test_a_viewer_sees_no_button_that_changes_anything_and_is_refused_if_posting(
-    sign_in: Any, web: WebServer
+    sign_in: Any, web: ServerProcess
 ) -> None:
     alice = sign_in(ALICE)
     session_id = start_chat(alice, "Teams calls drop after 30 seconds")
@@ -280,7 +280,7 @@ def test_another_accounts_session_is_a_404_page(sign_in: Any) -> None:
     assert "Teams" not in gina.page.content()
 
 
-def test_a_post_without_the_csrf_token_is_refused(sign_in: Any, web: WebServer) -> None:
+def test_a_post_without_the_csrf_token_is_refused(sign_in: Any, web: ServerProcess) -> None:
     alice = sign_in(ALICE)
     session_id = start_chat(alice, "Disk full on the file server")
 
@@ -304,7 +304,7 @@ def test_a_post_without_the_csrf_token_is_refused(sign_in: Any, web: WebServer) 
     assert alice.page.locator(".chip.status-active").count() == 1
 
 
-def test_every_response_carries_the_security_headers(web: WebServer) -> None:
+def test_every_response_carries_the_security_headers(web: ServerProcess) -> None:
     for path in ("/sign-in", "/", "/static/app.js", "/nope"):
         response = httpx.get(web.base_url + path)
         policy = response.headers["content-security-policy"]
@@ -315,7 +315,7 @@ def test_every_response_carries_the_security_headers(web: WebServer) -> None:
 
 
 def test_no_page_has_a_serious_or_critical_accessibility_violation(
-    sign_in: Any, browser: Any, web: WebServer
+    sign_in: Any, browser: Any, web: ServerProcess
 ) -> None:
     anonymous = browser.new_context()
     page = anonymous.new_page()
@@ -374,7 +374,7 @@ def overflow(page: Any) -> dict[str, Any]:
 
 
 def test_every_page_fits_a_phone_with_the_whole_menu_visible(
-    sign_in: Any, browser: Any, web: WebServer, tmp_path: Any
+    sign_in: Any, browser: Any, web: ServerProcess, tmp_path: Any
 ) -> None:
     anonymous = browser.new_context(viewport={"width": PHONE, "height": 844})
     page = anonymous.new_page()

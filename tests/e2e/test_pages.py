@@ -29,10 +29,8 @@ from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_web import create_web_app
 from resolutionflow_web.chat import VisibleText
 from resolutionflow_web.signin import REFUSED
-from tests.api.conftest import TICKET, MemoryConnections, build_application, migrated_database
+from tests.api.conftest import TICKET, MemoryConnections, build_application
 from tests.llm_faults import FaultyLLM
-
-__all__ = ["migrated_database"]  # the fixture, used by name
 
 PASSWORD = "correct horse battery staple"
 EMAIL = "alice@acme.example"

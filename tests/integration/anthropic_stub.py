@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
+from tests.servers import request_body, serving_in_thread, start_response
 
 MODEL = "claude-sonnet-5-5"
 """The model id the stub answers with (the adapter's default)."""
@@ -345,47 +345,18 @@ class AnthropicStub:
 
     @contextmanager
     def running(self) -> Iterator[AnthropicStub]:
-        config = uvicorn.Config(
-            self._app,
-            host="127.0.0.1",
-            port=0,
-            interface="asgi3",
-            lifespan="off",
-            log_config=None,
-            log_level="critical",
-            access_log=False,
-        )
-        server = uvicorn.Server(config)
-        # A thread of its own (with its own loop): the SDK under test may block or cancel the
-        # test's loop without taking the server down, and uvicorn installs no signal handlers
-        # outside the main thread.
-        thread = threading.Thread(target=server.run, name="anthropic-stub", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Anthropic stub server did not start")
-            time.sleep(0.005)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        try:
+        with serving_in_thread(
+            self._app, "anthropic-stub", interface="asgi3", lifespan="off"
+        ) as port:
+            self.url = f"http://127.0.0.1:{port}"
             yield self
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
 
     # -- the ASGI app -------------------------------------------------------------------
 
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
-            event = await receive()
-            chunks.append(event.get("body", b""))
-            if not event.get("more_body"):
-                break
-        raw = b"".join(chunks)
+        raw = await request_body(receive)
         request = RecordedRequest(
             method=scope["method"],
             path=scope["path"],
@@ -408,13 +379,7 @@ class AnthropicStub:
     async def _json(self, reply: Reply, send: Any) -> None:
         payload = json.dumps(reply.body).encode()
         headers = {"content-type": "application/json", **reply.headers}
-        await send(
-            {
-                "type": "http.response.start",
-                "status": reply.status,
-                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-            }
-        )
+        await start_response(send, reply.status, headers)
         await send({"type": "http.response.body", "body": payload})
 
     async def _stream(self, reply: Reply, send: Any) -> None:
@@ -423,13 +388,7 @@ class AnthropicStub:
             "cache-control": "no-cache",
             **reply.headers,
         }
-        await send(
-            {
-                "type": "http.response.start",
-                "status": reply.status,
-                "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-            }
-        )
+        await start_response(send, reply.status, headers)
         assert reply.events is not None
         for number, (name, data) in enumerate(reply.events):
             if reply.cut_after is not None and number >= reply.cut_after:

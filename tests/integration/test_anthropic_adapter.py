@@ -8,6 +8,7 @@ Nothing here calls the real API.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 import uuid
@@ -289,7 +290,7 @@ async def test_a_chat_reply_sends_the_model_the_cached_system_prompt_and_the_his
     (request,) = stub.requests
     assert (request.method, request.path) == ("POST", "/v1/messages")
     assert request.headers["authorization"] == "Bearer sk-ant-test"
-    assert request.headers["anthropic-version"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", request.headers["anthropic-version"])  # the SDK's
     assert request.body["model"] == DEFAULT_MODEL
     assert request.body["max_tokens"] == 8_192
     assert request.system == [

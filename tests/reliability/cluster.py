@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.inprocess import free_port
+from tests.servers import free_port
 
 OWNER = "postgres"
 """initdb refuses to run as root: the cluster runs as this user when the tests are root."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_server_process import ServerProcess
+from tests.servers import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.process]
 

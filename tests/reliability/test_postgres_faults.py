@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_server_process import KEY, ServerProcess
 from tests.reliability.cluster import Cluster, cluster, wait_until
 from tests.reliability.load import ChatLoad, check_integrity
+from tests.servers import KEY, ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.process]
 

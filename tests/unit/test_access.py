@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +18,7 @@ from resolutionflow_core.access import (
 from resolutionflow_core.errors import PermissionDenied, SessionNotFound
 from resolutionflow_core.session import Session
 from resolutionflow_core.users import ensure_can_manage_users
+from tests.sessions import chat_session
 
 OLGA = Actor("acme", "olga", Role.OWNER)
 ADA = Actor("acme", "ada", Role.ADMIN)
@@ -76,13 +76,7 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 def claimed_after_an_admin_escalated() -> Session:
     """eve's session, escalated by the admin ada, then claimed by ben (then by carl)."""
-    session = Session.start_chat(
-        session_id=uuid.UUID(int=1),
-        account_id="acme",
-        user_id="eve",
-        first_message="VPN drops every hour",
-        now=T0,
-    )
+    session = chat_session("VPN drops every hour", user="eve", now=T0)
     session.escalate("Needs a network specialist", now=T0 + timedelta(minutes=1), by="ada")
     session.claim(now=T0 + timedelta(minutes=2), by="ben")
     session.escalate("Needs the vendor", now=T0 + timedelta(minutes=3), by="ben")

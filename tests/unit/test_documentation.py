@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -20,7 +19,8 @@ from resolutionflow_core.markers import (
     parse_markers,
     render_markers,
 )
-from resolutionflow_core.session import IntakeType, Session
+from resolutionflow_core.session import Session
+from tests.sessions import chat_session, guided_session
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 TAGS = ("[ACTIONS]", "[/ACTIONS]", "[QUESTIONS]", "[/QUESTIONS]", "[FORK]", "[/FORK]")
@@ -31,20 +31,11 @@ def at(minutes: int) -> datetime:
 
 
 def chat(first: str = "Outlook asks for the password every few minutes") -> Session:
-    return Session.start_chat(
-        session_id=uuid.UUID(int=1), account_id="acme", user_id="alice", first_message=first, now=T0
-    )
+    return chat_session(first, now=T0)
 
 
 def guided_with_pending_step() -> Session:
-    session = Session.start_guided(
-        session_id=uuid.UUID(int=2),
-        account_id="acme",
-        user_id="alice",
-        intake_type=IntakeType.FREE_TEXT,
-        intake_content={"text": "Printer on floor 2 prints blank pages"},
-        now=T0,
-    )
+    session = guided_session("Printer on floor 2 prints blank pages", now=T0)
     session.add_step(
         ProposedStep(kind=StepKind.QUESTION, content="Is the toner full?", confidence=0.3),
         now=at(1),

@@ -17,8 +17,9 @@ from resolutionflow_core.guided import ProposedStep, StepKind
 from resolutionflow_core.keys import KeyNotFound
 from resolutionflow_core.lifecycle import TRANSITIONS, LifecycleAction, SessionStatus, next_status
 from resolutionflow_core.search import SearchNotConfigured
-from resolutionflow_core.session import IntakeType, ProblemDomain, Session
+from resolutionflow_core.session import ProblemDomain, Session
 from resolutionflow_core.users import UserExists
+from tests.sessions import chat_session, guided_session
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 SID = uuid.UUID(int=7)
@@ -42,18 +43,9 @@ def assert_reads_as_a_sentence(message: str) -> None:
 def closed(status: SessionStatus, kind: str) -> Session:
     now = T0
     if kind == "chat":
-        session = Session.start_chat(
-            session_id=SID, account_id="a", user_id="u", first_message="VPN drops", now=now
-        )
+        session = chat_session("VPN drops", n=SID.int, account="a", user="u", now=now)
     else:
-        session = Session.start_guided(
-            session_id=SID,
-            account_id="a",
-            user_id="u",
-            intake_type=IntakeType.FREE_TEXT,
-            intake_content={"text": "Printer offline"},
-            now=now,
-        )
+        session = guided_session("Printer offline", n=SID.int, account="a", user="u", now=now)
         session.add_step(
             ProposedStep(kind=StepKind.QUESTION, content="Is it on?", confidence=0.3), now=now
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -12,33 +11,21 @@ from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.errors import LLMResponseInvalid, LLMUnavailable
 from resolutionflow_core.ports import LLM, ReplyCompleted, ReplyEvent, TextDelta
 from resolutionflow_core.services import SessionService
-from resolutionflow_core.session import IntakeType, Session
+from resolutionflow_core.session import Session
 from resolutionflow_memory.llm import LABEL, OfflineLLM
 from resolutionflow_memory.storage import InMemoryStorage
 from tests.llm_faults import INJECTED, FaultyLLM
+from tests.sessions import chat_session, guided_session
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def guided() -> Session:
-    return Session.start_guided(
-        session_id=uuid.UUID(int=1),
-        account_id="acme",
-        user_id="eve",
-        intake_type=IntakeType.FREE_TEXT,
-        intake_content={"text": "The VPN drops every ten minutes"},
-        now=NOW,
-    )
+    return guided_session("The VPN drops every ten minutes", n=1, user="eve", now=NOW)
 
 
 def chat() -> Session:
-    return Session.start_chat(
-        session_id=uuid.UUID(int=2),
-        account_id="acme",
-        user_id="eve",
-        first_message="Outlook keeps asking for the password",
-        now=NOW,
-    )
+    return chat_session("Outlook keeps asking for the password", n=2, user="eve", now=NOW)
 
 
 async def collect(llm: LLM, session: Session) -> list[ReplyEvent]:

@@ -26,11 +26,11 @@ def note(marker: str = "rf-1", kind: NoteKind = NoteKind.RESOLUTION) -> PSANote:
     return PSANote(kind=kind, text="Resolution note — recreated the Outlook profile", marker=marker)
 
 
-def test_the_in_memory_psa_implements_the_psa_ports() -> None:
+async def test_the_in_memory_psa_implements_the_psa_ports() -> None:
     client: PSAClient = InMemoryPSA()  # mypy checks the Protocols here
-    connections: PSAConnections = InMemoryPSAConnections()
+    connections: PSAConnections = InMemoryPSAConnections({"acme": client})
     assert client.provider == "memory"
-    assert connections is not None
+    assert await connections.client_for("acme") is client
 
 
 async def test_a_held_ticket_is_returned_and_an_unknown_one_is_not_found() -> None:

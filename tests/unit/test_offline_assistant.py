@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.guided import ConfidenceTier, StepKind, tier_for
 from resolutionflow_core.markers import parse_markers
 from resolutionflow_core.ports import StepProposal
-from resolutionflow_core.session import IntakeType, ProblemDomain, Session
+from resolutionflow_core.session import ProblemDomain, Session
 from resolutionflow_memory.llm import LABEL, MAX_CONFIDENCE, OfflineLLM
 from resolutionflow_memory.playbooks import (
     PLAYBOOKS,
@@ -26,6 +25,7 @@ from resolutionflow_memory.playbooks import (
     read_answer,
     says_it_failed,
 )
+from tests.sessions import chat_session, guided_session
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 STILL_FAILING = "Done, still failing"
@@ -58,24 +58,11 @@ OTHER_ANSWERS = (
 
 
 def guided(text: str = INTAKES[ProblemDomain.PRINTING]) -> Session:
-    return Session.start_guided(
-        session_id=uuid.UUID(int=1),
-        account_id="acme",
-        user_id="eve",
-        intake_type=IntakeType.FREE_TEXT,
-        intake_content={"text": text},
-        now=NOW,
-    )
+    return guided_session(text, n=1, user="eve", now=NOW)
 
 
 def chat(first_message: str = INTAKES[ProblemDomain.EMAIL]) -> Session:
-    return Session.start_chat(
-        session_id=uuid.UUID(int=2),
-        account_id="acme",
-        user_id="eve",
-        first_message=first_message,
-        now=NOW,
-    )
+    return chat_session(first_message, n=2, user="eve", now=NOW)
 
 
 async def propose(llm: OfflineLLM, session: Session) -> StepProposal:

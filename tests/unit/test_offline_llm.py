@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,6 +34,7 @@ from resolutionflow_memory.llm import (
 )
 from resolutionflow_memory.playbooks import detect_domain
 from resolutionflow_memory.storage import InMemoryStorage
+from tests.sessions import chat_session, guided_session
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 STILL_FAILING = "Done, still failing"
@@ -44,24 +44,11 @@ NO_NUL = st.characters(blacklist_characters="\x00")
 
 
 def guided(text: str = "The VPN drops every ten minutes for remote users") -> Session:
-    return Session.start_guided(
-        session_id=uuid.UUID(int=1),
-        account_id="acme",
-        user_id="eve",
-        intake_type=IntakeType.FREE_TEXT,
-        intake_content={"text": text},
-        now=NOW,
-    )
+    return guided_session(text, n=1, user="eve", now=NOW)
 
 
 def chat(first_message: str = "Outlook keeps asking for the password") -> Session:
-    return Session.start_chat(
-        session_id=uuid.UUID(int=2),
-        account_id="acme",
-        user_id="eve",
-        first_message=first_message,
-        now=NOW,
-    )
+    return chat_session(first_message, n=2, user="eve", now=NOW)
 
 
 async def walk(llm: OfflineLLM, session: Session, answers: list[str]) -> list[StepProposal]:
@@ -172,14 +159,7 @@ async def test_describe_summarises_the_intake_within_200_characters() -> None:
 
 
 async def test_a_linked_ticket_summary_helps_to_find_the_domain() -> None:
-    session = Session.start_guided(
-        session_id=uuid.UUID(int=3),
-        account_id="acme",
-        user_id="eve",
-        intake_type=IntakeType.PSA_TICKET,
-        intake_content={"ticket_id": "4711"},
-        now=NOW,
-    )
+    session = guided_session("4711", n=3, user="eve", intake_type=IntakeType.PSA_TICKET, now=NOW)
     assert (await OfflineLLM().describe(session)).domain is ProblemDomain.OTHER
     snapshot = {"summary": "Scan to email fails on the Ricoh printer"}
     session.link_ticket(PSALink("memory", "4711", snapshot, NOW), by="eve")

@@ -92,7 +92,7 @@ async def test_starting_a_chat_stores_the_message_the_reply_a_title_and_a_summar
     assert turn.reply.model == "offline"
     assert stored.title == VPN
     assert stored.problem_domain is ProblemDomain.NETWORK
-    assert stored.problem_summary
+    assert stored.problem_summary == VPN  # the offline LLM's summary of a short first message
     assert stored.system_prompt_snapshot == world.llm.system_prompt(SessionType.CHAT)
     assert stored.step_count == 2
     assert world.event_names(stored.id) == [

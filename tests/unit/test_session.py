@@ -31,6 +31,7 @@ from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
 from resolutionflow_core.tickets import PSALink
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
+from tests.sessions import chat_session, guided_session
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -40,20 +41,11 @@ def at(minutes: int) -> datetime:
 
 
 def chat(text: str = "Outlook asks for the password every few minutes") -> Session:
-    return Session.start_chat(
-        session_id=uuid.UUID(int=1), account_id="acme", user_id="alice", first_message=text, now=T0
-    )
+    return chat_session(text, now=T0)
 
 
 def guided() -> Session:
-    return Session.start_guided(
-        session_id=uuid.UUID(int=2),
-        account_id="acme",
-        user_id="alice",
-        intake_type=IntakeType.FREE_TEXT,
-        intake_content={"text": "Printer on floor 2 prints blank pages"},
-        now=T0,
-    )
+    return guided_session("Printer on floor 2 prints blank pages", now=T0)
 
 
 def step(confidence: float, kind: StepKind = StepKind.QUESTION) -> ProposedStep:

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 from resolutionflow_anthropic.conversation import chat_messages, guided_messages
 from resolutionflow_anthropic.solved_before import CLOSE_TAG, OPEN_TAG, solved_before_context
-from resolutionflow_core.session import IntakeType, Session
+from resolutionflow_core.session import Session
 from resolutionflow_core.similar import CONTEXT_CHARS, SimilarSession
 from resolutionflow_memory import OfflineLLM
+from tests.sessions import chat_session, guided_session
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SOLVED = SimilarSession(
@@ -25,13 +26,7 @@ SOLVED = SimilarSession(
 
 
 def chat(similar: tuple[SimilarSession, ...]) -> Session:
-    session = Session.start_chat(
-        session_id=uuid.UUID(int=1),
-        account_id="acme",
-        user_id="bob",
-        first_message="Outlook keeps prompting for a password",
-        now=NOW,
-    )
+    session = chat_session("Outlook keeps prompting for a password", user="bob", now=NOW)
     session.similar_sessions = similar
     return session
 
@@ -55,14 +50,7 @@ def test_the_prompt_gets_a_marked_bounded_section_before_the_conversation() -> N
 
 
 def test_guided_sessions_get_the_same_section() -> None:
-    session = Session.start_guided(
-        session_id=uuid.UUID(int=2),
-        account_id="acme",
-        user_id="bob",
-        intake_type=IntakeType.FREE_TEXT,
-        intake_content={"text": "Outlook prompts"},
-        now=NOW,
-    )
+    session = guided_session("Outlook prompts", user="bob", now=NOW)
     session.similar_sessions = (SOLVED,)
 
     assert OPEN_TAG in text_of(guided_messages(session)[0])

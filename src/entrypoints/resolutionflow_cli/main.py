@@ -8,6 +8,7 @@ local might hold a secret).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -32,7 +33,7 @@ from resolutionflow_cli.commands import (
 )
 from resolutionflow_cli.errors import ExitCode, one_line, refusal
 from resolutionflow_cli.output import print_refusal
-from resolutionflow_cli.runtime import CliState
+from resolutionflow_cli.runtime import CliState, opened_by
 
 HELP = """\
 ResolutionFlow sessions from the terminal: guided troubleshooting and chat with the
@@ -197,7 +198,9 @@ def root(
         ),
     ] = False,
 ) -> None:
-    ctx.obj = CliState(database_url=database_url)
+    given = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
+    ctx.obj = dataclasses.replace(given, database_url=database_url)
+    ctx.with_resource(opened_by(given.open_application))
 
 
 SESSIONS = "Sessions"

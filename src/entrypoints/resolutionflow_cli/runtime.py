@@ -9,7 +9,9 @@ the assistant answers stops only that answer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import Callable, Coroutine, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +41,10 @@ class CliState:
     """Options of the root command, handed to every subcommand through the context."""
 
     database_url: str | None = None
+    open_application: Callable[[Settings], Application] | None = None
+    """How commands build their application: the composition root's `open_application`
+    unless the caller (a test, a program embedding the CLI) hands its own in Click's
+    ``obj`` (the root command keeps it, `opened_by`)."""
 
 
 # -- settings -------------------------------------------------------------------------------
@@ -157,9 +163,7 @@ class Workbench:
     def __enter__(self) -> Self:
         try:
             self.run(ensure_schema(self.settings))
-            from resolutionflow_app import open_application
-
-            self._app = open_application(self.settings)
+            self._app = _opener()(self.settings)
         except BaseException:
             self._runner.close()
             raise
@@ -176,6 +180,31 @@ class Workbench:
                 self.run(self._app.close())
         finally:
             self._runner.close()
+
+
+_OPEN_APPLICATION: ContextVar[Callable[[Settings], Application] | None] = ContextVar(
+    "open_application", default=None
+)
+
+
+@contextlib.contextmanager
+def opened_by(factory: Callable[[Settings], Application] | None) -> Iterator[None]:
+    """For the length of one command line, its applications are built by ``factory`` (the
+    composition root's `open_application` when None)."""
+    token = _OPEN_APPLICATION.set(factory)
+    try:
+        yield
+    finally:
+        _OPEN_APPLICATION.reset(token)
+
+
+def _opener() -> Callable[[Settings], Application]:
+    factory = _OPEN_APPLICATION.get()
+    if factory is not None:
+        return factory
+    from resolutionflow_app import open_application
+
+    return open_application
 
 
 def call(settings: Settings, work: Callable[[Application], Coroutine[Any, Any, T]]) -> T:

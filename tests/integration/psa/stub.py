@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
+from tests.servers import request_body, serving_in_thread, start_response
 
 
 @dataclass(frozen=True)
@@ -122,19 +122,14 @@ class PSAStub:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
-            event = await receive()
-            chunks.append(event.get("body", b""))
-            if not event.get("more_body"):
-                break
+        raw = await request_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         request = Recorded(
             method=scope["method"],
             path=scope["path"],
             query=dict(parse_qsl(scope.get("query_string", b"").decode())),
             headers=headers,
-            body=_decode(b"".join(chunks), headers.get("content-type", "")),
+            body=_decode(raw, headers.get("content-type", "")),
             received_at=time.monotonic(),
         )
         with self._lock:
@@ -190,13 +185,7 @@ def _decode(raw: bytes, content_type: str) -> Any:
 async def _send(send: Any, answer: Answer) -> None:
     payload = b"" if answer.body is None else json.dumps(answer.body).encode()
     headers = {"content-type": "application/json; charset=utf-8", **answer.headers}
-    await send(
-        {
-            "type": "http.response.start",
-            "status": answer.status,
-            "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-        }
-    )
+    await start_response(send, answer.status, headers)
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -213,30 +202,13 @@ class StubServer:
 
     @contextmanager
     def running(self) -> Iterator[StubServer]:
-        config = uvicorn.Config(
+        with serving_in_thread(
             self._app,
-            host="127.0.0.1",
-            port=0,
+            "psa-stub",
             interface="asgi3",
             lifespan="off",
-            log_level="critical",
-            access_log=False,
             timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        # Its own thread and loop: the client under test may block or cancel the test's loop
-        # without taking the server down; uvicorn installs no signal handlers off the main thread.
-        thread = threading.Thread(target=server.run, name="psa-stub", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the PSA stub server did not start")
-            time.sleep(0.005)
-        self.port = server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        try:
+        ) as port:
+            self.port = port
+            self.url = f"http://127.0.0.1:{port}"
             yield self
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)

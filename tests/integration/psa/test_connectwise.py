@@ -318,7 +318,7 @@ async def test_a_429_is_retried_after_its_retry_after(
 
     ticket = await connectwise.get_ticket(TICKET)
 
-    assert ticket.summary
+    assert ticket.summary == "VPN drops every ten minutes"
     assert len(cw_stub.requests) == 3
     assert waits == [2.0, 0.0]
 

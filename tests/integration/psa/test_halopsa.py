@@ -81,7 +81,7 @@ async def test_a_401_renews_the_token_once_and_repeats_the_request(
 
     ticket = await halo.get_ticket(TICKET)
 
-    assert ticket.summary
+    assert ticket.summary == "Outlook cannot connect to Exchange"
     assert halo_stub.issued == ["halo-token-1", "halo-token-2"]
     refused, repeated = halo_stub.sent("GET", "/api/Tickets/")[1:]
     assert refused.headers["authorization"] == "Bearer halo-token-1"

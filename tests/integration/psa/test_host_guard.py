@@ -177,7 +177,7 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
     url = f"http://psa.example.test:{server.port}/v4_6_release/apis/3.0"
     async with connectwise(url, guard) as psa:
         ticket = await psa.get_ticket("4711")
-    assert ticket.summary
+    assert ticket.summary == "VPN drops every ten minutes"
     assert stub.requests[0].headers["host"] == f"psa.example.test:{server.port}"
 
 

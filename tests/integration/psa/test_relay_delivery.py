@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_core.delivery import DeliveryRelay, DeliveryState, RelayReport
@@ -32,8 +31,7 @@ from resolutionflow_psa.marker import carries_marker
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
-from resolutionflow_sqlalchemy.tables import metadata
-from tests.databases import PostgresServer
+from tests.databases import SQL_DATABASES, empty_storage, url_for
 from tests.integration.psa.conftest import CLIENT_TIMEOUT, half
 from tests.integration.psa.stub import Fault, StubServer, rate_limited, timeout, unavailable
 from tests.integration.psa.stubs import CW_PREFIX, ConnectWiseStub, HaloStub
@@ -163,24 +161,10 @@ class World:
         raise AssertionError(f"still pending after {rounds} passes: {reports}")
 
 
-def _storage_params() -> list[Any]:
-    return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=_storage_params())
+@pytest.fixture(params=SQL_DATABASES)
 async def world(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[World]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'relay.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.database_url
-    storage = SqlStorage.from_url(url)
-
-    def reset(conn: sa.Connection) -> None:
-        metadata.drop_all(conn)
-        metadata.create_all(conn)
-
-    await storage.database.write(reset)
+    url = url_for(request, tmp_path / "relay.db")
+    storage = await empty_storage(url)
     opened = World(url, storage, Sealer.new_key())
     try:
         yield opened
