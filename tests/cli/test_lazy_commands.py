@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,31 +13,9 @@ from typer.testing import CliRunner
 
 from resolutionflow_cli.main import COMMANDS, app
 from resolutionflow_sqlalchemy import migrations
-
-MARK = "LOADED-MODULES:"
-
-PROBE = f"""
-import atexit, json, sys
-atexit.register(lambda: print({MARK!r} + json.dumps(sorted(sys.modules)), file=sys.stderr))
-from resolutionflow_cli.main import main
-sys.argv = ["resolutionflow", *sys.argv[1:]]
-main()
-"""
+from tests.cli.test_startup_imports import loaded_modules as run
 
 COMMAND_MODULES = {f"resolutionflow_cli.commands.{entry.module}" for entry in COMMANDS.values()}
-
-
-def run(args: list[str], database: Path) -> tuple[int, str, set[str]]:
-    """Exit code, stdout and every module loaded by ``resolutionflow ARGS`` on SQLite."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RESOLUTIONFLOW_")}
-    env["RESOLUTIONFLOW_DATABASE_URL"] = f"sqlite:///{database}"
-    env["RESOLUTIONFLOW_LLM"] = "offline"
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args], env=env, capture_output=True, text=True, timeout=120
-    )
-    line = next((line for line in done.stderr.splitlines() if line.startswith(MARK)), None)
-    assert line is not None, done.stderr
-    return done.returncode, done.stdout, set(json.loads(line[len(MARK) :]))
 
 
 @pytest.fixture
