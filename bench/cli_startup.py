@@ -7,7 +7,8 @@ SQLite database in a temporary directory holding a few sessions:
 - ``resolutionflow --version`` and ``--help`` (the goal: no SQLAlchemy imported at all);
 - ``resolutionflow sessions list`` and ``resolutionflow sessions show ID``.
 
-The cases run in interleaved rounds (a busy machine slows them alike); medians and bests.
+The cases run in interleaved rounds (a busy machine slows them alike); medians and bests
+of wall time, and the median CPU time (user + system) of each process beside it.
 Each process runs the console script's code through the same interpreter
 (``python -c "from resolutionflow_cli.main import main; main()"``), so the comparison is not
 skewed by the launcher.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,14 +35,17 @@ GOAL = 1.3
 CLI = "import sys; from resolutionflow_cli.main import main; sys.argv[0] = 'resolutionflow'; main()"
 
 
-def run(argv: list[str], env: dict[str, str]) -> float:
-    """Wall seconds of one whole process; it must succeed."""
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one whole process; it must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{argv[2:]} failed ({done.returncode}): {done.stderr.strip()}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def prepare(env: dict[str, str]) -> str:
@@ -109,25 +114,52 @@ def main() -> None:
                 cases[f"before: {name}"] = cases[name]
                 envs[f"before: {name}"] = before
         times: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
         names = list(cases)
         for index in range(rounds + 1):  # the first round warms the OS caches, untimed
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:
-                elapsed = run(cases[name], envs[name])
+                elapsed, used = run(cases[name], envs[name])
                 if index:
                     times[name].append(elapsed * 1000)
+                    cpu[name].append(used * 1000)
     print(f"CLI start-up, whole processes, {rounds} interleaved rounds")
     print(machine_summary())
     print()
     reference = statistics.median(times[names[0]])
+    cpu_reference = statistics.median(cpu[names[0]])
     rows: list[list[object]] = []
     for name in names:
         median = statistics.median(times[name])
+        cpu_median = statistics.median(cpu[name])
         ratio = median / reference
         goal = f"<= {GOAL}x" if name.startswith("resolutionflow sessions") else "-"
         passed = ("PASS" if ratio <= GOAL else "MISS") if goal != "-" else "-"
-        rows.append([name, min(times[name]), median, f"{ratio:.2f}x", goal, passed])
-    print_table(["case", "best ms", "median ms", "vs import sqlalchemy", "goal", "verdict"], rows)
+        rows.append(
+            [
+                name,
+                min(times[name]),
+                median,
+                f"{ratio:.2f}x",
+                cpu_median,
+                f"{cpu_median / cpu_reference:.2f}x",
+                goal,
+                passed,
+            ]
+        )
+    print_table(
+        [
+            "case",
+            "best ms",
+            "median ms",
+            "vs import sqlalchemy",
+            "CPU ms",
+            "CPU vs import sqlalchemy",
+            "goal",
+            "verdict",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 from resolutionflow_core.chat import MessageHistory
@@ -423,7 +422,7 @@ def _update_statement(dialect: str, added: int) -> sa.Update:
     elif added == 0:
         messages = column
     elif dialect == "postgresql":
-        messages = column.op("||")(sa.bindparam("added", type_=JSONB))
+        messages = column.op("||")(sa.bindparam("added", type_=column.type))  # JSONB
     else:
         # SQLite applies json_insert's path/value pairs left to right: each lands at the end.
         arguments: list[Any] = []

@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 from resolutionflow_core.access import Role
 from resolutionflow_core.delivery import DeliveryState, TicketChange
@@ -66,8 +66,27 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-JSONDocument = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-"""JSONB on PostgreSQL, JSON (text) on SQLite; Python ``None`` is SQL NULL, not JSON null."""
+class JSONDocumentType(sa.TypeDecorator[Any]):
+    """JSONB on PostgreSQL, JSON (text) on SQLite; Python ``None`` is SQL NULL, not JSON null.
+
+    The PostgreSQL type is looked up when a PostgreSQL engine first uses the column, not at
+    import: ``sqlalchemy.dialects.postgresql`` loads every PostgreSQL driver's dialect (about
+    a tenth of SQLAlchemy's own import time), which a command on SQLite never needs."""
+
+    impl = sa.JSON(none_as_null=True)
+    cache_ok = True
+    hashable = False  # as JSON: a dict or list is no row key
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB(none_as_null=True))
+        return dialect.type_descriptor(self.impl_instance)
+
+
+JSONDocument = JSONDocumentType()
+"""The type of every JSON column (`JSONDocumentType`)."""
 
 ID = sa.Uuid(as_uuid=True)
 SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

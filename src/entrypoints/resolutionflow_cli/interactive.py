@@ -18,18 +18,20 @@ from rich.console import Console
 from rich.text import Text
 
 from resolutionflow_cli import render
-from resolutionflow_cli.errors import ExitCode, refusal
+from resolutionflow_cli.errors import CliError, ExitCode, refusal
 from resolutionflow_cli.output import clean, print_refusal
-from resolutionflow_cli.runtime import Workbench
+from resolutionflow_cli.runtime import Workbench, load_settings
 from resolutionflow_core import documentation
 from resolutionflow_core.access import Actor
 from resolutionflow_core.errors import LLMError
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.services import SessionService
-from resolutionflow_core.session import Session
+from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
 
 if TYPE_CHECKING:
+    import typer
+
     from resolutionflow_app import Settings
 
 T = TypeVar("T")
@@ -308,3 +310,38 @@ def closed_reason(session: Session) -> str | None:
     if session.status is SessionStatus.ESCALATED:
         return f"it is escalated: claim it first with 'resolutionflow claim {session.id}'"
     return None
+
+
+WORKING: dict[SessionType, tuple[str, str]] = {
+    SessionType.CHAT: ("chat in session", "chat in it with 'resolutionflow chat {id}'"),
+    SessionType.GUIDED: ("guide session", "answer its steps with 'resolutionflow guide {id}'"),
+}
+"""What working on a session of each kind is called in a refusal, and how it is done."""
+
+
+def check_workable(session: Session, kind: SessionType) -> None:
+    """Refuse a session of the other kind (naming the command for it), or a closed one."""
+    doing = WORKING[kind][0]
+    if session.session_type is not kind:
+        instead = WORKING[session.session_type][1].format(id=session.id)
+        raise CliError(
+            f"cannot {doing} {session.id}: it is a {session.session_type.value} session; {instead}",
+            ExitCode.REFUSED,
+        )
+    why = closed_reason(session)
+    if why is not None:
+        raise CliError(f"cannot {doing} {session.id}: {why}", ExitCode.REFUSED)
+
+
+@contextlib.contextmanager
+def interactive_session(
+    ctx: typer.Context, actor: Actor, session_id: UUID, kind: SessionType, out: Console
+) -> Iterator[tuple[Workbench, Session]]:
+    """The application open, and the session ``actor`` works on as ``kind`` (refused as
+    `check_workable` says); the offline assistant's notice printed."""
+    settings = load_settings(ctx)
+    with Workbench(settings) as bench:
+        session = bench.run(bench.app.sessions.get(actor, session_id))
+        check_workable(session, kind)
+        offline_notice(out, settings)
+        yield bench, session

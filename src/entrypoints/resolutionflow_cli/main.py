@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from importlib import import_module
 from typing import Annotated, Any
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
-from resolutionflow_cli.commands import (
-    chat,
-    db,
-    guide,
-    keys,
-    lifecycle,
-    migrate,
-    outbox,
-    psa,
-    secret_key,
-    serve,
-    sessions,
-    ticket,
-    users,
-)
 from resolutionflow_cli.errors import ExitCode, one_line, refusal
 from resolutionflow_cli.output import print_refusal
 from resolutionflow_cli.runtime import CliState, opened_by
@@ -50,7 +38,17 @@ Example: `resolutionflow sessions new --type guided "The office printer is offli
 
 
 class OneLineErrors(TyperGroup):
-    """Runs the command tree and turns every refusal into one line and an exit code."""
+    """Runs the command tree and turns every refusal into one line and an exit code.
+
+    The commands are loaded when named (`LazyCommands`): a command imports its own module,
+    not the whole tree's (the help lists them all, so ``--help`` loads every one)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands(self.commands)
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        return list(self.commands)  # the names, without loading each command
 
     def main(
         self,
@@ -207,25 +205,81 @@ SESSIONS = "Sessions"
 LIFECYCLE = "Lifecycle"
 OPERATORS = "Operators"
 
-app.add_typer(sessions.app, name="sessions", rich_help_panel=SESSIONS)
-app.command("chat", rich_help_panel=SESSIONS)(chat.chat)
-app.command("guide", rich_help_panel=SESSIONS)(guide.guide)
-app.add_typer(ticket.app, name="ticket", rich_help_panel=SESSIONS)
-app.command("resolve", rich_help_panel=LIFECYCLE)(lifecycle.resolve)
-app.command("escalate", rich_help_panel=LIFECYCLE)(lifecycle.escalate)
-app.command("pause", rich_help_panel=LIFECYCLE)(lifecycle.pause)
-app.command("resume", rich_help_panel=LIFECYCLE)(lifecycle.resume)
-app.command("abandon", rich_help_panel=LIFECYCLE)(lifecycle.abandon)
-app.command("claim", rich_help_panel=LIFECYCLE)(lifecycle.claim)
-app.command("status-update", rich_help_panel=LIFECYCLE)(lifecycle.status_update)
-app.command("serve", rich_help_panel=OPERATORS)(serve.serve)
-app.add_typer(db.app, name="db", rich_help_panel=OPERATORS)
-app.add_typer(keys.app, name="keys", rich_help_panel=OPERATORS)
-app.add_typer(users.app, name="users", rich_help_panel=OPERATORS)
-app.add_typer(psa.app, name="psa", rich_help_panel=OPERATORS)
-app.add_typer(secret_key.app, name="secret-key", rich_help_panel=OPERATORS)
-app.add_typer(outbox.app, name="outbox", rich_help_panel=OPERATORS)
-app.add_typer(migrate.app, name="migrate", rich_help_panel=OPERATORS)
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Where a command lives: ``resolutionflow_cli.commands.MODULE``'s ``attribute``, a
+    function (one command) or a `typer.Typer` (a group of them), shown under ``panel``."""
+
+    module: str
+    attribute: str
+    panel: str
+
+    def load(self, name: str) -> Any:
+        """The Click command ``name``, built from its module (imported now)."""
+        target = getattr(
+            import_module(f"resolutionflow_cli.commands.{self.module}"), self.attribute
+        )
+        holder = typer.Typer(rich_markup_mode=app.rich_markup_mode)
+        if isinstance(target, typer.Typer):
+            holder.add_typer(target, name=name, rich_help_panel=self.panel)
+        else:
+            holder.command(name, rich_help_panel=self.panel)(target)
+        return typer.main.get_group(holder).commands[name]
+
+
+COMMANDS: dict[str, Command] = {
+    "sessions": Command("sessions", "app", SESSIONS),
+    "chat": Command("chat", "chat", SESSIONS),
+    "guide": Command("guide", "guide", SESSIONS),
+    "ticket": Command("ticket", "app", SESSIONS),
+    "resolve": Command("lifecycle", "resolve", LIFECYCLE),
+    "escalate": Command("lifecycle", "escalate", LIFECYCLE),
+    "pause": Command("lifecycle", "pause", LIFECYCLE),
+    "resume": Command("lifecycle", "resume", LIFECYCLE),
+    "abandon": Command("lifecycle", "abandon", LIFECYCLE),
+    "claim": Command("lifecycle", "claim", LIFECYCLE),
+    "status-update": Command("lifecycle", "status_update", LIFECYCLE),
+    "serve": Command("serve", "serve", OPERATORS),
+    "db": Command("db", "app", OPERATORS),
+    "keys": Command("keys", "app", OPERATORS),
+    "users": Command("users", "app", OPERATORS),
+    "psa": Command("psa", "app", OPERATORS),
+    "secret-key": Command("secret_key", "app", OPERATORS),
+    "outbox": Command("outbox", "app", OPERATORS),
+    "migrate": Command("migrate", "app", OPERATORS),
+}
+"""The command tree under the root, in the order the help lists it."""
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The root's commands by name: every name of `COMMANDS` is listed, and a command is
+    built (its module imported) the first time it is looked up."""
+
+    def __init__(self, loaded: Mapping[str, Any]) -> None:
+        self._loaded: dict[str, Any] = dict(loaded)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._loaded[name] = COMMANDS[name].load(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self._loaded, *COMMANDS]))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys([*self._loaded, *COMMANDS]))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in COMMANDS
 
 
 def main() -> None:

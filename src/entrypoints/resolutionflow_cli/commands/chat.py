@@ -14,20 +14,19 @@ from rich.rule import Rule
 from rich.text import Text
 
 from resolutionflow_cli import render
-from resolutionflow_cli.errors import CliError, ExitCode
+from resolutionflow_cli.errors import ExitCode
 from resolutionflow_cli.interactive import (
     Outcome,
     Prompter,
     SessionActions,
-    closed_reason,
-    offline_notice,
+    interactive_session,
     parse_slash,
     print_help,
     thinking,
 )
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, SessionId
 from resolutionflow_cli.output import clean, console, print_refusal
-from resolutionflow_cli.runtime import Workbench, load_settings
+from resolutionflow_cli.runtime import Workbench
 from resolutionflow_cli.streaming import MarkerGate
 from resolutionflow_core.access import Actor
 from resolutionflow_core.lifecycle import SessionStatus
@@ -57,25 +56,9 @@ def chat(
 
     Example: `resolutionflow chat 3f2c9a4e-0b1d-4c55-9d7a-8e7f6a5b4c3d`
     """
-    settings = load_settings(ctx)
     out = console()
-    with Workbench(settings) as bench:
-        session = bench.run(bench.app.sessions.get(actor, session_id))
-        _check_can_chat(session)
-        offline_notice(out, settings)
+    with interactive_session(ctx, actor, session_id, SessionType.CHAT, out) as (bench, session):
         Conversation(bench, actor, session, out).run(history)
-
-
-def _check_can_chat(session: Session) -> None:
-    if session.session_type is not SessionType.CHAT:
-        raise CliError(
-            f"cannot chat in session {session.id}: it is a guided session; answer its steps "
-            f"with 'resolutionflow guide {session.id}'",
-            ExitCode.REFUSED,
-        )
-    why = closed_reason(session)
-    if why is not None:
-        raise CliError(f"cannot chat in session {session.id}: {why}", ExitCode.REFUSED)
 
 
 class Conversation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.table import Table
@@ -36,13 +36,7 @@ def upgrade(
 
     Example: `resolutionflow db upgrade`
     """
-    from resolutionflow_sqlalchemy import migrations
-
-    url = load_settings(ctx).database_url
-    before = _run(_current(url))
-    _run(migrations.upgrade(url, revision))
-    after = _run(migrations.current(url))
-    _report("upgrade", url, before, after, json_output)
+    _migrate(load_settings(ctx).database_url, "upgrade", revision, json_output)
 
 
 @app.command()
@@ -60,19 +54,7 @@ def downgrade(
 
     Example: `resolutionflow db downgrade 0004_api_keys_idempotency --yes`
     """
-    from resolutionflow_sqlalchemy import migrations
-
-    url = load_settings(ctx).database_url
-    before = _run(_current(url))
-    if not yes:
-        typer.confirm(
-            f"Downgrade {shown_url(url)} from {before or 'an empty schema'} to {revision}? "
-            "Tables and columns added since are dropped with their data",
-            abort=True,
-        )
-    _run(migrations.downgrade(url, revision))
-    after = _run(migrations.current(url))
-    _report("downgrade", url, before, after, json_output)
+    _migrate(load_settings(ctx).database_url, "downgrade", revision, json_output, ask=not yes)
 
 
 @app.command()
@@ -170,6 +152,31 @@ def current(ctx: typer.Context, json_output: JsonOption = False) -> None:
     )
     grid.add_row("State", state)
     console().print(grid)
+
+
+def _migrate(
+    url: str,
+    action: Literal["upgrade", "downgrade"],
+    revision: str,
+    as_json: bool,
+    *,
+    ask: bool = False,
+) -> None:
+    """Move the schema to ``revision`` and report from where to where; ``ask``: confirm
+    first (a downgrade drops what was added since, data and all)."""
+    from resolutionflow_sqlalchemy import migrations
+
+    before = _run(_current(url))
+    if ask:
+        typer.confirm(
+            f"{action.capitalize()} {shown_url(url)} from {before or 'an empty schema'} to "
+            f"{revision}? Tables and columns added since are dropped with their data",
+            abort=True,
+        )
+    move = migrations.upgrade if action == "upgrade" else migrations.downgrade
+    _run(move(url, revision))
+    after = _run(migrations.current(url))
+    _report(action, url, before, after, as_json)
 
 
 def _report(action: str, url: str, before: str | None, after: str | None, as_json: bool) -> None:

@@ -15,21 +15,21 @@ from rich.rule import Rule
 from rich.text import Text
 
 from resolutionflow_cli import render
-from resolutionflow_cli.errors import CliError, ExitCode
+from resolutionflow_cli.errors import ExitCode
 from resolutionflow_cli.interactive import (
     Outcome,
     Prompter,
     SessionActions,
     Slash,
     closed_reason,
-    offline_notice,
+    interactive_session,
     parse_slash,
     print_help,
     thinking,
 )
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, SessionId
 from resolutionflow_cli.output import clean, console, print_refusal
-from resolutionflow_cli.runtime import Workbench, load_settings
+from resolutionflow_cli.runtime import Workbench
 from resolutionflow_core.access import Actor
 from resolutionflow_core.guided import GuidedStep, StepKind
 from resolutionflow_core.lifecycle import SessionStatus
@@ -61,25 +61,9 @@ def guide(
 
     Example: `resolutionflow guide 3f2c9a4e-0b1d-4c55-9d7a-8e7f6a5b4c3d`
     """
-    settings = load_settings(ctx)
     out = console()
-    with Workbench(settings) as bench:
-        session = bench.run(bench.app.sessions.get(actor, session_id))
-        _check_can_guide(session)
-        offline_notice(out, settings)
+    with interactive_session(ctx, actor, session_id, SessionType.GUIDED, out) as (bench, session):
         Guide(bench, actor, session, out, show_reasoning=reasoning).run()
-
-
-def _check_can_guide(session: Session) -> None:
-    if session.session_type is not SessionType.GUIDED:
-        raise CliError(
-            f"cannot guide session {session.id}: it is a chat session; chat in it with "
-            f"'resolutionflow chat {session.id}'",
-            ExitCode.REFUSED,
-        )
-    why = closed_reason(session)
-    if why is not None:
-        raise CliError(f"cannot guide session {session.id}: {why}", ExitCode.REFUSED)
 
 
 class Guide:

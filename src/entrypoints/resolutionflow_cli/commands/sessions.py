@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 from rich.console import Console
@@ -90,6 +90,40 @@ CursorOption = Annotated[
 ]
 
 
+class Query(TypedDict):
+    """The filters and page of `sessions list` and `sessions search`, as the service's
+    ``list`` and ``search`` take them."""
+
+    session_types: frozenset[SessionType] | None
+    statuses: frozenset[SessionStatus] | None
+    owner_id: str | None
+    created_from: datetime | None
+    created_to: datetime | None
+    limit: int
+    cursor: str | None
+
+
+def _query(
+    session_type: list[SessionType] | None,
+    status: list[SessionStatus] | None,
+    owner: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> Query:
+    """The options as a `Query` (no ``--type`` or ``--status``: every one)."""
+    return {
+        "session_types": frozenset(session_type) if session_type else None,
+        "statuses": frozenset(status) if status else None,
+        "owner_id": owner,
+        "created_from": created_from,
+        "created_to": created_to,
+        "limit": limit,
+        "cursor": cursor,
+    }
+
+
 @app.command("list")
 def list_sessions(
     ctx: typer.Context,
@@ -111,17 +145,10 @@ def list_sessions(
     Example: `resolutionflow sessions list --type chat --status active --from 2026-11-01`
     """
 
+    query = _query(session_type, status, owner, created_from, created_to, limit, cursor)
+
     async def work(app: Application) -> SessionPage:
-        return await app.sessions.list(
-            actor,
-            session_types=frozenset(session_type) if session_type else None,
-            statuses=frozenset(status) if status else None,
-            owner_id=owner,
-            created_from=created_from,
-            created_to=created_to,
-            limit=limit,
-            cursor=cursor,
-        )
+        return await app.sessions.list(actor, **query)
 
     page = call(load_settings(ctx), work)
     if json_output:
@@ -185,18 +212,10 @@ def search(
     Example: `resolutionflow sessions search "outlook password -mac" --status resolved`
     """
 
+    query = _query(session_type, status, owner, created_from, created_to, limit, cursor)
+
     async def work(app: Application) -> SearchPage:
-        return await app.sessions.search(
-            actor,
-            text,
-            session_types=frozenset(session_type) if session_type else None,
-            statuses=frozenset(status) if status else None,
-            owner_id=owner,
-            created_from=created_from,
-            created_to=created_to,
-            limit=limit,
-            cursor=cursor,
-        )
+        return await app.sessions.search(actor, text, **query)
 
     page = call(load_settings(ctx), work)
     if json_output:
