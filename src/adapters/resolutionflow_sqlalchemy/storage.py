@@ -32,6 +32,7 @@ from resolutionflow_sqlalchemy.delivery import due_values
 from resolutionflow_sqlalchemy.engine import (
     AsyncDatabase,
     Database,
+    driver_statement,
     is_async_engine,
     open_database,
 )
@@ -76,7 +77,9 @@ _FORMER_OWNERS_OF = (
 )
 _INSERT_FORMER_OWNER = sa.insert(ai_session_former_owners)
 _SCALARS = [c.name for c in ai_sessions.c if c.name not in ("id", "conversation_messages")]
-_INSERT_OUTBOX = sa.insert(session_outbox)
+_INSERT_OUTBOX = sa.insert(session_outbox).values(
+    {c.name: sa.bindparam(c.name) for c in session_outbox.c if not c.primary_key}
+)
 _INSERT_DELIVERY = sa.insert(psa_deliveries)
 _STEP_COLUMNS = [c.name for c in ai_session_steps.c if c.name not in ("session_id", "number")]
 _UPDATE_STEP = (
@@ -257,8 +260,16 @@ class SqlStorage:
 # -- the SQL, as plain functions of a connection inside a transaction -----------------------
 
 
+def _session_row(conn: sa.Connection, session_id: UUID, account_id: str) -> Any:
+    params = {"id": session_id, "account": account_id}
+    driver = driver_statement(conn, _SESSION_BY_ID)
+    if driver is not None:
+        return driver.first(conn, params)
+    return conn.execute(_SESSION_BY_ID, params).first()
+
+
 def _load(conn: sa.Connection, session_id: UUID, account_id: str) -> Session | None:
-    row = conn.execute(_SESSION_BY_ID, {"id": session_id, "account": account_id}).first()
+    row = _session_row(conn, session_id, account_id)
     if row is None:
         return None
     steps: list[GuidedStep] = []
@@ -281,7 +292,7 @@ def _load_row_only(
     conn: sa.Connection, session_id: UUID, account_id: str
 ) -> Session | _More | None:
     """The session from its one row (one statement), or `_MORE` if it has rows elsewhere."""
-    row = conn.execute(_SESSION_BY_ID, {"id": session_id, "account": account_id}).first()
+    row = _session_row(conn, session_id, account_id)
     if row is None:
         return None
     if row.session_type == SessionType.GUIDED or row.escalated_by is not None:
@@ -333,7 +344,12 @@ def _write(conn: sa.Connection, changed: list[tuple[Session, _Loaded | None]]) -
             _update(conn, session, loaded)
     events = [event for session, _ in changed for event in session.events]
     if events:
-        conn.execute(_INSERT_OUTBOX, [outbox_values(event) for event in events])
+        rows = [outbox_values(event) for event in events]
+        driver = driver_statement(conn, _INSERT_OUTBOX)
+        if driver is not None:
+            driver.execute_many(conn, rows)
+        else:
+            conn.execute(_INSERT_OUTBOX, rows)
     due = [note for note in map(note_due, events) if note is not None]
     if due:  # due on the ticket from this commit on: same transaction as the change
         now = max(event.occurred_at for event in events)
@@ -372,7 +388,13 @@ def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
                 params["added"] = added
         else:
             params.update({f"added_{i}": message for i, message in enumerate(added)})
-    if conn.execute(statement, params).rowcount != 1:
+    driver = driver_statement(conn, statement)
+    changed = (
+        driver.execute(conn, params)
+        if driver is not None
+        else conn.execute(statement, params).rowcount
+    )
+    if changed != 1:
         raise StaleSession(session.id, loaded.version)
     _write_steps(conn, session, loaded)
     _write_former_owners(conn, session, loaded.former_owner_count)
