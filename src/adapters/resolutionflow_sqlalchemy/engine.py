@@ -232,7 +232,12 @@ class Database(Protocol):
         PostgreSQL runs it in autocommit, one round trip instead of three."""
         ...
 
-    async def write(self, work: Callable[[sa.Connection], T]) -> T: ...
+    async def write(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        """``work`` in a write transaction; with ``one_statement`` (work that runs a single
+        statement, atomic by itself) and no statement waiting for the next write
+        (`with_next_write`), the database may skip the transaction: PostgreSQL runs it in
+        autocommit, one round trip instead of three."""
+        ...
 
     def busy(self) -> bool:
         """Whether writes are waiting for their turn (the database answers, slowly)."""
@@ -266,7 +271,8 @@ class ThreadedDatabase:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reads, self._run, work, False)
 
-    async def write(self, work: Callable[[sa.Connection], T]) -> T:
+    async def write(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        # On SQLite BEGIN and COMMIT are local calls, and the write lock must be taken.
         loop = asyncio.get_running_loop()
         asked = time.monotonic()
         with self._lock:
@@ -322,18 +328,29 @@ class AsyncDatabase:
         self.dialect = engine.dialect
 
     async def read(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        if one_statement:
+            return await self._autocommit(work)
         try:
-            async with self.engine.connect() as conn:
-                if one_statement:  # no BEGIN and COMMIT round trips around the statement
-                    autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    return await autocommit.run_sync(work)
-                async with conn.begin():
-                    return await conn.run_sync(work)
+            async with self.engine.connect() as conn, conn.begin():
+                return await conn.run_sync(work)
         except Exception as error:
             _raise_unavailable(error)
             raise
 
-    async def write(self, work: Callable[[sa.Connection], T]) -> T:
+    async def _autocommit(self, work: Callable[[sa.Connection], T]) -> T:
+        """``work`` without BEGIN and COMMIT round trips around its statement."""
+        try:
+            async with self.engine.connect() as conn:
+                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return await autocommit.run_sync(work)
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
+
+    async def write(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        if one_statement and not WITH_NEXT_WRITE.get():
+            # No BEGIN and COMMIT round trips: the statement is atomic by itself.
+            return await self._autocommit(work)
         try:
             async with self.engine.connect() as conn, conn.begin():
                 result = await conn.run_sync(_with_pending(work))

@@ -189,7 +189,14 @@ class SqlUnitOfWork:
         changed = self._changed()
         if not changed:
             return
-        await self._database.write(lambda conn: _write(conn, changed))
+        if _one_statement(changed, self._database.dialect.name):
+            session, loaded = changed[0]
+            assert loaded is not None
+            await self._database.write(
+                lambda conn: _update_with_outbox(conn, session, loaded), one_statement=True
+            )
+        else:
+            await self._database.write(lambda conn: _write(conn, changed))
         self._committed(changed)
 
     async def change(
@@ -207,6 +214,20 @@ class SqlUnitOfWork:
             await self.commit()
             return session, result
         others = self._changed()
+        if self._database.dialect.name == "postgresql" and not others:
+            # A chat session: one autocommit SELECT, then (usually) one statement that
+            # writes it under the compare-and-set with its outbox rows: two round trips
+            # where a transaction around both takes five.
+            found = await self._database.read(
+                lambda conn: _load_row_only(conn, session_id, account_id), one_statement=True
+            )
+            if found is None:
+                raise SessionNotFound(session_id)
+            if not isinstance(found, _More):
+                await self._sessions.attach(found)
+                result = apply(found)
+                await self.commit()
+                return found, result
 
         def work(conn: sa.Connection) -> tuple[Session, _Loaded, T]:
             session = _load(conn, session_id, account_id)
@@ -356,6 +377,37 @@ def _write(conn: sa.Connection, changed: list[tuple[Session, _Loaded | None]]) -
         conn.execute(_INSERT_DELIVERY, [due_values(note, now) for note in due])
 
 
+def _one_statement(changed: list[tuple[Session, _Loaded | None]], dialect: str) -> bool:
+    """Whether the write is one statement on PostgreSQL: one session, already stored, whose
+    steps and former owners did not change and whose events make no PSA note due."""
+    if dialect != "postgresql" or len(changed) != 1:
+        return False
+    session, loaded = changed[0]
+    return (
+        loaded is not None
+        and tuple(session.steps) == loaded.steps
+        and len(session.former_owner_ids) == loaded.former_owner_count
+        and all(note_due(event) is None for event in session.events)
+    )
+
+
+def _update_with_outbox(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
+    """The compare-and-set UPDATE and the outbox INSERT as one statement (PostgreSQL)."""
+    params, added = _update_params(session, loaded, "postgresql")
+    params["events"] = [  # the rest of each row comes from the updated row
+        {
+            "version": event.version,
+            "event_name": event.name,
+            "payload": event.payload(),
+            "occurred_at": event.occurred_at.isoformat(),
+        }
+        for event in session.events
+    ]
+    written: int = conn.execute(_update_with_outbox_statement(added), params).scalar_one()
+    if written != 1:
+        raise StaleSession(session.id, loaded.version)
+
+
 def _insert(conn: sa.Connection, session: Session) -> None:
     values = session_values(session)
     values["conversation_messages"] = [message_to_json(m) for m in session.conversation_messages]
@@ -369,7 +421,9 @@ def _insert(conn: sa.Connection, session: Session) -> None:
     _write_former_owners(conn, session, 0)
 
 
-def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
+def _update_params(session: Session, loaded: _Loaded, dialect: str) -> tuple[dict[str, Any], int]:
+    """The parameters of `_update_statement`, and its shape: how many messages it appends
+    (-1: it replaces the whole history)."""
     values = session_values(session)
     params = {name: values[name] for name in _SCALARS}
     params["b_id"] = session.id
@@ -379,15 +433,18 @@ def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
     # A MessageHistory only grows; only a history replaced wholesale needs rewriting.
     if messages is not loaded.history or len(messages) < known:
         params["all_messages"] = [message_to_json(m) for m in messages]
-        statement = _update_statement(conn.dialect.name, -1)
-    else:
-        added = [message_to_json(m) for m in messages[known:]]
-        statement = _update_statement(conn.dialect.name, len(added))
-        if conn.dialect.name == "postgresql":
-            if added:
-                params["added"] = added
-        else:
-            params.update({f"added_{i}": message for i, message in enumerate(added)})
+        return params, -1
+    added = [message_to_json(m) for m in messages[known:]]
+    if dialect != "postgresql":
+        params.update({f"added_{i}": message for i, message in enumerate(added)})
+    elif added:
+        params["added"] = added
+    return params, len(added)
+
+
+def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
+    params, added = _update_params(session, loaded, conn.dialect.name)
+    statement = _update_statement(conn.dialect.name, added)
     driver = driver_statement(conn, statement)
     changed = (
         driver.execute(conn, params)
@@ -462,3 +519,39 @@ def _update_statement(dialect: str, added: int) -> sa.Update:
             {**{name: sa.bindparam(name) for name in _SCALARS}, "conversation_messages": messages}
         )
     )
+
+
+@cache
+def _update_with_outbox_statement(added: int) -> sa.Select[Any]:
+    """PostgreSQL: ``WITH updated AS (UPDATE … RETURNING id, account_id), outbox AS (INSERT
+    INTO session_outbox SELECT … FROM updated, jsonb_to_recordset(:events)) SELECT count(*)
+    FROM updated``: 1 if the compare-and-set held (and the events were written), else 0
+    (nothing written). One statement, so atomic without a transaction around it."""
+    updated = _update_statement("postgresql", added).returning(_C.id, _C.account_id).cte("updated")
+    events = (
+        sa.func.jsonb_to_recordset(sa.bindparam("events", type_=JSONB))
+        .table_valued(
+            sa.column("version", sa.Integer),
+            sa.column("event_name", sa.Text),
+            sa.column("payload", JSONB),
+            sa.column("occurred_at", sa.DateTime(timezone=True)),
+        )
+        .render_derived(name="events", with_types=True)
+    )
+    columns = ["session_id", "account_id", "version", "event_name", "payload", "occurred_at"]
+    outbox = (
+        sa.insert(session_outbox)
+        .from_select(
+            columns,
+            sa.select(
+                updated.c.id,
+                updated.c.account_id,
+                events.c.version,
+                events.c.event_name,
+                events.c.payload,
+                events.c.occurred_at,
+            ).select_from(updated.join(events, sa.true())),
+        )
+        .cte("outbox")
+    )
+    return sa.select(sa.func.count()).select_from(updated).add_cte(outbox)
