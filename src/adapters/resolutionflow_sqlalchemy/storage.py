@@ -1,12 +1,19 @@
 """The session repository and unit of work on SQLAlchemy Core (SQLite or PostgreSQL).
 
 Reads run in short read transactions (on PostgreSQL, a read of one statement, such as a chat
-session's row, runs in autocommit: one round trip). `change` loads, applies and writes in
-one write transaction. `commit` runs one write transaction that, for
-every tracked session whose version moved, does a compare-and-set on the version it was
-loaded with: a concurrent writer is detected (`StaleSession`) and nothing is written. A
-chat turn appends only the new messages to ``conversation_messages`` (``||`` on
-PostgreSQL, ``json_insert`` on SQLite): the history is never re-serialised on a turn.
+session's row, runs in autocommit: one round trip). `commit` writes, for every tracked
+session whose version moved, with a compare-and-set on the version it was loaded with: a
+concurrent writer is detected (`StaleSession`) and nothing is written. A chat turn appends
+only the new messages to ``conversation_messages`` (``||`` on PostgreSQL, ``json_insert``
+on SQLite): the history is never re-serialised on a turn.
+
+- SQLite: `change` loads, applies and writes in one write transaction (one thread hop);
+  the hot statements (the session's row, the append, the outbox rows) run on the sqlite3
+  cursor, compiled once from their Core form (`engine.driver_statement`).
+- PostgreSQL: a chat session's change is an autocommit ``SELECT`` and then one statement,
+  the compare-and-set ``UPDATE`` with the outbox ``INSERT`` in a CTE, in autocommit (two
+  round trips); a write with more to it (steps, former owners, PSA notes due, a statement
+  waiting for the next write) is one transaction as before.
 """
 
 from __future__ import annotations
@@ -202,11 +209,13 @@ class SqlUnitOfWork:
     async def change(
         self, session_id: UUID, *, account_id: str, apply: Callable[[Session], T]
     ) -> tuple[Session, T]:
-        """Load, apply and commit in one write transaction (one thread hop on SQLite).
+        """Load, apply and commit as one operation.
 
-        On SQLite the transaction holds the write lock from its start (``BEGIN
-        IMMEDIATE``), so the compare-and-set cannot fail; on PostgreSQL it still guards
-        against a writer that committed between the ``SELECT`` and the ``UPDATE``.
+        On SQLite one write transaction (one thread hop) that holds the write lock from its
+        start (``BEGIN IMMEDIATE``), so the compare-and-set cannot fail. On PostgreSQL a
+        chat session is read in autocommit and written by one statement; the
+        compare-and-set guards against a writer that committed in between (`StaleSession`,
+        nothing written), as it did when both ran in one transaction.
         """
         if session_id in self._sessions.tracked:  # already loaded here: no read needed
             session = await self._sessions.get(session_id, account_id=account_id)
