@@ -8,8 +8,9 @@ product opens it, the script counts:
 - **hops**: calls of the adapter's ``Database.read`` / ``Database.write`` (on SQLite each is
   one trip to a worker thread);
 - **transactions**: ``BEGIN`` … ``COMMIT`` pairs (a read in PostgreSQL autocommit is none);
-- **statements**: SQL statements sent (SQLAlchemy ``before_cursor_execute``; an executemany
-  counts once);
+- **statements**: SQL statements sent (PostgreSQL: SQLAlchemy ``before_cursor_execute``;
+  SQLite: the sqlite3 driver's trace, since the adapter runs its hot statements on the
+  driver's cursor; an executemany counts once);
 - for ``GET /ai-sessions/{id}``: the session and its PSA deliveries, as the API reads them;
 - **round trips** (PostgreSQL): statements + 2 per transaction (its ``BEGIN`` and ``COMMIT``).
 
@@ -66,9 +67,37 @@ def counting(storage: SqlStorage, counts: Counter[str]) -> None:
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
             counts["transactions"] += 1
 
+    if engine.dialect.name == "sqlite":
+        # The adapter runs its hot statements on the sqlite3 cursor, past SQLAlchemy's
+        # events: count what the driver runs (its trace), bar transaction control and
+        # triggers' work. The trace repeats a statement's text for each trigger program it
+        # runs and for each row of an executemany, and marks FTS5's internal statements
+        # with "--": a statement counts once until another one starts.
+        last: list[str] = [""]
+
+        def traced(sql: str) -> None:
+            if sql.startswith("--") or sql == last[0]:
+                return
+            last[0] = sql
+            if sql.split(None, 1)[0].upper() not in _CONTROL:
+                counts["statements"] += 1
+
+        @event.listens_for(engine, "checkout")
+        def _checkout(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.set_trace_callback(traced)
+
+        @event.listens_for(engine, "checkin")
+        def _checkin(dbapi_connection: Any, *_: Any) -> None:
+            dbapi_connection.set_trace_callback(None)
+
+        return
+
     @event.listens_for(engine, "before_cursor_execute")
     def _statement(*_: Any) -> None:
         counts["statements"] += 1
+
+
+_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 
 
 async def count(url: str, backend: str) -> list[list[object]]:

@@ -23,7 +23,9 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections import namedtuple
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, TypeVar
@@ -111,6 +113,87 @@ def configure_sqlite(engine: sa.Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TI
         dbapi_connection.execute(begin)
 
 
+class DriverStatement:
+    """A Core statement compiled once for a dialect, run straight on the DBAPI cursor.
+
+    SQLAlchemy's execution path (an execution context, the compiled-cache lookup, events,
+    a result object) costs more than a hot statement's own work on SQLite; this keeps the
+    statement written once as Core, compiled by SQLAlchemy for the dialect, with the same
+    bind and result processors (types), and only skips the per-call machinery. For
+    positional paramstyles (SQLite's ``qmark``); see `driver_statement`.
+    """
+
+    def __init__(self, statement: sa.ClauseElement, dialect: sa.Dialect) -> None:
+        # A positional SQLCompiler: its parameter order and the bind processors of their
+        # types (SQLAlchemy's own, also used by its execution path; pinned in uv.lock).
+        compiled: Any = statement.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        processors = compiled._bind_processors
+        self._binds = tuple((name, processors.get(name)) for name in compiled.positiontup or ())
+        columns = list(statement.selected_columns) if isinstance(statement, sa.Select) else []
+        self._results = tuple(
+            column.type._cached_result_processor(dialect, None) for column in columns
+        )
+        self.row: Any = (
+            namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
+            if columns
+            else None
+        )
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            values[name] if process is None else process(values[name])
+            for name, process in self._binds
+        )
+
+    def execute(self, conn: sa.Connection, values: Mapping[str, Any]) -> int:
+        """Run it once; the number of rows it changed."""
+        cursor = _driver(conn).execute(self.sql, self.parameters(values))
+        return int(cursor.rowcount)
+
+    def execute_many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        _driver(conn).executemany(self.sql, [self.parameters(values) for values in rows])
+
+    def first(self, conn: sa.Connection, values: Mapping[str, Any]) -> Any:
+        """The first row (a named tuple, its values through the columns' types), or None."""
+        assert self.row is not None, "not a SELECT"
+        found = _driver(conn).execute(self.sql, self.parameters(values)).fetchone()
+        if found is None:
+            return None
+        return self.row._make(
+            value if process is None or value is None else process(value)
+            for value, process in zip(found, self._results, strict=True)
+        )
+
+
+_DRIVER_STATEMENTS: weakref.WeakKeyDictionary[sa.Dialect, dict[object, DriverStatement]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> DriverStatement | None:
+    """``statement`` compiled once for ``conn``'s dialect, if it runs on the blocking
+    ``sqlite3`` driver (the threaded SQLite engine); None elsewhere (run it with
+    ``conn.execute``). Compiled once per statement object and dialect: pass statements
+    built once (module constants, cached builders), never one built per call."""
+    dialect = conn.dialect
+    if dialect.driver != "pysqlite":
+        return None
+    compiled = _DRIVER_STATEMENTS.get(dialect)
+    if compiled is None:
+        compiled = _DRIVER_STATEMENTS[dialect] = {}
+    found = compiled.get(statement)
+    if found is None:
+        found = compiled[statement] = DriverStatement(statement, dialect)
+    return found
+
+
+def _driver(conn: sa.Connection) -> Any:
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None
+    return dbapi_connection
+
+
 WITH_NEXT_WRITE: ContextVar[tuple[Callable[[sa.Connection], object], ...]] = ContextVar(
     "with_next_write", default=()
 )
@@ -149,7 +232,12 @@ class Database(Protocol):
         PostgreSQL runs it in autocommit, one round trip instead of three."""
         ...
 
-    async def write(self, work: Callable[[sa.Connection], T]) -> T: ...
+    async def write(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        """``work`` in a write transaction; with ``one_statement`` (work that runs a single
+        statement, atomic by itself) and no statement waiting for the next write
+        (`with_next_write`), the database may skip the transaction: PostgreSQL runs it in
+        autocommit, one round trip instead of three."""
+        ...
 
     def busy(self) -> bool:
         """Whether writes are waiting for their turn (the database answers, slowly)."""
@@ -183,7 +271,8 @@ class ThreadedDatabase:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reads, self._run, work, False)
 
-    async def write(self, work: Callable[[sa.Connection], T]) -> T:
+    async def write(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        # On SQLite BEGIN and COMMIT are local calls, and the write lock must be taken.
         loop = asyncio.get_running_loop()
         asked = time.monotonic()
         with self._lock:
@@ -239,18 +328,29 @@ class AsyncDatabase:
         self.dialect = engine.dialect
 
     async def read(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        if one_statement:
+            return await self._autocommit(work)
         try:
-            async with self.engine.connect() as conn:
-                if one_statement:  # no BEGIN and COMMIT round trips around the statement
-                    autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    return await autocommit.run_sync(work)
-                async with conn.begin():
-                    return await conn.run_sync(work)
+            async with self.engine.connect() as conn, conn.begin():
+                return await conn.run_sync(work)
         except Exception as error:
             _raise_unavailable(error)
             raise
 
-    async def write(self, work: Callable[[sa.Connection], T]) -> T:
+    async def _autocommit(self, work: Callable[[sa.Connection], T]) -> T:
+        """``work`` without BEGIN and COMMIT round trips around its statement."""
+        try:
+            async with self.engine.connect() as conn:
+                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return await autocommit.run_sync(work)
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
+
+    async def write(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
+        if one_statement and not WITH_NEXT_WRITE.get():
+            # No BEGIN and COMMIT round trips: the statement is atomic by itself.
+            return await self._autocommit(work)
         try:
             async with self.engine.connect() as conn, conn.begin():
                 result = await conn.run_sync(_with_pending(work))

@@ -2,39 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, get_args, get_type_hints
 
 from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
 from resolutionflow_core.events import DomainEvent
-from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind, StepOption
-from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.guided import GuidedStep, StepKind, StepOption
 from resolutionflow_core.listing import SessionSummary
-from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
+from resolutionflow_core.session import Session
 from resolutionflow_core.similar import SimilarSession
 from resolutionflow_core.tickets import PSALink
 from resolutionflow_core.usage import TokenUsage
+from resolutionflow_sqlalchemy.tables import ai_sessions
 
-SUMMARY_COLUMNS = (
-    "id",
-    "account_id",
-    "user_id",
-    "session_type",
-    "status",
-    "title",
-    "problem_summary",
-    "problem_domain",
-    "step_count",
-    "confidence_score",
-    "confidence_tier",
-    "psa_provider",
-    "psa_ticket_id",
-    "created_at",
-    "updated_at",
-    "last_activity_at",
-    "version",
-    "escalated_by",
+SUMMARY_COLUMNS = tuple(f.name for f in fields(SessionSummary))
+"""The ``ai_sessions`` columns of a history row: `SessionSummary`'s fields, same names."""
+
+
+def _from_column(hint: Any) -> Callable[[Any], Any] | None:
+    """How a column's value becomes the field's (hint: its resolved type): an enumeration
+    from its value; None (as stored) for everything else."""
+    kinds = [kind for kind in get_args(hint) if kind is not type(None)] or [hint]
+    if len(kinds) == 1 and isinstance(kinds[0], type) and issubclass(kinds[0], Enum):
+        kind = kinds[0]
+        return lambda value: None if value is None else kind(value)
+    return None
+
+
+def _readers(cls: type, names: Collection[str]) -> tuple[tuple[str, Any], ...]:
+    hints = get_type_hints(cls)
+    return tuple((name, _from_column(hints[name])) for name in names)
+
+
+_SESSION_FIELDS = {f.name for f in fields(Session)}
+_COMPOSITE_COLUMNS = frozenset(
+    {
+        "conversation_messages",  # the history: `history_from_json`, `message_to_json`
+        "similar_sessions",  # `SimilarSession`s as JSON
+        "psa_provider",  # the four psa_* columns are `Session.psa_link`
+        "psa_ticket_id",
+        "psa_ticket_snapshot",
+        "psa_linked_at",
+    }
 )
+_PLAIN_COLUMNS = tuple(
+    column.name for column in ai_sessions.c if column.name not in _COMPOSITE_COLUMNS
+)
+"""Columns holding the session attribute of the same name (a field, or a property such as
+``step_count`` that is stored for queries and not read back), enumerations by value."""
+_SESSION_READERS = _readers(Session, [n for n in _PLAIN_COLUMNS if n in _SESSION_FIELDS])
+_SUMMARY_READERS = _readers(SessionSummary, SUMMARY_COLUMNS)
 
 
 def usage_to_json(usage: TokenUsage | None) -> dict[str, int] | None:
@@ -112,43 +132,18 @@ def outbox_values(event: DomainEvent) -> dict[str, Any]:
 
 def session_values(session: Session) -> dict[str, Any]:
     """The ``ai_sessions`` columns of a session, but for ``conversation_messages``."""
+    values = {name: _stored(getattr(session, name)) for name in _PLAIN_COLUMNS}
     link = session.psa_link
-    return {
-        "id": session.id,
-        "account_id": session.account_id,
-        "user_id": session.user_id,
-        "session_type": session.session_type.value,
-        "title": session.title,
-        "intake_type": session.intake_type.value,
-        "intake_content": session.intake_content,
-        "status": session.status.value,
-        "problem_summary": session.problem_summary,
-        "problem_domain": session.problem_domain.value if session.problem_domain else None,
-        "step_count": session.step_count,
-        "confidence_score": session.confidence_score,
-        "confidence_tier": session.confidence_tier.value if session.confidence_tier else None,
-        "matched_flow_id": session.matched_flow_id,
-        "match_score": session.match_score,
-        "system_prompt_snapshot": session.system_prompt_snapshot,
-        "resolution_summary": session.resolution_summary,
-        "root_cause": session.root_cause,
-        "escalation_reason": session.escalation_reason,
-        "escalated_by": session.escalated_by,
-        "abandon_reason": session.abandon_reason,
-        "psa_provider": link.provider if link else None,
-        "psa_ticket_id": link.ticket_id if link else None,
-        "psa_ticket_snapshot": link.snapshot if link else None,
-        "psa_linked_at": link.linked_at if link else None,
-        "created_at": session.created_at,
-        "updated_at": session.updated_at,
-        "last_activity_at": session.last_activity_at,
-        "paused_at": session.paused_at,
-        "resolved_at": session.resolved_at,
-        "escalated_at": session.escalated_at,
-        "abandoned_at": session.abandoned_at,
-        "version": session.version,
-        "similar_sessions": [s.to_json() for s in session.similar_sessions] or None,
-    }
+    values["psa_provider"] = link.provider if link else None
+    values["psa_ticket_id"] = link.ticket_id if link else None
+    values["psa_ticket_snapshot"] = link.snapshot if link else None
+    values["psa_linked_at"] = link.linked_at if link else None
+    values["similar_sessions"] = [s.to_json() for s in session.similar_sessions] or None
+    return values
+
+
+def _stored(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
 def step_values(session: Session, step: GuidedStep) -> dict[str, Any]:
@@ -204,61 +199,23 @@ def session_from_row(
             row.psa_ticket_snapshot or {},
             row.psa_linked_at or row.updated_at,
         )
-    created_at = row.created_at
     return Session(
-        id=row.id,
-        account_id=row.account_id,
-        user_id=row.user_id,
-        session_type=SessionType(row.session_type),
-        intake_type=IntakeType(row.intake_type),
-        intake_content=row.intake_content,
-        created_at=created_at,
-        updated_at=row.updated_at,
-        last_activity_at=row.last_activity_at,
-        status=SessionStatus(row.status),
-        title=row.title,
-        conversation_messages=history_from_json(row.conversation_messages, created_at),
+        **_read(row, _SESSION_READERS),
+        conversation_messages=history_from_json(row.conversation_messages, row.created_at),
         steps=steps,
-        problem_summary=row.problem_summary,
-        problem_domain=ProblemDomain(row.problem_domain) if row.problem_domain else None,
-        confidence_score=row.confidence_score,
-        matched_flow_id=row.matched_flow_id,
-        match_score=row.match_score,
-        system_prompt_snapshot=row.system_prompt_snapshot,
-        resolution_summary=row.resolution_summary,
-        root_cause=row.root_cause,
-        escalation_reason=row.escalation_reason,
-        escalated_by=row.escalated_by,
         former_owner_ids=former_owner_ids or [],
-        abandon_reason=row.abandon_reason,
         psa_link=link,
-        paused_at=row.paused_at,
-        resolved_at=row.resolved_at,
-        escalated_at=row.escalated_at,
-        abandoned_at=row.abandoned_at,
-        version=row.version,
         similar_sessions=tuple(SimilarSession.from_json(s) for s in row.similar_sessions or ()),
     )
 
 
 def summary_from_row(row: Any) -> SessionSummary:
-    return SessionSummary(
-        id=row.id,
-        account_id=row.account_id,
-        user_id=row.user_id,
-        session_type=SessionType(row.session_type),
-        status=SessionStatus(row.status),
-        title=row.title,
-        problem_summary=row.problem_summary,
-        problem_domain=ProblemDomain(row.problem_domain) if row.problem_domain else None,
-        step_count=row.step_count,
-        confidence_score=row.confidence_score,
-        confidence_tier=ConfidenceTier(row.confidence_tier) if row.confidence_tier else None,
-        psa_provider=row.psa_provider,
-        psa_ticket_id=row.psa_ticket_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_activity_at=row.last_activity_at,
-        version=row.version,
-        escalated_by=row.escalated_by,
-    )
+    return SessionSummary(**_read(row, _SUMMARY_READERS))
+
+
+def _read(row: Any, readers: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    return {
+        name: value if convert is None else convert(value)
+        for name, convert in readers
+        for value in (getattr(row, name),)
+    }

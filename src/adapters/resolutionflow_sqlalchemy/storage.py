@@ -1,12 +1,19 @@
 """The session repository and unit of work on SQLAlchemy Core (SQLite or PostgreSQL).
 
 Reads run in short read transactions (on PostgreSQL, a read of one statement, such as a chat
-session's row, runs in autocommit: one round trip). `change` loads, applies and writes in
-one write transaction. `commit` runs one write transaction that, for
-every tracked session whose version moved, does a compare-and-set on the version it was
-loaded with: a concurrent writer is detected (`StaleSession`) and nothing is written. A
-chat turn appends only the new messages to ``conversation_messages`` (``||`` on
-PostgreSQL, ``json_insert`` on SQLite): the history is never re-serialised on a turn.
+session's row, runs in autocommit: one round trip). `commit` writes, for every tracked
+session whose version moved, with a compare-and-set on the version it was loaded with: a
+concurrent writer is detected (`StaleSession`) and nothing is written. A chat turn appends
+only the new messages to ``conversation_messages`` (``||`` on PostgreSQL, ``json_insert``
+on SQLite): the history is never re-serialised on a turn.
+
+- SQLite: `change` loads, applies and writes in one write transaction (one thread hop);
+  the hot statements (the session's row, the append, the outbox rows) run on the sqlite3
+  cursor, compiled once from their Core form (`engine.driver_statement`).
+- PostgreSQL: a chat session's change is an autocommit ``SELECT`` and then one statement,
+  the compare-and-set ``UPDATE`` with the outbox ``INSERT`` in a CTE, in autocommit (two
+  round trips); a write with more to it (steps, former owners, PSA notes due, a statement
+  waiting for the next write) is one transaction as before.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from resolutionflow_sqlalchemy.delivery import due_values
 from resolutionflow_sqlalchemy.engine import (
     AsyncDatabase,
     Database,
+    driver_statement,
     is_async_engine,
     open_database,
 )
@@ -75,7 +83,9 @@ _FORMER_OWNERS_OF = (
 )
 _INSERT_FORMER_OWNER = sa.insert(ai_session_former_owners)
 _SCALARS = [c.name for c in ai_sessions.c if c.name not in ("id", "conversation_messages")]
-_INSERT_OUTBOX = sa.insert(session_outbox)
+_INSERT_OUTBOX = sa.insert(session_outbox).values(
+    {c.name: sa.bindparam(c.name) for c in session_outbox.c if not c.primary_key}
+)
 _INSERT_DELIVERY = sa.insert(psa_deliveries)
 _STEP_COLUMNS = [c.name for c in ai_session_steps.c if c.name not in ("session_id", "number")]
 _UPDATE_STEP = (
@@ -185,17 +195,26 @@ class SqlUnitOfWork:
         changed = self._changed()
         if not changed:
             return
-        await self._database.write(lambda conn: _write(conn, changed))
+        if _one_statement(changed, self._database.dialect.name):
+            session, loaded = changed[0]
+            assert loaded is not None
+            await self._database.write(
+                lambda conn: _update_with_outbox(conn, session, loaded), one_statement=True
+            )
+        else:
+            await self._database.write(lambda conn: _write(conn, changed))
         self._committed(changed)
 
     async def change(
         self, session_id: UUID, *, account_id: str, apply: Callable[[Session], T]
     ) -> tuple[Session, T]:
-        """Load, apply and commit in one write transaction (one thread hop on SQLite).
+        """Load, apply and commit as one operation.
 
-        On SQLite the transaction holds the write lock from its start (``BEGIN
-        IMMEDIATE``), so the compare-and-set cannot fail; on PostgreSQL it still guards
-        against a writer that committed between the ``SELECT`` and the ``UPDATE``.
+        On SQLite one write transaction (one thread hop) that holds the write lock from its
+        start (``BEGIN IMMEDIATE``), so the compare-and-set cannot fail. On PostgreSQL a
+        chat session is read in autocommit and written by one statement; the
+        compare-and-set guards against a writer that committed in between (`StaleSession`,
+        nothing written), as it did when both ran in one transaction.
         """
         if session_id in self._sessions.tracked:  # already loaded here: no read needed
             session = await self._sessions.get(session_id, account_id=account_id)
@@ -203,6 +222,20 @@ class SqlUnitOfWork:
             await self.commit()
             return session, result
         others = self._changed()
+        if self._database.dialect.name == "postgresql" and not others:
+            # A chat session: one autocommit SELECT, then (usually) one statement that
+            # writes it under the compare-and-set with its outbox rows: two round trips
+            # where a transaction around both takes five.
+            found = await self._database.read(
+                lambda conn: _load_row_only(conn, session_id, account_id), one_statement=True
+            )
+            if found is None:
+                raise SessionNotFound(session_id)
+            if not isinstance(found, _More):
+                await self._sessions.attach(found)
+                result = apply(found)
+                await self.commit()
+                return found, result
 
         def work(conn: sa.Connection) -> tuple[Session, _Loaded, T]:
             session = _load(conn, session_id, account_id)
@@ -256,8 +289,16 @@ class SqlStorage:
 # -- the SQL, as plain functions of a connection inside a transaction -----------------------
 
 
+def _session_row(conn: sa.Connection, session_id: UUID, account_id: str) -> Any:
+    params = {"id": session_id, "account": account_id}
+    driver = driver_statement(conn, _SESSION_BY_ID)
+    if driver is not None:
+        return driver.first(conn, params)
+    return conn.execute(_SESSION_BY_ID, params).first()
+
+
 def _load(conn: sa.Connection, session_id: UUID, account_id: str) -> Session | None:
-    row = conn.execute(_SESSION_BY_ID, {"id": session_id, "account": account_id}).first()
+    row = _session_row(conn, session_id, account_id)
     if row is None:
         return None
     steps: list[GuidedStep] = []
@@ -280,7 +321,7 @@ def _load_row_only(
     conn: sa.Connection, session_id: UUID, account_id: str
 ) -> Session | _More | None:
     """The session from its one row (one statement), or `_MORE` if it has rows elsewhere."""
-    row = conn.execute(_SESSION_BY_ID, {"id": session_id, "account": account_id}).first()
+    row = _session_row(conn, session_id, account_id)
     if row is None:
         return None
     if row.session_type == SessionType.GUIDED or row.escalated_by is not None:
@@ -332,11 +373,47 @@ def _write(conn: sa.Connection, changed: list[tuple[Session, _Loaded | None]]) -
             _update(conn, session, loaded)
     events = [event for session, _ in changed for event in session.events]
     if events:
-        conn.execute(_INSERT_OUTBOX, [outbox_values(event) for event in events])
+        rows = [outbox_values(event) for event in events]
+        driver = driver_statement(conn, _INSERT_OUTBOX)
+        if driver is not None:
+            driver.execute_many(conn, rows)
+        else:
+            conn.execute(_INSERT_OUTBOX, rows)
     due = [note for note in map(note_due, events) if note is not None]
     if due:  # due on the ticket from this commit on: same transaction as the change
         now = max(event.occurred_at for event in events)
         conn.execute(_INSERT_DELIVERY, [due_values(note, now) for note in due])
+
+
+def _one_statement(changed: list[tuple[Session, _Loaded | None]], dialect: str) -> bool:
+    """Whether the write is one statement on PostgreSQL: one session, already stored, whose
+    steps and former owners did not change and whose events make no PSA note due."""
+    if dialect != "postgresql" or len(changed) != 1:
+        return False
+    session, loaded = changed[0]
+    return (
+        loaded is not None
+        and tuple(session.steps) == loaded.steps
+        and len(session.former_owner_ids) == loaded.former_owner_count
+        and all(note_due(event) is None for event in session.events)
+    )
+
+
+def _update_with_outbox(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
+    """The compare-and-set UPDATE and the outbox INSERT as one statement (PostgreSQL)."""
+    params, added = _update_params(session, loaded, "postgresql")
+    params["events"] = [  # the rest of each row comes from the updated row
+        {
+            "version": event.version,
+            "event_name": event.name,
+            "payload": event.payload(),
+            "occurred_at": event.occurred_at.isoformat(),
+        }
+        for event in session.events
+    ]
+    written: int = conn.execute(_update_with_outbox_statement(added), params).scalar_one()
+    if written != 1:
+        raise StaleSession(session.id, loaded.version)
 
 
 def _insert(conn: sa.Connection, session: Session) -> None:
@@ -352,7 +429,9 @@ def _insert(conn: sa.Connection, session: Session) -> None:
     _write_former_owners(conn, session, 0)
 
 
-def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
+def _update_params(session: Session, loaded: _Loaded, dialect: str) -> tuple[dict[str, Any], int]:
+    """The parameters of `_update_statement`, and its shape: how many messages it appends
+    (-1: it replaces the whole history)."""
     values = session_values(session)
     params = {name: values[name] for name in _SCALARS}
     params["b_id"] = session.id
@@ -362,16 +441,25 @@ def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
     # A MessageHistory only grows; only a history replaced wholesale needs rewriting.
     if messages is not loaded.history or len(messages) < known:
         params["all_messages"] = [message_to_json(m) for m in messages]
-        statement = _update_statement(conn.dialect.name, -1)
-    else:
-        added = [message_to_json(m) for m in messages[known:]]
-        statement = _update_statement(conn.dialect.name, len(added))
-        if conn.dialect.name == "postgresql":
-            if added:
-                params["added"] = added
-        else:
-            params.update({f"added_{i}": message for i, message in enumerate(added)})
-    if conn.execute(statement, params).rowcount != 1:
+        return params, -1
+    added = [message_to_json(m) for m in messages[known:]]
+    if dialect != "postgresql":
+        params.update({f"added_{i}": message for i, message in enumerate(added)})
+    elif added:
+        params["added"] = added
+    return params, len(added)
+
+
+def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
+    params, added = _update_params(session, loaded, conn.dialect.name)
+    statement = _update_statement(conn.dialect.name, added)
+    driver = driver_statement(conn, statement)
+    changed = (
+        driver.execute(conn, params)
+        if driver is not None
+        else conn.execute(statement, params).rowcount
+    )
+    if changed != 1:
         raise StaleSession(session.id, loaded.version)
     _write_steps(conn, session, loaded)
     _write_former_owners(conn, session, loaded.former_owner_count)
@@ -439,3 +527,39 @@ def _update_statement(dialect: str, added: int) -> sa.Update:
             {**{name: sa.bindparam(name) for name in _SCALARS}, "conversation_messages": messages}
         )
     )
+
+
+@cache
+def _update_with_outbox_statement(added: int) -> sa.Select[Any]:
+    """PostgreSQL: ``WITH updated AS (UPDATE … RETURNING id, account_id), outbox AS (INSERT
+    INTO session_outbox SELECT … FROM updated, jsonb_to_recordset(:events)) SELECT count(*)
+    FROM updated``: 1 if the compare-and-set held (and the events were written), else 0
+    (nothing written). One statement, so atomic without a transaction around it."""
+    updated = _update_statement("postgresql", added).returning(_C.id, _C.account_id).cte("updated")
+    events = (
+        sa.func.jsonb_to_recordset(sa.bindparam("events", type_=JSONB))
+        .table_valued(
+            sa.column("version", sa.Integer),
+            sa.column("event_name", sa.Text),
+            sa.column("payload", JSONB),
+            sa.column("occurred_at", sa.DateTime(timezone=True)),
+        )
+        .render_derived(name="events", with_types=True)
+    )
+    columns = ["session_id", "account_id", "version", "event_name", "payload", "occurred_at"]
+    outbox = (
+        sa.insert(session_outbox)
+        .from_select(
+            columns,
+            sa.select(
+                updated.c.id,
+                updated.c.account_id,
+                events.c.version,
+                events.c.event_name,
+                events.c.payload,
+                events.c.occurred_at,
+            ).select_from(updated.join(events, sa.true())),
+        )
+        .cte("outbox")
+    )
+    return sa.select(sa.func.count()).select_from(updated).add_cte(outbox)

@@ -159,7 +159,10 @@ class SessionController(Controller):
     ) -> SessionRead:
         session = await sessions.get(actor, session_id)
         read = session_read(session, actor, similar=similar_for(actor, session))
-        read.psa_deliveries = [delivery_read(d) for d in await session_deliveries.of(session.id)]
+        # Only a change of a session linked to a ticket makes a note due (`note_due`), and
+        # a link is never removed: a session without one has no deliveries to read.
+        deliveries = await session_deliveries.of(session.id) if session.psa_link else []
+        read.psa_deliveries = [delivery_read(d) for d in deliveries]
         return read
 
     @get(
