@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import shutil
 import sqlite3
@@ -290,6 +291,15 @@ def _columns() -> list[str]:
     return list(ai_sessions.c.keys())
 
 
+def _sqlite_value(name: str, value: Any) -> Any:
+    """As `sqlite_param`, but a history as the storage's appends leave it: minified JSON
+    (``json_insert`` re-renders the array so), which is what a chat that reached its length
+    through turns holds, and what the index's append path recognises (`search_schema`)."""
+    if name == "conversation_messages":
+        return json.dumps(value, separators=(",", ":"))
+    return sqlite_param(name, value)
+
+
 def load_sqlite(path: Path, count: int, extra: list[Session]) -> tuple[int, float]:
     """Bulk-insert the sessions with the index's triggers removed (the index is built once,
     afterwards, by `index_sqlite`)."""
@@ -311,7 +321,9 @@ def load_sqlite(path: Path, count: int, extra: list[Session]) -> tuple[int, floa
                     f"VALUES ({', '.join('?' for _ in names)})"
                 )
             messages += sum(len(row["conversation_messages"]) for row in batch)
-            conn.executemany(statement, [[sqlite_param(n, row[n]) for n in names] for row in batch])
+            conn.executemany(
+                statement, [[_sqlite_value(n, row[n]) for n in names] for row in batch]
+            )
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:

@@ -101,3 +101,38 @@ async def test_0012_converts_the_session_index_into_parts_and_its_downgrade_brin
         assert await on_connection(url, session_level_hits) == [started.session.id.hex]
     finally:
         await storage.dispose()
+
+
+async def test_0013_indexes_appended_messages_and_its_downgrade_brings_back_0012s_trigger(
+    new_database: NewDatabase,
+) -> None:
+    url = new_database()
+    await migrations.upgrade(url, "0012_search_parts")
+    at_0012 = await on_connection(url, search_objects)
+    storage = SqlStorage.from_url(url)
+    try:
+        service = SessionService(uow=storage.unit_of_work, llm=OfflineLLM())
+        search = SqlSessionSearch(storage.database)
+        session_id = (await service.start_chat(OWNER, "Scanner relay broken")).session.id
+
+        async def turn_is_found(word: str) -> None:
+            await service.send_message(OWNER, session_id, f"the {word} reads empty")
+            page = await search.search(search_query(OWNER, f"{word} relay"))
+            assert [hit.summary.id for hit in page.items] == [session_id]
+            assert (await storage.database.read(check_index)).clean
+
+        await turn_is_found("toner")
+        await migrations.upgrade(url)
+        at_head = await on_connection(url, search_objects)
+        if url.startswith("sqlite"):
+            assert at_head == at_0012 | {"ai_sessions_search_messages_append"}
+        else:
+            assert at_head == at_0012
+        await turn_is_found("fuser")
+        await turn_is_found("drum")
+
+        await migrations.downgrade(url, "0012_search_parts")
+        assert await on_connection(url, search_objects) == at_0012
+        await turn_is_found("platen")
+    finally:
+        await storage.dispose()

@@ -100,8 +100,11 @@ def remove(conn: sa.Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-def install_statements(dialect: str, columns: Collection[str]) -> list[str]:
-    """`install` as SQL statements (also for ``alembic upgrade --sql``).
+def install_statements(
+    dialect: str, columns: Collection[str], *, appends: bool = True
+) -> list[str]:
+    """`install` as SQL statements (also for ``alembic upgrade --sql``); ``appends=False``
+    gives migration 0012's SQLite trigger for the messages (see `sqlite_messages_triggers`).
 
     The triggers are dropped first and created last, so the index is filled in bulk (one
     FTS5 ``rebuild``, one GIN build), in the caller's transaction: on SQLite it holds the
@@ -112,7 +115,7 @@ def install_statements(dialect: str, columns: Collection[str]) -> list[str]:
             *_drop_triggers(dialect),
             *_sqlite_tables(),
             *_sqlite_fill(columns),
-            *_sqlite_triggers(columns),
+            *_sqlite_triggers(columns, appends=appends),
         ]
     return [
         *_drop_triggers(dialect),
@@ -142,6 +145,7 @@ _SQLITE_TRIGGERS = (
     ("ai_sessions", "search_index_insert"),
     ("ai_sessions", "search_head_update"),
     ("ai_sessions", "search_messages_update"),
+    ("ai_sessions", "search_messages_append"),
     ("ai_sessions", "search_index_delete"),
     ("ai_session_steps", "search_index_insert"),
     ("ai_session_steps", "search_index_update"),
@@ -343,7 +347,7 @@ def _sqlite_fill(columns: Collection[str]) -> list[str]:
 _SAME_STEP = "st.session_id = new.session_id AND st.number = new.number"
 
 
-def _sqlite_triggers(columns: Collection[str]) -> list[str]:
+def _sqlite_triggers(columns: Collection[str], *, appends: bool) -> list[str]:
     fields = "title, outcome, body"
     fts_insert = (
         f"INSERT INTO {FTS_TABLE} (rowid, {fields}) "
@@ -352,18 +356,6 @@ def _sqlite_triggers(columns: Collection[str]) -> list[str]:
     fts_delete = (
         f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, {fields}) "
         "VALUES ('delete', old.part_id, old.title, old.outcome, old.body);"
-    )
-    # The domain only appends messages: a turn indexes the messages after the old ones. Any
-    # other change (fewer messages, or the last old one differs) re-checks them all.
-    # Scalar subqueries of the trigger's rows only: evaluated once per statement, not once
-    # per message (each evaluation parses the whole history's JSON).
-    old_count = "coalesce(json_array_length(old.conversation_messages), 0)"
-    start = (
-        f"(SELECT CASE WHEN {old_count} > 0 AND {old_count} <= "
-        "coalesce(json_array_length(new.conversation_messages), 0) AND "
-        "json_extract(old.conversation_messages, '$[#-1]') IS "
-        f"json_extract(new.conversation_messages, '$[' || ({old_count} - 1) || ']') "
-        f"THEN {old_count} ELSE 0 END)"
     )
     session_parts = (
         f"part_id BETWEEN (SELECT doc_id << {PART_BITS} FROM {SESSIONS_TABLE} "
@@ -378,18 +370,6 @@ def _sqlite_triggers(columns: Collection[str]) -> list[str]:
             f"FROM {SESSIONS_TABLE} WHERE session_id = {row}.session_id)"
         )
 
-    first_gone = (
-        f"(SELECT doc_id << {PART_BITS} | (1 + "
-        "coalesce(json_array_length(new.conversation_messages), 0)) "
-        f"FROM {SESSIONS_TABLE} WHERE session_id = new.id)"
-    )
-    last_message = (
-        f"(SELECT doc_id << {PART_BITS} | {STEP_PART_BASE - 1} FROM {SESSIONS_TABLE} "
-        "WHERE session_id = new.id)"
-    )
-    messages_after = (
-        f"DELETE FROM {PARTS_TABLE} WHERE part_id BETWEEN {first_gone} AND {last_message};"
-    )
     head_changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in HEAD_COLUMNS if c in columns)
     return [
         f"CREATE TRIGGER {PARTS_TABLE}_fts_insert AFTER INSERT ON {PARTS_TABLE} "
@@ -405,9 +385,7 @@ def _sqlite_triggers(columns: Collection[str]) -> list[str]:
         f"{_sqlite_messages_upsert('s.id = new.id', '0')}; END",
         "CREATE TRIGGER ai_sessions_search_head_update AFTER UPDATE ON ai_sessions "
         f"WHEN {head_changed} BEGIN {_sqlite_head_upsert(columns, 's.id = new.id')}; END",
-        "CREATE TRIGGER ai_sessions_search_messages_update AFTER UPDATE ON ai_sessions "
-        "WHEN old.conversation_messages IS NOT new.conversation_messages BEGIN "
-        f"{_sqlite_messages_upsert('s.id = new.id', start)}; {messages_after} END",
+        *sqlite_messages_triggers(appends=appends),
         "CREATE TRIGGER ai_sessions_search_index_delete AFTER DELETE ON ai_sessions BEGIN "
         f"DELETE FROM {PARTS_TABLE} WHERE {session_parts.format(row='old')}; "
         f"DELETE FROM {SESSIONS_TABLE} WHERE session_id = old.id; END",
@@ -419,6 +397,100 @@ def _sqlite_triggers(columns: Collection[str]) -> list[str]:
         f"{_sqlite_step_upsert(_SAME_STEP)}; END",
         "CREATE TRIGGER ai_session_steps_search_index_delete AFTER DELETE ON ai_session_steps "
         f"BEGIN DELETE FROM {PARTS_TABLE} WHERE {step_part('old')}; END",
+    ]
+
+
+_OLD_MESSAGES = "CAST(old.conversation_messages AS BLOB)"
+_NEW_MESSAGES = "CAST(new.conversation_messages AS BLOB)"
+_OLD_BYTES = f"length({_OLD_MESSAGES})"
+APPENDED = (
+    f"coalesce({_OLD_BYTES} > 2 AND substr({_OLD_MESSAGES}, {_OLD_BYTES}, 1) = X'5D' "
+    f"AND substr({_OLD_MESSAGES}, {_OLD_BYTES} - 1, 1) NOT IN (X'5B', X'20', X'09', X'0A', X'0D') "
+    f"AND substr({_NEW_MESSAGES}, {_OLD_BYTES}, 1) = X'2C' "
+    f"AND substr({_NEW_MESSAGES}, 1, {_OLD_BYTES} - 1) = "
+    f"substr({_OLD_MESSAGES}, 1, {_OLD_BYTES} - 1), 0)"
+)
+"""SQLite: the new history's text is the old one's with elements appended (``[a,b]`` →
+``[a,b,c]``), told by comparing bytes, without parsing either. The storage appends with
+``json_insert``, whose output keeps the old elements' text as it is once the history is
+minified JSON (after its first append), so a chat turn takes this path.
+
+Why the comparison suffices: ``old`` is a JSON array (it ends with ``]``) that is not empty
+and whose last element ends right before that ``]`` (not ``[`` or white space), so
+``old[:-1]`` ends after a whole element; ``new`` begins with ``old[:-1]`` and then
+``,``, so ``new``'s elements are ``old``'s followed by those of ``'[' || new[len(old):]``."""
+_ADDED = f"'[' || CAST(substr({_NEW_MESSAGES}, {_OLD_BYTES} + 1) AS TEXT)"
+"""The appended elements, as a JSON array (when `APPENDED`)."""
+
+
+def sqlite_messages_triggers(*, appends: bool) -> list[str]:
+    """The triggers that index a session's messages when its history changes.
+
+    With ``appends`` (migration 0013 on), an appended history (`APPENDED`: a chat turn)
+    indexes the new messages from the appended text alone, so a turn's cost does not grow
+    with the history: neither history is parsed (the old one's length is the index's). Any
+    other change, and without ``appends`` (migration 0012), the history is parsed: the
+    messages after the old ones are indexed when the old last one is unchanged, otherwise
+    every message is checked again.
+    """
+    # Scalar subqueries of the trigger's rows only: evaluated once per statement, not once
+    # per message (each evaluation parses the whole history's JSON).
+    old_count = "coalesce(json_array_length(old.conversation_messages), 0)"
+    start = (
+        f"(SELECT CASE WHEN {old_count} > 0 AND {old_count} <= "
+        "coalesce(json_array_length(new.conversation_messages), 0) AND "
+        "json_extract(old.conversation_messages, '$[#-1]') IS "
+        f"json_extract(new.conversation_messages, '$[' || ({old_count} - 1) || ']') "
+        f"THEN {old_count} ELSE 0 END)"
+    )
+    doc = f"(SELECT doc_id << {PART_BITS} FROM {SESSIONS_TABLE} WHERE session_id = new.id)"
+    last_message = f"{doc} | {STEP_PART_BASE - 1}"
+    messages_after = (
+        f"DELETE FROM {PARTS_TABLE} WHERE part_id BETWEEN "
+        f"{doc} | (1 + coalesce(json_array_length(new.conversation_messages), 0)) "
+        f"AND {last_message};"
+    )
+    changed = "old.conversation_messages IS NOT new.conversation_messages"
+    if not appends:
+        return [
+            "CREATE TRIGGER ai_sessions_search_messages_update AFTER UPDATE ON ai_sessions "
+            f"WHEN {changed} BEGIN "
+            f"{_sqlite_messages_upsert('s.id = new.id', start)}; {messages_after} END"
+        ]
+    # How many messages the old history has, read from the index (its last message part):
+    # the triggers keep the index equal to a rebuild, so that is json_array_length(old)
+    # (capped as the index is), without parsing the old history. Not flattened (LIMIT), so
+    # looked up once, not once per appended message.
+    indexed = (
+        f"(SELECT coalesce(max(p.part_id) & {PART_MASK}, 0) AS n FROM {PARTS_TABLE} AS p, "
+        f"{SESSIONS_TABLE} AS d WHERE d.session_id = new.id AND p.part_id BETWEEN "
+        f"(d.doc_id << {PART_BITS} | 1) AND (d.doc_id << {PART_BITS} | {STEP_PART_BASE - 1}) "
+        "LIMIT 1) AS c"
+    )
+    added = _sqlite_upsert(
+        f"SELECT x.k | (1 + c.n + m.key), '', '', {_sqlite_message('m.value')} "
+        f"FROM (SELECT doc_id << {PART_BITS} AS k FROM {SESSIONS_TABLE} "
+        f"WHERE session_id = new.id) AS x, {indexed}, json_each({_ADDED}) AS m "
+        f"WHERE c.n + m.key < {STEP_PART_BASE - 1}"
+    )
+    return [
+        "CREATE TRIGGER ai_sessions_search_messages_append AFTER UPDATE ON ai_sessions "
+        f"WHEN {APPENDED} BEGIN {added}; END",
+        "CREATE TRIGGER ai_sessions_search_messages_update AFTER UPDATE ON ai_sessions "
+        f"WHEN {changed} AND NOT {APPENDED} BEGIN "
+        f"{_sqlite_messages_upsert('s.id = new.id', start)}; {messages_after} END",
+    ]
+
+
+def messages_trigger_statements(dialect: str, *, appends: bool) -> list[str]:
+    """Replace the SQLite triggers that index the messages (migration 0013 and its
+    downgrade); nothing on PostgreSQL, whose triggers parse only what they index."""
+    if dialect != "sqlite":
+        return []
+    return [
+        "DROP TRIGGER IF EXISTS ai_sessions_search_messages_update",
+        "DROP TRIGGER IF EXISTS ai_sessions_search_messages_append",
+        *sqlite_messages_triggers(appends=appends),
     ]
 
 

@@ -63,7 +63,8 @@ def _columns() -> list[str]:
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     _run(search_schema_0009.remove_statements(dialect))
-    _run(search_schema.install_statements(dialect, _columns()))
+    # 0012's trigger for the messages; 0013 replaces it.
+    _run(search_schema.install_statements(dialect, _columns(), appends=False))
 
 
 def downgrade() -> None:
