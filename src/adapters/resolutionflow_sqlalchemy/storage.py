@@ -535,6 +535,8 @@ def _update_with_outbox_statement(added: int) -> sa.Select[Any]:
     INTO session_outbox SELECT … FROM updated, jsonb_to_recordset(:events)) SELECT count(*)
     FROM updated``: 1 if the compare-and-set held (and the events were written), else 0
     (nothing written). One statement, so atomic without a transaction around it."""
+    from sqlalchemy.dialects.postgresql import JSONB  # here: SQLite commands never load it
+
     updated = _update_statement("postgresql", added).returning(_C.id, _C.account_id).cte("updated")
     events = (
         sa.func.jsonb_to_recordset(sa.bindparam("events", type_=JSONB))
