@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -330,20 +330,31 @@ async def measure(
     return row, await captured_deep_statement(storage, deep)
 
 
+async def loaded_and_measured(
+    name: str, url: str, count: int, load: Callable[[], Awaitable[None]], runs: int, warmup: int
+) -> tuple[list[object], tuple[str, Any] | None]:
+    """Create the schema at ``url``, ``load`` ``count`` sessions into it, then `measure`."""
+    await create_schema(url)
+    note(f"{name}: loading {count:,} sessions ...")
+    started = time.perf_counter()
+    await load()
+    note(f"{name}: loaded in {time.perf_counter() - started:.1f} s")
+    storage = open_storage(url)
+    try:
+        return await measure(name, storage, runs, warmup)
+    finally:
+        await storage.dispose()
+
+
 async def run_sqlite(count: int, runs: int, warmup: int) -> list[object]:
     with tempfile.TemporaryDirectory(prefix="rf-bench-") as tmp:
         path = Path(tmp) / "history.db"
         url = f"sqlite:///{path}"
-        await create_schema(url)
-        note(f"sqlite: loading {count:,} sessions ...")
-        started = time.perf_counter()
-        load_sqlite(path, count)
-        note(f"sqlite: loaded in {time.perf_counter() - started:.1f} s")
-        storage = open_storage(url)
-        try:
-            row, statement = await measure("sqlite", storage, runs, warmup)
-        finally:
-            await storage.dispose()
+
+        async def load() -> None:
+            load_sqlite(path, count)
+
+        row, statement = await loaded_and_measured("sqlite", url, count, load, runs, warmup)
         if statement is not None:
             conn = sqlite3.connect(path)
             try:
@@ -362,16 +373,9 @@ async def run_postgres(count: int, runs: int, warmup: int) -> list[object] | Non
     async with postgres_database("rf_bench_history") as url:
         if url is None:
             return None
-        await create_schema(url)
-        note(f"postgresql: loading {count:,} sessions ...")
-        started = time.perf_counter()
-        await load_postgres(url, count)
-        note(f"postgresql: loaded in {time.perf_counter() - started:.1f} s")
-        storage = open_storage(url)
-        try:
-            row, statement = await measure("postgresql", storage, runs, warmup)
-        finally:
-            await storage.dispose()
+        row, statement = await loaded_and_measured(
+            "postgresql", url, count, lambda: load_postgres(url, count), runs, warmup
+        )
         if statement is not None:
             conn = await asyncpg.connect(asyncpg_dsn(url))
             try:

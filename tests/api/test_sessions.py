@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from resolutionflow_core.access import Role
 from tests.api.conftest import OTHER_ACCOUNT, TICKET, Api, problem
@@ -177,14 +178,21 @@ async def test_escalate_then_another_engineer_claims_and_owns_it(api: Api) -> No
     assert claimed.json()["allowed_actions"] == ["pause", "resolve", "abandon", "escalate"]
 
 
-async def test_the_escalator_cannot_claim_and_is_not_offered_the_claim(api: Api) -> None:
+async def escalated_chat(api: Api) -> tuple[dict[str, Any], str]:
+    """A chat its owner (the default engineer) escalated, and its path."""
     session = await api.start_chat()
     path = f"{BASE}/{session['id']}"
-    await api.client.post(
+    escalated = await api.client.post(
         f"{path}/escalate",
         json={"escalation_reason": "Needs a senior"},
         headers=await api.headers(),
     )
+    assert escalated.status_code == 200, escalated.text
+    return session, path
+
+
+async def test_the_escalator_cannot_claim_and_is_not_offered_the_claim(api: Api) -> None:
+    session, path = await escalated_chat(api)
 
     offered = (await api.session(session["id"]))["allowed_actions"]
     claim = await api.client.post(f"{path}/claim", headers=await api.headers())
@@ -196,13 +204,7 @@ async def test_the_escalator_cannot_claim_and_is_not_offered_the_claim(api: Api)
 async def test_the_engineer_who_escalated_keeps_reading_after_a_colleague_claims(
     api: Api,
 ) -> None:
-    session = await api.start_chat()
-    path = f"{BASE}/{session['id']}"
-    await api.client.post(
-        f"{path}/escalate",
-        json={"escalation_reason": "Needs a senior"},
-        headers=await api.headers(),
-    )
+    session, path = await escalated_chat(api)
     await api.client.post(f"{path}/claim", headers=await api.headers("bob"))
 
     followed = await api.client.get(path, headers=await api.headers())

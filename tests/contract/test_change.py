@@ -10,14 +10,13 @@ from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.errors import PermissionDenied, SessionNotFound
 from resolutionflow_core.session import Session
 from tests.contract.conftest import StorageHarness
-from tests.contract.test_repository import at, insert, load, new_chat
+from tests.contract.test_repository import at, insert, inserted_chat, load, new_chat
 
 
 async def test_a_change_is_loaded_applied_and_committed_with_its_events(
     storage: StorageHarness,
 ) -> None:
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
     before = session.version
 
     def add_reply(fresh: Session) -> int:
@@ -37,8 +36,7 @@ async def test_a_change_is_loaded_applied_and_committed_with_its_events(
 
 
 async def test_a_change_whose_apply_raises_writes_nothing(storage: StorageHarness) -> None:
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
     outbox = await storage.outbox()
 
     def change_then_refuse(fresh: Session) -> None:

@@ -20,7 +20,7 @@ from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import IntakeType, Session
 from resolutionflow_memory.llm import OfflineLLM
 from tests.contract.conftest import StorageHarness
-from tests.contract.test_repository import at, insert, load, new_chat
+from tests.contract.test_repository import at, inserted_chat, load
 
 T = TypeVar("T")
 
@@ -31,8 +31,7 @@ BOB = Actor("acme", "bob", Role.ADMIN)
 async def test_an_attached_copy_commits_its_change_without_a_read(
     storage: StorageHarness,
 ) -> None:
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
     before = session.version
     async with storage.uow() as uow:
         await uow.sessions.attach(session)
@@ -50,8 +49,7 @@ async def test_an_attached_copy_commits_its_change_without_a_read(
 async def test_an_attached_copy_someone_changed_meanwhile_is_stale_and_writes_nothing(
     storage: StorageHarness,
 ) -> None:
-    mine = new_chat()
-    await insert(storage, mine)
+    mine = await inserted_chat(storage)
     before = mine.version
     async with storage.uow() as uow:
         theirs = await uow.sessions.get(mine.id, account_id="acme")

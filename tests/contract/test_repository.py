@@ -58,6 +58,13 @@ async def insert(storage: StorageHarness, *sessions: Session) -> None:
         await uow.commit()
 
 
+async def inserted_chat(storage: StorageHarness) -> Session:
+    """`new_chat()`, stored."""
+    session = new_chat()
+    await insert(storage, session)
+    return session
+
+
 async def load(storage: StorageHarness, session_id: uuid.UUID, account: str = "acme") -> Session:
     async with storage.uow() as uow:
         return await uow.sessions.get(session_id, account_id=account)
@@ -125,8 +132,7 @@ async def test_a_guided_session_comes_back_with_its_steps_and_confidence(
 
 
 async def test_another_accounts_session_does_not_exist(storage: StorageHarness) -> None:
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
     with pytest.raises(SessionNotFound):
         await load(storage, session.id, account="globex")
     with pytest.raises(SessionNotFound):
@@ -136,8 +142,7 @@ async def test_another_accounts_session_does_not_exist(storage: StorageHarness) 
 async def test_leaving_a_unit_of_work_without_commit_writes_nothing(
     storage: StorageHarness,
 ) -> None:
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
     async with storage.uow() as uow:
         loaded = await uow.sessions.get(session.id, account_id="acme")
         loaded.add_message(MessageRole.ASSISTANT, "reply", now=at(1), by=None)
@@ -149,8 +154,7 @@ async def test_leaving_a_unit_of_work_without_commit_writes_nothing(
 
 
 async def test_a_stale_write_raises_and_writes_nothing(storage: StorageHarness) -> None:
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
     async with storage.uow() as first, storage.uow() as second:
         mine = await first.sessions.get(session.id, account_id="acme")
         theirs = await second.sessions.get(session.id, account_id="acme")
@@ -167,8 +171,7 @@ async def test_a_stale_write_raises_and_writes_nothing(storage: StorageHarness) 
 async def test_commits_put_each_event_in_the_outbox_once_in_version_order(
     storage: StorageHarness,
 ) -> None:
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
     async with storage.uow() as uow:
         loaded = await uow.sessions.get(session.id, account_id="acme")
         loaded.add_message(MessageRole.ASSISTANT, "reply", now=at(1), by=None)
@@ -184,8 +187,7 @@ async def test_commits_put_each_event_in_the_outbox_once_in_version_order(
 
 
 async def test_a_failed_commit_puts_nothing_in_the_outbox(storage: StorageHarness) -> None:
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
     before = len(await storage.outbox())
     async with storage.uow() as first, storage.uow() as second:
         mine = await first.sessions.get(session.id, account_id="acme")
@@ -253,8 +255,7 @@ async def test_concurrent_chat_turns_all_land_in_order_none_twice(
     storage: StorageHarness,
 ) -> None:
     """Twenty writers append to one session at once; retries on a fresh copy resolve races."""
-    session = new_chat()
-    await insert(storage, session)
+    session = await inserted_chat(storage)
 
     async def append(n: int) -> int:
         for attempt in range(1, 101):

@@ -61,6 +61,15 @@ def web_server(directory: Path) -> ServerProcess:
     return ServerProcess(database_url, directory).start().wait_ready()
 
 
+def sign_in_on(page: Any, web: ServerProcess, person: Person) -> None:
+    """Fill in the sign-in form on ``page`` as ``person`` and wait for the dashboard."""
+    page.fill("#account", person.account)
+    page.fill("#email", person.email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(web.base_url + "/")
+
+
 async def _register(database_url: str, people: tuple[Person, ...]) -> None:
     storage = SqlStorage.from_url(database_url)
     try:

@@ -20,11 +20,11 @@ from tests.e2e.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
     OWEN,
-    PASSWORD,
     PEOPLE,
     Person,
     _register,
     fail_a_delivery,
+    sign_in_on,
     web_server,
 )
 from tests.servers import ServerProcess
@@ -41,11 +41,7 @@ def sign_in(
     )
     page = context.new_page()
     page.goto(web.base_url + "/sign-in")
-    page.fill("#account", person.account)
-    page.fill("#email", person.email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(web.base_url + "/")
+    sign_in_on(page, web, person)
     return page
 
 

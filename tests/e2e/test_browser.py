@@ -16,10 +16,10 @@ from tests.e2e.conftest import (
     BOB,
     GINA,
     OWEN,
-    PASSWORD,
     VIC,
     Person,
     fail_a_delivery,
+    sign_in_on,
 )
 from tests.servers import ServerProcess
 
@@ -58,11 +58,7 @@ def sign_in(browser: Any, web: ServerProcess) -> Iterator[Any]:
         signed = Signed(context, page, web)
         signed.go("/")
         assert "/sign-in" in page.url
-        page.fill("#account", person.account)
-        page.fill("#email", person.email)
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(web.base_url + "/")
+        sign_in_on(page, web, person)
         return signed
 
     yield open_as

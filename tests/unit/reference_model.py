@@ -140,6 +140,17 @@ class ReferenceModel:
 
     # -- predictions ------------------------------------------------------------------------
 
+    def refused_working_on(self, person: Person, sid: UUID, kind: str) -> Outcome:
+        """Why ``person`` may not work on ``sid`` as an active session of ``kind``, if so."""
+        if (refused := self.work(person, sid)) is not None:
+            return refused
+        s = self.sessions[sid]
+        if s.kind != kind:
+            return WrongSessionType
+        if s.status != ACTIVE:
+            return InvalidTransition
+        return None
+
     @staticmethod
     def start(person: Person, text_ok: bool) -> Outcome:
         if person.role == "viewer":
@@ -147,45 +158,25 @@ class ReferenceModel:
         return None if text_ok else InvalidInput
 
     def send_message(self, person: Person, sid: UUID, text: str) -> Outcome:
-        if (refused := self.work(person, sid)) is not None:
+        if (refused := self.refused_working_on(person, sid, CHAT)) is not None:
             return refused
-        s = self.sessions[sid]
-        if s.kind != CHAT:
-            return WrongSessionType
-        if s.status != ACTIVE:
-            return InvalidTransition
         return InvalidInput if blank(text) else None
 
     def answer_step(self, person: Person, sid: UUID, text: str) -> Outcome:
-        if (refused := self.work(person, sid)) is not None:
+        if (refused := self.refused_working_on(person, sid, GUIDED)) is not None:
             return refused
-        s = self.sessions[sid]
-        if s.kind != GUIDED:
-            return WrongSessionType
-        if s.status != ACTIVE:
-            return InvalidTransition
-        if not s.pending:
+        if not self.sessions[sid].pending:
             return NoPendingStep
         return InvalidInput if blank(text) else None
 
     def request_next_step(self, person: Person, sid: UUID) -> Outcome:
-        if (refused := self.work(person, sid)) is not None:
+        if (refused := self.refused_working_on(person, sid, GUIDED)) is not None:
             return refused
-        s = self.sessions[sid]
-        if s.kind != GUIDED:
-            return WrongSessionType
-        if s.status != ACTIVE:
-            return InvalidTransition
-        return StepAlreadyPending if s.pending else None
+        return StepAlreadyPending if self.sessions[sid].pending else None
 
     def answer_again(self, person: Person, sid: UUID) -> Outcome:
-        if (refused := self.work(person, sid)) is not None:
+        if (refused := self.refused_working_on(person, sid, CHAT)) is not None:
             return refused
-        s = self.sessions[sid]
-        if s.kind != CHAT:
-            return WrongSessionType
-        if s.status != ACTIVE:
-            return InvalidTransition
         # Every stored user message got its reply (the offline LLM never fails): there is
         # never anything left to answer again.
         return NothingToAnswer

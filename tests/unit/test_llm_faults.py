@@ -32,6 +32,19 @@ async def collect(llm: LLM, session: Session) -> list[ReplyEvent]:
     return [event async for event in llm.stream_chat_reply(session)]
 
 
+async def received_before_failing(llm: LLM, session: Session) -> list[ReplyEvent]:
+    """What a stream yields before it fails with `LLMUnavailable` (it must fail)."""
+    received: list[ReplyEvent] = []
+
+    async def consume() -> None:
+        async for event in llm.stream_chat_reply(session):
+            received.append(event)
+
+    with pytest.raises(LLMUnavailable):
+        await consume()
+    return received
+
+
 def test_the_shipped_offline_llm_has_no_fault_injection() -> None:
     assert not hasattr(OfflineLLM(), "fail_next_calls")
     assert not hasattr(OfflineLLM(), "calls")
@@ -70,14 +83,8 @@ async def test_an_injected_error_is_raised_as_given() -> None:
 async def test_a_stream_can_fail_after_some_deltas_and_never_completes() -> None:
     llm = FaultyLLM()
     llm.fail_next_calls(1, after_deltas=2)
-    received: list[ReplyEvent] = []
 
-    async def consume() -> None:
-        async for event in llm.stream_chat_reply(chat()):
-            received.append(event)
-
-    with pytest.raises(LLMUnavailable):
-        await consume()
+    received = await received_before_failing(llm, chat())
 
     assert len(received) == 2
     assert all(isinstance(event, TextDelta) for event in received)
@@ -89,14 +96,8 @@ async def test_a_stream_failing_after_more_deltas_than_it_has_still_never_comple
     llm = FaultyLLM()
     whole = await collect(llm, chat())
     llm.fail_next_calls(1, after_deltas=10_000)
-    received: list[ReplyEvent] = []
 
-    async def consume() -> None:
-        async for event in llm.stream_chat_reply(chat()):
-            received.append(event)
-
-    with pytest.raises(LLMUnavailable):
-        await consume()
+    received = await received_before_failing(llm, chat())
 
     assert received == whole[:-1]
 

@@ -13,6 +13,7 @@ from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.lifecycle import LifecycleAction as A
 from resolutionflow_core.session import Session
 from resolutionflow_core.users import (
+    User,
     UserExists,
     authenticate_user,
     new_browser_session,
@@ -29,14 +30,25 @@ def passwords() -> Argon2Passwords:
     return Argon2Passwords()
 
 
+async def register(
+    users: InMemoryUserStore,
+    passwords: Argon2Passwords,
+    email: str,
+    role: Role,
+    *,
+    account: str = "acme",
+    password: str = PASSWORD,
+) -> User:
+    return await register_user(
+        users, passwords, account_id=account, email=email, role=role, password=password, now=NOW
+    )
+
+
 async def test_a_registered_user_signs_in_with_the_password_and_email_in_any_case(
     passwords: Argon2Passwords,
 ) -> None:
     users = InMemoryUserStore()
-    created = await register_user(
-        users, passwords, account_id=" acme ", email=" Alice@Acme.Example ", role=Role.ADMIN,
-        password=PASSWORD, now=NOW,
-    )  # fmt: skip
+    created = await register(users, passwords, " Alice@Acme.Example ", Role.ADMIN, account=" acme ")
 
     assert created.email == "alice@acme.example"
     assert created.account_id == "acme"
@@ -60,10 +72,7 @@ async def test_any_wrong_part_is_the_same_refusal(
     passwords: Argon2Passwords, account: str, email: str, password: str
 ) -> None:
     users = InMemoryUserStore()
-    await register_user(
-        users, passwords, account_id="acme", email="alice@acme.example", role=Role.ENGINEER,
-        password=PASSWORD, now=NOW,
-    )  # fmt: skip
+    await register(users, passwords, "alice@acme.example", Role.ENGINEER)
 
     assert await authenticate_user(users, passwords, account, email, password) is None
 
@@ -76,10 +85,7 @@ async def test_registration_refuses_a_bad_email_or_a_short_password(
     passwords: Argon2Passwords, email: str, password: str, field: str
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
-        await register_user(
-            InMemoryUserStore(), passwords, account_id="acme", email=email, role=Role.VIEWER,
-            password=password, now=NOW,
-        )  # fmt: skip
+        await register(InMemoryUserStore(), passwords, email, Role.VIEWER, password=password)
     assert refused.value.field == field
 
 
@@ -87,15 +93,9 @@ async def test_an_email_cannot_be_registered_twice_in_an_account(
     passwords: Argon2Passwords,
 ) -> None:
     users = InMemoryUserStore()
-    await register_user(
-        users, passwords, account_id="acme", email="a@acme.example", role=Role.VIEWER,
-        password=PASSWORD, now=NOW,
-    )  # fmt: skip
+    await register(users, passwords, "a@acme.example", Role.VIEWER)
     with pytest.raises(UserExists):
-        await register_user(
-            users, passwords, account_id="acme", email="A@acme.example", role=Role.OWNER,
-            password=PASSWORD, now=NOW,
-        )  # fmt: skip
+        await register(users, passwords, "A@acme.example", Role.OWNER)
 
 
 def test_a_browser_session_expires_after_the_idle_time_only() -> None:
