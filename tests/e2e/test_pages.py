@@ -362,6 +362,37 @@ async def test_a_linked_ticket_and_its_notes_delivery_state_show_on_the_session(
     assert "Reset the cached credential" in documents.text
 
 
+async def test_each_lifecycle_form_posts_to_its_action_and_an_unknown_one_is_a_404(
+    web: Web,
+) -> None:
+    await web.sign_in()
+    csrf = await web.csrf()
+    path = await web.start_chat(csrf, "The printer on floor 2 jams on every job")
+
+    async def post(action: str, **fields: str) -> int:
+        answer = await web.client.post(
+            f"{path}/{action}", data={"_csrf": csrf, **fields}, follow_redirects=False
+        )
+        return answer.status_code
+
+    async def status() -> str:
+        shown = re.search(r'class="chip status-(\w+)', (await web.client.get(path)).text)
+        assert shown is not None
+        return shown.group(1)
+
+    assert await post("reopen") == 404  # not an action
+    assert await post("pause") == 303
+    assert await status() == "paused"
+    assert await post("resume") == 303
+    assert await status() == "active"
+    assert await post("escalate") == 400  # the reason is required
+    assert await status() == "active"
+    assert await post("escalate", reason="Needs the print server admin") == 303
+    assert await status() == "escalated"
+    assert await post("claim") == 409  # not by the engineer who escalated it
+    assert await status() == "escalated"
+
+
 async def test_an_admin_retries_failed_note_deliveries_and_an_engineer_may_not(web: Web) -> None:
     await web.sign_in()
     csrf = await web.csrf()

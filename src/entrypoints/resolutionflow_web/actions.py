@@ -7,16 +7,21 @@ error page (403 for viewers, 409 for a transition the lifecycle lacks...).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
 from litestar import Request, post
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from resolutionflow_app import Application
+from resolutionflow_core.access import Actor
 from resolutionflow_core.delivery import SessionDeliveries
+from resolutionflow_core.lifecycle import LifecycleAction
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import IntakeType
 from resolutionflow_core.updates import Audience, UpdateLength
@@ -75,71 +80,44 @@ async def next_step(
     return _to(session_id)
 
 
-@post("/sessions/{session_id:uuid}/pause", name="pause")
-async def pause(
-    user: NamedDependency[SignedIn],
-    sessions: NamedDependency[SessionService],
-    session_id: FromPath[UUID],
-) -> Redirect:
-    await sessions.pause(user.actor, session_id)
-    return _to(session_id)
+_Perform = Callable[[SessionService, Actor, UUID, Form], Awaitable[object]]
+
+LIFECYCLE: Mapping[LifecycleAction, _Perform] = MappingProxyType(
+    {
+        LifecycleAction.PAUSE: lambda sessions, actor, id, _: sessions.pause(actor, id),
+        LifecycleAction.RESUME: lambda sessions, actor, id, _: sessions.resume(actor, id),
+        LifecycleAction.CLAIM: lambda sessions, actor, id, _: sessions.claim(actor, id),
+        LifecycleAction.RESOLVE: lambda sessions, actor, id, form: sessions.resolve(
+            actor, id, form.required("summary"), form.optional("root_cause")
+        ),
+        LifecycleAction.ESCALATE: lambda sessions, actor, id, form: sessions.escalate(
+            actor, id, form.required("reason")
+        ),
+        LifecycleAction.ABANDON: lambda sessions, actor, id, form: sessions.abandon(
+            actor, id, form.optional("reason")
+        ),
+    }
+)
+"""Each lifecycle action's form (the header's buttons and dialogs, ``_actions.html``) and
+the service call it makes: a new action is a line here and its button there."""
 
 
-@post("/sessions/{session_id:uuid}/resume", name="resume")
-async def resume(
-    user: NamedDependency[SignedIn],
-    sessions: NamedDependency[SessionService],
-    session_id: FromPath[UUID],
-) -> Redirect:
-    await sessions.resume(user.actor, session_id)
-    return _to(session_id)
-
-
-@post("/sessions/{session_id:uuid}/resolve", name="resolve")
-async def resolve(
+@post("/sessions/{session_id:uuid}/{action:str}", name="lifecycle")
+async def lifecycle(
     request: Request[Any, Any, Any],
     user: NamedDependency[SignedIn],
     sessions: NamedDependency[SessionService],
     session_id: FromPath[UUID],
+    action: FromPath[str],
 ) -> Redirect:
-    form = await Form.of(request)
-    await sessions.resolve(
-        user.actor, session_id, form.required("summary"), form.optional("root_cause")
-    )
-    return _to(session_id)
-
-
-@post("/sessions/{session_id:uuid}/escalate", name="escalate")
-async def escalate(
-    request: Request[Any, Any, Any],
-    user: NamedDependency[SignedIn],
-    sessions: NamedDependency[SessionService],
-    session_id: FromPath[UUID],
-) -> Redirect:
-    form = await Form.of(request)
-    await sessions.escalate(user.actor, session_id, form.required("reason"))
-    return _to(session_id)
-
-
-@post("/sessions/{session_id:uuid}/abandon", name="abandon")
-async def abandon(
-    request: Request[Any, Any, Any],
-    user: NamedDependency[SignedIn],
-    sessions: NamedDependency[SessionService],
-    session_id: FromPath[UUID],
-) -> Redirect:
-    form = await Form.of(request)
-    await sessions.abandon(user.actor, session_id, form.optional("reason"))
-    return _to(session_id)
-
-
-@post("/sessions/{session_id:uuid}/claim", name="claim")
-async def claim(
-    user: NamedDependency[SignedIn],
-    sessions: NamedDependency[SessionService],
-    session_id: FromPath[UUID],
-) -> Redirect:
-    await sessions.claim(user.actor, session_id)
+    """``POST /sessions/{id}/pause`` (resume, claim, resolve, escalate, abandon). The other
+    posts under a session (steps, messages, share, ticket…) are routes of their own, which
+    the router prefers to this one."""
+    try:
+        perform = LIFECYCLE[LifecycleAction(action)]
+    except (ValueError, KeyError):  # not an action, or none the web offers
+        raise NotFoundException(f"no action {action!r}") from None
+    await perform(sessions, user.actor, session_id, await Form.of(request))
     return _to(session_id)
 
 
