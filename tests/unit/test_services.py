@@ -141,7 +141,7 @@ async def test_a_failed_first_reply_still_leaves_the_new_session_with_its_messag
     world.llm.fail_next_calls(1)
     with pytest.raises(LLMUnavailable) as failed:
         await world.service.start_chat(ALICE, VPN)
-    assert failed.value.session_id is not None
+    assert failed.value.session_id == uuid.UUID(int=1)  # the first id: the session was made
     stored = world.stored(failed.value.session_id)
     assert [m.content for m in stored.conversation_messages] == [VPN]
 
