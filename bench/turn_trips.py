@@ -11,7 +11,8 @@ product opens it, the script counts:
 - **statements**: SQL statements sent (PostgreSQL: SQLAlchemy ``before_cursor_execute``;
   SQLite: the sqlite3 driver's trace, since the adapter runs its hot statements on the
   driver's cursor; an executemany counts once);
-- for ``GET /ai-sessions/{id}``: the session and its PSA deliveries, as the API reads them;
+- for ``GET /ai-sessions/{id}``: the session, and its PSA deliveries if it is linked to a
+  ticket, as the API reads them (the session measured is not linked);
 - **round trips** (PostgreSQL): statements + 2 per transaction (its ``BEGIN`` and ``COMMIT``).
 
     uv run python bench/turn_trips.py                 # SQLite and PostgreSQL
@@ -112,7 +113,8 @@ async def count(url: str, backend: str) -> list[list[object]]:
 
     async def api_get() -> None:  # what GET /ai-sessions/{id} reads (the key check is cached)
         session = await service.get(ACTOR, session_id)
-        await queue.for_session(session.id)
+        if session.psa_link:  # only a linked session can have deliveries (as the API reads)
+            await queue.for_session(session.id)
 
     counts: Counter[str] = Counter()
     counting(storage, counts)
@@ -120,7 +122,7 @@ async def count(url: str, backend: str) -> list[list[object]]:
     for what, run in (
         ("chat turn (send_message)", lambda: service.send_message(ACTOR, session_id, text)),
         ("session read (get)", lambda: service.get(ACTOR, session_id)),
-        ("API GET: session + deliveries", api_get),
+        ("API GET of a session (not linked)", api_get),
     ):
         counts.clear()
         await run()

@@ -25,8 +25,9 @@ import threading
 import time
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, TypeVar
 
@@ -148,16 +149,22 @@ class DriverStatement:
 
     def execute(self, conn: sa.Connection, values: Mapping[str, Any]) -> int:
         """Run it once; the number of rows it changed."""
-        cursor = _driver(conn).execute(self.sql, self.parameters(values))
+        parameters = self.parameters(values)
+        with _as_sqlalchemy_errors(conn, self.sql, parameters):
+            cursor = _driver(conn).execute(self.sql, parameters)
         return int(cursor.rowcount)
 
     def execute_many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        _driver(conn).executemany(self.sql, [self.parameters(values) for values in rows])
+        parameters = [self.parameters(values) for values in rows]
+        with _as_sqlalchemy_errors(conn, self.sql, parameters):
+            _driver(conn).executemany(self.sql, parameters)
 
     def first(self, conn: sa.Connection, values: Mapping[str, Any]) -> Any:
         """The first row (a named tuple, its values through the columns' types), or None."""
         assert self.row is not None, "not a SELECT"
-        found = _driver(conn).execute(self.sql, self.parameters(values)).fetchone()
+        parameters = self.parameters(values)
+        with _as_sqlalchemy_errors(conn, self.sql, parameters):
+            found = _driver(conn).execute(self.sql, parameters).fetchone()
         if found is None:
             return None
         return self.row._make(
@@ -186,6 +193,18 @@ def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> Driver
     if found is None:
         found = compiled[statement] = DriverStatement(statement, dialect)
     return found
+
+
+@contextmanager
+def _as_sqlalchemy_errors(conn: sa.Connection, sql: str, parameters: Any) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy raises them (`sa.exc.DBAPIError` and its
+    subclasses, the driver's error as ``orig``), as if the statement ran through
+    ``conn.execute``: callers and error mappings see the same exceptions either way."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as error:
+        raise sa.exc.DBAPIError.instance(sql, parameters, error, dbapi.Error) from error
 
 
 def _driver(conn: sa.Connection) -> Any:

@@ -1,0 +1,70 @@
+"""Statements the SQLite adapter runs on the sqlite3 cursor (compiled once from Core) behave
+as through ``conn.execute``: the same values through the columns' types, the same errors."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from resolutionflow_sqlalchemy.engine import configure_sqlite, driver_statement
+from resolutionflow_sqlalchemy.tables import metadata, session_outbox
+
+_INSERT = sa.insert(session_outbox).values(
+    {c.name: sa.bindparam(c.name) for c in session_outbox.c if not c.primary_key}
+)
+_SELECT = sa.select(session_outbox).where(session_outbox.c.session_id == sa.bindparam("id"))
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
+    configure_sqlite(engine)
+    metadata.create_all(engine)
+    return engine
+
+
+def test_a_row_goes_in_and_comes_back_through_the_column_types(engine: sa.Engine) -> None:
+    row = {
+        "session_id": uuid.uuid4(),
+        "account_id": "acme",
+        "version": 3,
+        "event_name": "session.message_added",
+        "payload": {"role": "user", "index": 2},
+        "occurred_at": datetime(2026, 3, 2, 9, 30, 15, 120, tzinfo=UTC),
+    }
+    with engine.begin() as conn:
+        insert, select = driver_statement(conn, _INSERT), driver_statement(conn, _SELECT)
+        assert insert is not None
+        assert select is not None
+        insert.execute_many(conn, [row])
+        found = select.first(conn, {"id": row["session_id"]})
+        by_core = conn.execute(_SELECT, {"id": row["session_id"]}).one()
+    assert found is not None
+    assert found == tuple(by_core)
+    assert {k: getattr(found, k) for k in row} == row
+    with engine.connect() as conn:
+        select = driver_statement(conn, _SELECT)
+        assert select is not None
+        assert select.first(conn, {"id": uuid.uuid4()}) is None
+
+
+def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(engine: sa.Engine) -> None:
+    row = {
+        "session_id": uuid.uuid4(),
+        "account_id": "acme",
+        "version": 1,
+        "event_name": "session.started",
+        "payload": {},
+        "occurred_at": datetime(2026, 3, 2, tzinfo=UTC),
+    }
+    with engine.begin() as conn:
+        insert = driver_statement(conn, _INSERT)
+        assert insert is not None
+        insert.execute_many(conn, [row])
+        with pytest.raises(sa.exc.IntegrityError) as raised:
+            insert.execute_many(conn, [row])  # (session_id, version) is unique
+    assert "UNIQUE" in str(raised.value.orig)
