@@ -730,7 +730,7 @@ async def run_postgres(
         except asyncpg.DuplicateDatabaseError:
             if not await _is_indexed(url):
                 raise SystemExit(f"{keep} exists but holds no index: drop it first") from None
-            note(f"postgresql: reusing {keep} (seeded earlier, its chats 2 messages longer)")
+            note(f"postgresql: reusing {keep} (each earlier run made its chats 2 messages longer)")
         return await _measure_postgres(url, chats, runs, warmup, before)
     async with postgres_database("rf_bench_search") as url:
         if url is None:
