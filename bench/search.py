@@ -393,20 +393,26 @@ async def index_postgres(url: str, statements: list[str]) -> float:
 
 WEIGHTS = ", ".join(map(str, SQLITE_WEIGHTS))
 SQLITE_RAW = f"""
-WITH p0 AS MATERIALIZED (
+WITH allowed AS MATERIALIZED (
+  SELECT x.doc_id FROM ai_sessions AS s JOIN ai_sessions_search AS x ON x.session_id = s.id
+  WHERE s.account_id = ? AND s.session_type = 'chat' AND s.status = 'resolved'),
+p0 AS MATERIALIZED (
   SELECT rowid >> 20 AS doc, -bm25(ai_sessions_fts, {WEIGHTS}) AS score
-  FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?),
+  FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?
+  AND rowid >> 20 IN (SELECT doc_id FROM allowed)),
 i0 AS MATERIALIZED (SELECT doc, sum(score) AS score FROM p0 GROUP BY doc),
 p1 AS MATERIALIZED (
   SELECT rowid >> 20 AS doc, -bm25(ai_sessions_fts, {WEIGHTS}) AS score
-  FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?),
+  FROM ai_sessions_fts WHERE ai_sessions_fts MATCH ?
+  AND rowid >> 20 IN (SELECT doc_id FROM allowed)),
 i1 AS MATERIALIZED (SELECT doc, sum(score) AS score FROM p1 GROUP BY doc),
-m AS (SELECT i0.doc, i0.score + i1.score AS score FROM i0 JOIN i1 ON i1.doc = i0.doc)
-SELECT s.id, s.title, s.status, s.last_activity_at, m.score, m.doc
-FROM m JOIN ai_sessions_search AS x ON x.doc_id = m.doc
-JOIN ai_sessions AS s ON s.id = x.session_id
-WHERE s.account_id = ? AND s.session_type = 'chat' AND s.status = 'resolved' {{keyset}}
-ORDER BY m.score DESC, s.id DESC LIMIT {PAGE + 1}"""
+m AS (SELECT i0.doc, i0.score + i1.score AS score FROM i0 JOIN i1 ON i1.doc = i0.doc),
+page AS (SELECT x.session_id, m.doc, m.score FROM m JOIN ai_sessions_search AS x
+  ON x.doc_id = m.doc WHERE true {{keyset}}
+  ORDER BY m.score DESC, x.session_id DESC LIMIT {PAGE + 1})
+SELECT s.id, s.title, s.status, s.last_activity_at, page.score, page.doc
+FROM page JOIN ai_sessions AS s ON s.id = page.session_id
+ORDER BY page.score DESC, s.id DESC"""
 SQLITE_SNIPPETS = (
     "WITH hits AS MATERIALIZED (SELECT rowid AS part_id, "
     f"bm25(ai_sessions_fts, {WEIGHTS}) AS rank FROM ai_sessions_fts "
@@ -424,11 +430,14 @@ i0 AS (SELECT p.session_id, sum(ts_rank_cd(p.document, q0.q)::float8) AS score
   WHERE p.document @@ q0.q AND {PG_FILTERS} GROUP BY p.session_id),
 i1 AS (SELECT p.session_id, sum(ts_rank_cd(p.document, q1.q)::float8) AS score
   FROM ai_sessions_search_parts AS p JOIN ai_sessions AS s ON s.id = p.session_id, q1
-  WHERE p.document @@ q1.q AND {PG_FILTERS} GROUP BY p.session_id)
-SELECT s.id, s.title, s.status, s.last_activity_at, i0.score + i1.score AS score
-FROM i0 JOIN i1 ON i1.session_id = i0.session_id JOIN ai_sessions AS s ON s.id = i0.session_id
+  WHERE p.document @@ q1.q AND {PG_FILTERS} GROUP BY p.session_id),
+m AS (SELECT a.session_id, sum(a.score) AS score FROM
+  (SELECT session_id, score FROM i0 UNION ALL SELECT session_id, score FROM i1) AS a
+  GROUP BY a.session_id HAVING count(*) = 2)
+SELECT s.id, s.title, s.status, s.last_activity_at, m.score
+FROM m JOIN ai_sessions AS s ON s.id = m.session_id
 WHERE {PG_FILTERS} {{keyset}}
-ORDER BY score DESC, s.id DESC LIMIT {PAGE + 1}"""
+ORDER BY m.score DESC, s.id DESC LIMIT {PAGE + 1}"""
 PG_HEADLINES = (
     "WITH q AS (SELECT websearch_to_tsquery('english', $1) AS q), "
     "best AS (SELECT DISTINCT ON (p.session_id) p.session_id, p.title, p.outcome, p.body "
@@ -442,10 +451,10 @@ WORDS = QUERY.split()
 
 def raw_sqlite(conn: sqlite3.Connection, cursor: tuple[float, str] | None) -> list[Any]:
     phrases = [f'"{w}"' for w in WORDS]
-    params: list[Any] = [*phrases, ACCOUNTS[0]]
+    params: list[Any] = [ACCOUNTS[0], *phrases]
     keyset = ""
     if cursor is not None:
-        keyset = "AND (m.score < ? OR (m.score = ? AND s.id < ?))"
+        keyset = "AND (m.score < ? OR (m.score = ? AND x.session_id < ?))"
         params += [cursor[0], cursor[0], cursor[1]]
     conn.execute("BEGIN")
     rows = conn.execute(SQLITE_RAW.format(keyset=keyset), params).fetchall()[:PAGE]
@@ -459,7 +468,7 @@ async def raw_postgres(conn: Any, cursor: tuple[float, uuid.UUID] | None) -> lis
     params: list[Any] = [*WORDS, ACCOUNTS[0]]
     keyset = ""
     if cursor is not None:
-        keyset = "AND (i0.score + i1.score < $4 OR (i0.score + i1.score = $4 AND s.id < $5))"
+        keyset = "AND (m.score < $4 OR (m.score = $4 AND s.id < $5))"
         params += [cursor[0], cursor[1]]
     async with conn.transaction():
         rows = (await conn.fetch(PG_RAW.format(keyset=keyset), *params))[:PAGE]
@@ -658,43 +667,80 @@ async def run_sqlite(
     return search_rows, turn_rows
 
 
-async def run_postgres(
-    count: int, chats: dict[int, list[Session]], runs: int, warmup: int, before: bool
+async def _is_indexed(url: str) -> bool:
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        found = await conn.fetchval("SELECT to_regclass('ai_sessions_search_parts') IS NOT NULL")
+        return bool(found)
+    finally:
+        await conn.close()
+
+
+async def _seed_postgres(url: str, count: int, extra: list[Session], before: bool) -> None:
+    await create_schema(url)
+    messages, seconds = await load_postgres(url, count, extra)
+    note(f"postgresql: inserted {count:,} sessions, {messages:,} messages in {seconds:.0f} s")
+    if before:
+        source = url.rpartition("/")[2]
+        await _admin(f'CREATE DATABASE "{source}_0009" TEMPLATE "{source}"')
+        took = await index_postgres(
+            _dsn(f"{source}_0009"), search_schema_0009.install_statements("postgresql", _columns())
+        )
+        note(f"postgresql: 0009's session-level index built in {took:.0f} s")
+    took = await index_postgres(url, search_schema.install_statements("postgresql", _columns()))
+    note(f"postgresql: the index (parts) built in {took:.0f} s")
+
+
+async def _measure_postgres(
+    url: str, chats: dict[int, list[Session]], runs: int, warmup: int, before: bool
 ) -> tuple[list[list[object]], list[list[object]]]:
+    """On a seeded, indexed database: a copy without the index, then the measurements."""
+    source = url.rpartition("/")[2]
+    urls = {"parts": url, "none": _dsn(f"{source}_plain")}
+    if before:
+        urls["0009"] = _dsn(f"{source}_0009")
+    try:
+        started = time.perf_counter()
+        await _admin(f'CREATE DATABASE "{source}_plain" TEMPLATE "{source}"')
+        await index_postgres(urls["none"], search_schema.remove_statements("postgresql"))
+        note(f"postgresql: copied without the index in {time.perf_counter() - started:.0f} s")
+        search_rows = await measure_search("postgresql", url, runs, warmup)
+        turn_rows = await measure_turns("postgresql", urls, chats, runs, warmup)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{source}_plain" WITH (FORCE)')
+    return search_rows, turn_rows
+
+
+async def run_postgres(
+    count: int,
+    chats: dict[int, list[Session]],
+    runs: int,
+    warmup: int,
+    before: bool,
+    keep: str | None = None,
+) -> tuple[list[list[object]], list[list[object]]]:
+    """Seed a database (or, with ``keep``, use the one of that name seeded by an earlier run
+    with the same ``--sessions`` and ``--runs``, and keep it), then measure."""
     extra = [c for group in chats.values() for c in group]
+    if keep is not None:
+        url = _dsn(keep)
+        try:
+            await _admin(f'CREATE DATABASE "{keep}"')
+            await _seed_postgres(url, count, extra, before)
+        except asyncpg.DuplicateDatabaseError:
+            if not await _is_indexed(url):
+                raise SystemExit(f"{keep} exists but holds no index: drop it first") from None
+            note(f"postgresql: reusing {keep} (each earlier run made its chats 2 messages longer)")
+        return await _measure_postgres(url, chats, runs, warmup, before)
     async with postgres_database("rf_bench_search") as url:
         if url is None:
             return [], []
-        await create_schema(url)
-        messages, seconds = await load_postgres(url, count, extra)
-        note(f"postgresql: inserted {count:,} sessions, {messages:,} messages in {seconds:.0f} s")
-        source = url.rpartition("/")[2]
-        copies = {"none": f"{source}_plain"}
-        if before:
-            copies["0009"] = f"{source}_0009"
-        urls = {"parts": url}
         try:
-            for variant, database in copies.items():
-                started = time.perf_counter()
-                await _admin(f'CREATE DATABASE "{database}" TEMPLATE "{source}"')
-                note(f"postgresql: copied for {variant} in {time.perf_counter() - started:.0f} s")
-                urls[variant] = _dsn(database)
-            await index_postgres(urls["none"], [])  # ANALYZE
-            if before:
-                took = await index_postgres(
-                    urls["0009"], search_schema_0009.install_statements("postgresql", _columns())
-                )
-                note(f"postgresql: 0009's session-level index built in {took:.0f} s")
-            took = await index_postgres(
-                url, search_schema.install_statements("postgresql", _columns())
-            )
-            note(f"postgresql: the index (parts) built in {took:.0f} s")
-            search_rows = await measure_search("postgresql", url, runs, warmup)
-            turn_rows = await measure_turns("postgresql", urls, chats, runs, warmup)
+            await _seed_postgres(url, count, extra, before)
+            return await _measure_postgres(url, chats, runs, warmup, before)
         finally:
-            for database in copies.values():
-                await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    return search_rows, turn_rows
+            source = url.rpartition("/")[2]
+            await _admin(f'DROP DATABASE IF EXISTS "{source}_0009" WITH (FORCE)')
 
 
 async def main() -> None:
@@ -708,6 +754,11 @@ async def main() -> None:
     parser.add_argument(
         "--no-before", action="store_true", help="leave out the copy with 0009's index"
     )
+    parser.add_argument(
+        "--keep-postgres",
+        metavar="NAME",
+        help="seed into this database and keep it; reuse it if it exists (same --sessions)",
+    )
     args = parser.parse_args()
     count, runs, warmup = (2_000, 10, 2) if args.quick else (args.sessions, args.runs, 3)
     engines = args.engines.split(",")
@@ -715,11 +766,15 @@ async def main() -> None:
     print(f"Search benchmark: {count:,} sessions; {machine_summary()}")
     search_rows: list[list[object]] = []
     turn_rows: list[list[object]] = []
-    for engine, run in (("sqlite", run_sqlite), ("postgresql", run_postgres)):
-        if engine in engines:
-            found, turned = await run(count, chats, runs, warmup, not args.no_before)
-            search_rows += found
-            turn_rows += turned
+    before = not args.no_before
+    if "sqlite" in engines:
+        found, turned = await run_sqlite(count, chats, runs, warmup, before)
+        search_rows += found
+        turn_rows += turned
+    if "postgresql" in engines:
+        found, turned = await run_postgres(count, chats, runs, warmup, before, args.keep_postgres)
+        search_rows += found
+        turn_rows += turned
     print(f'\nSearch "{QUERY}" (account, chat, resolved), {PAGE} per page, ms')
     print_table(
         [

@@ -1,0 +1,112 @@
+"""SQLite: what the search index's triggers add to a chat turn's ``UPDATE``, SQL alone.
+
+The statement the storage runs for a turn (``json_insert`` of two messages on the history,
+the version bumped), on three copies of one database: without the index, with migration
+0012's triggers and with 0013's (`search_schema.install_statements(appends=…)`), the
+copies interleaved, each turn committed, 15 chats per history size (10, 200 and 1,000
+messages, minified JSON as turns leave it). CPU time of the ``UPDATE`` (the triggers run
+inside it), medians; then `check_index` on the indexed copies.
+
+    uv run python bench/search_turn_sql.py [--chats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from _common import create_schema, machine_summary
+from history_list import row_values
+from search import TURN_SIZES, _sqlite_value, turn_chats
+
+from resolutionflow_sqlalchemy import search_schema
+from resolutionflow_sqlalchemy.search import check_index
+from resolutionflow_sqlalchemy.tables import ai_sessions
+
+UPDATE = (
+    "UPDATE ai_sessions SET version = version + 1, conversation_messages = json_insert("
+    "conversation_messages, '$[#]', json(?), '$[#]', json(?)) WHERE id = ?"
+)
+
+
+def _message(text: str) -> str:
+    return json.dumps({"role": "user", "content": text, "created_at": "2026-06-30T17:00:00+00:00"})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chats", type=int, default=15)
+    args = parser.parse_args()
+    print(f"Chat turn UPDATE, SQLite; {machine_summary()}")
+    chats = turn_chats(TURN_SIZES, args.chats)
+    directory = Path(tempfile.mkdtemp())
+    plain = directory / "none.db"
+    asyncio.run(create_schema(f"sqlite:///{plain}"))
+    conn = sqlite3.connect(plain, isolation_level=None)
+    for statement in search_schema.remove_statements("sqlite"):
+        conn.execute(statement)
+    rows = [row_values(c) for group in chats.values() for c in group]
+    names = list(rows[0])
+    conn.execute("BEGIN")
+    conn.executemany(
+        f"INSERT INTO ai_sessions ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        [[_sqlite_value(n, r[n]) for n in names] for r in rows],
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    columns = list(ai_sessions.c.keys())
+    paths = {"none": plain}
+    for name, appends in (("0012", False), ("0013", True)):
+        paths[name] = directory / f"{name}.db"
+        shutil.copyfile(plain, paths[name])
+        db = sqlite3.connect(paths[name], isolation_level=None)
+        db.execute("BEGIN")
+        for statement in search_schema.install_statements("sqlite", columns, appends=appends):
+            db.execute(statement)
+        db.execute("COMMIT")
+        db.close()
+    conns = {name: sqlite3.connect(path, isolation_level=None) for name, path in paths.items()}
+    for size, group in chats.items():
+        cpu: dict[str, list[float]] = {name: [] for name in conns}
+        for n, chat in enumerate(group):
+            for turn in range(3):
+                for name, db in conns.items():
+                    db.execute("BEGIN")
+                    started = time.process_time()
+                    db.execute(
+                        UPDATE,
+                        [
+                            _message(f"Tried the fix on pc-{n:03d}, try {turn}"),
+                            _message("Check the event log for error 7031."),
+                            chat.id.hex,
+                        ],
+                    )
+                    cpu[name].append((time.process_time() - started) * 1000)
+                    db.execute("COMMIT")
+        none, old, new = (statistics.median(cpu[k]) for k in ("none", "0012", "0013"))
+        print(
+            f"{size:>5} messages: UPDATE {none:.2f} ms CPU without the index; the triggers "
+            f"add {old - none:.2f} ms (0012), {new - none:.2f} ms (0013)"
+        )
+    for db in conns.values():
+        db.close()
+    for name in ("0012", "0013"):
+        engine = sa.create_engine(f"sqlite:///{paths[name]}")
+        with engine.connect() as connection:
+            check = check_index(connection)
+        engine.dispose()
+        print(f"{name}: index equal to a rebuild: {check.clean}")
+    shutil.rmtree(directory)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
