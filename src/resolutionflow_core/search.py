@@ -86,15 +86,25 @@ def words(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A light English stem for the in-memory engine (the SQL engines use Porter/Snowball)."""
+    """A light English stem for the in-memory engine and the recall of similar sessions
+    (the SQL engines use Porter/Snowball): "drops", "dropped" and "dropping" are all
+    "drop" (a consonant doubled before -ed/-ing is undoubled, as Porter does, except l, s
+    and z: "installing" is "install")."""
     for suffix, keep in (("ing", 5), ("ed", 4), ("es", 5), ("s", 4)):
         if (
             word.endswith(suffix)
             and len(word) >= keep + len(suffix) - 1
             and not word.endswith("ss")
         ):
-            return word[: -len(suffix)]
+            root = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and _DOUBLED.search(root):
+                return root[:-1]
+            return root
     return word
+
+
+_DOUBLED = re.compile(r"([b-df-hj-km-np-rtv-y])\1$")
+"""A doubled consonant at the end, other than l, s and z."""
 
 
 # -- the query --------------------------------------------------------------------------
