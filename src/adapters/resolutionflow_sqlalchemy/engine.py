@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -193,6 +193,32 @@ def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> Driver
     if found is None:
         found = compiled[statement] = DriverStatement(statement, dialect)
     return found
+
+
+def first_row(conn: sa.Connection, statement: sa.Select[Any], values: Mapping[str, Any]) -> Any:
+    """``statement``'s first row or None: on the sqlite3 cursor where `driver_statement`
+    allows it, else through ``conn.execute``."""
+    driver = driver_statement(conn, statement)
+    if driver is not None:
+        return driver.first(conn, values)
+    return conn.execute(statement, values).first()
+
+
+def rowcount(conn: sa.Connection, statement: sa.Update, values: Mapping[str, Any]) -> int:
+    """Run ``statement`` once (as `first_row` chooses); the number of rows it changed."""
+    driver = driver_statement(conn, statement)
+    if driver is not None:
+        return driver.execute(conn, values)
+    return int(cast(Any, conn.execute(statement, values)).rowcount)
+
+
+def execute_many(conn: sa.Connection, statement: sa.Insert, rows: list[dict[str, Any]]) -> None:
+    """Run ``statement`` for each of ``rows`` (as `first_row` chooses)."""
+    driver = driver_statement(conn, statement)
+    if driver is not None:
+        driver.execute_many(conn, rows)
+    else:
+        conn.execute(statement, rows)
 
 
 @contextmanager

@@ -9,7 +9,8 @@ on SQLite): the history is never re-serialised on a turn.
 
 - SQLite: `change` loads, applies and writes in one write transaction (one thread hop);
   the hot statements (the session's row, the append, the outbox rows) run on the sqlite3
-  cursor, compiled once from their Core form (`engine.driver_statement`).
+  cursor, compiled once from their Core form (`engine.driver_statement`, called through
+  `first_row`, `rowcount` and `execute_many`).
 - PostgreSQL: a chat session's change is an autocommit ``SELECT`` and then one statement,
   the compare-and-set ``UPDATE`` with the outbox ``INSERT`` in a CTE, in autocommit (two
   round trips); a write with more to it (steps, former owners, PSA notes due, a statement
@@ -38,9 +39,11 @@ from resolutionflow_sqlalchemy.delivery import due_values
 from resolutionflow_sqlalchemy.engine import (
     AsyncDatabase,
     Database,
-    driver_statement,
+    execute_many,
+    first_row,
     is_async_engine,
     open_database,
+    rowcount,
 )
 from resolutionflow_sqlalchemy.mapping import (
     SUMMARY_COLUMNS,
@@ -290,11 +293,7 @@ class SqlStorage:
 
 
 def _session_row(conn: sa.Connection, session_id: UUID, account_id: str) -> Any:
-    params = {"id": session_id, "account": account_id}
-    driver = driver_statement(conn, _SESSION_BY_ID)
-    if driver is not None:
-        return driver.first(conn, params)
-    return conn.execute(_SESSION_BY_ID, params).first()
+    return first_row(conn, _SESSION_BY_ID, {"id": session_id, "account": account_id})
 
 
 def _load(conn: sa.Connection, session_id: UUID, account_id: str) -> Session | None:
@@ -373,12 +372,7 @@ def _write(conn: sa.Connection, changed: list[tuple[Session, _Loaded | None]]) -
             _update(conn, session, loaded)
     events = [event for session, _ in changed for event in session.events]
     if events:
-        rows = [outbox_values(event) for event in events]
-        driver = driver_statement(conn, _INSERT_OUTBOX)
-        if driver is not None:
-            driver.execute_many(conn, rows)
-        else:
-            conn.execute(_INSERT_OUTBOX, rows)
+        execute_many(conn, _INSERT_OUTBOX, [outbox_values(event) for event in events])
     due = [note for note in map(note_due, events) if note is not None]
     if due:  # due on the ticket from this commit on: same transaction as the change
         now = max(event.occurred_at for event in events)
@@ -452,14 +446,7 @@ def _update_params(session: Session, loaded: _Loaded, dialect: str) -> tuple[dic
 
 def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
     params, added = _update_params(session, loaded, conn.dialect.name)
-    statement = _update_statement(conn.dialect.name, added)
-    driver = driver_statement(conn, statement)
-    changed = (
-        driver.execute(conn, params)
-        if driver is not None
-        else conn.execute(statement, params).rowcount
-    )
-    if changed != 1:
+    if rowcount(conn, _update_statement(conn.dialect.name, added), params) != 1:
         raise StaleSession(session.id, loaded.version)
     _write_steps(conn, session, loaded)
     _write_former_owners(conn, session, loaded.former_owner_count)
