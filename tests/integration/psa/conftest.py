@@ -4,7 +4,8 @@ stub. Retry waits are recorded instead of slept, so the suite runs in seconds.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -26,6 +27,8 @@ from tests.integration.psa.stubs import (
     ConnectWiseStub,
     HaloStub,
 )
+
+SettingsT = TypeVar("SettingsT")
 
 RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.04, max_retry_after=5.0)
 
@@ -55,6 +58,18 @@ def half() -> float:
     return 0.5
 
 
+def stub_settings(
+    kind: Callable[..., SettingsT],
+    base_url: str,
+    credentials: dict[str, str],
+    overrides: dict[str, object],
+) -> SettingsT:
+    """An adapter's settings that reach the stub at ``base_url`` with the credentials it
+    expects, the tests' timeout and retry policy, then ``overrides``."""
+    values = {"base_url": base_url, **credentials, "timeout": CLIENT_TIMEOUT, "retry": RETRY}
+    return kind(**(values | overrides))
+
+
 @pytest.fixture(scope="session")
 def server() -> Iterator[StubServer]:
     with StubServer().running() as running:
@@ -75,17 +90,13 @@ def clock() -> Clock:
 
 
 def connectwise_settings(server: StubServer, **overrides: object) -> ConnectWiseSettings:
-    values: dict[str, object] = {
-        "base_url": f"{server.url}{CW_PREFIX}",
+    credentials = {
         "company": "acme",
         "public_key": "pub-key",
         "private_key": "priv-key",
         "client_id": "3c7a1f5e-client",
-        "timeout": CLIENT_TIMEOUT,
-        "retry": RETRY,
-        **overrides,
     }
-    return ConnectWiseSettings(**values)  # type: ignore[arg-type]
+    return stub_settings(ConnectWiseSettings, f"{server.url}{CW_PREFIX}", credentials, overrides)
 
 
 @pytest.fixture
@@ -107,16 +118,8 @@ async def connectwise(
 
 
 def halo_settings(server: StubServer, **overrides: object) -> HaloPSASettings:
-    values: dict[str, object] = {
-        "base_url": server.url,
-        "client_id": "halo-client",
-        "client_secret": "halo-secret",
-        "tenant": "acme",
-        "timeout": CLIENT_TIMEOUT,
-        "retry": RETRY,
-        **overrides,
-    }
-    return HaloPSASettings(**values)  # type: ignore[arg-type]
+    credentials = {"client_id": "halo-client", "client_secret": "halo-secret", "tenant": "acme"}
+    return stub_settings(HaloPSASettings, server.url, credentials, overrides)
 
 
 @pytest.fixture
@@ -138,16 +141,13 @@ async def halo(
 
 
 def autotask_settings(server: StubServer, **overrides: object) -> AutotaskSettings:
-    values: dict[str, object] = {
-        "base_url": f"{server.url}{AT_PREFIX.removesuffix('/V1.0')}",
+    credentials = {
         "integration_code": "AT-INTEGRATION-CODE",
         "username": "api-user@acme.example",
         "secret": "at-secret",
-        "timeout": CLIENT_TIMEOUT,
-        "retry": RETRY,
-        **overrides,
     }
-    return AutotaskSettings(**values)  # type: ignore[arg-type]
+    base_url = f"{server.url}{AT_PREFIX.removesuffix('/V1.0')}"
+    return stub_settings(AutotaskSettings, base_url, credentials, overrides)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from resolutionflow_core.errors import TicketNotFound
-from resolutionflow_core.ports import PSAClient
 from resolutionflow_core.tickets import NoteKind, PSANote
 from resolutionflow_psa import (
     AutotaskPSA,
@@ -22,11 +21,6 @@ from tests.integration.psa.stub import Fault, StubServer, unavailable
 from tests.integration.psa.stubs import AutotaskStub
 
 TICKET = "7001"
-
-
-def test_the_adapter_is_a_psa_client(autotask: AutotaskPSA) -> None:
-    client: PSAClient = autotask
-    assert client.provider == "autotask"
 
 
 async def test_get_ticket_sends_the_api_user_headers_and_names_everything(

@@ -8,7 +8,6 @@ import socket
 import pytest
 
 from resolutionflow_core.errors import PSAError, TicketNotFound
-from resolutionflow_core.ports import PSAClient
 from resolutionflow_core.tickets import NoteKind, PSANote
 from resolutionflow_psa import (
     ConnectWisePSA,
@@ -37,11 +36,6 @@ from tests.integration.psa.stubs import CW_ACCEPT, ConnectWiseStub
 
 TICKET = "4711"
 NOTE = PSANote(NoteKind.RESOLUTION, "Replaced the VPN client; stable for an hour.", "rf:s1:3")
-
-
-def test_the_adapter_is_a_psa_client(connectwise: ConnectWisePSA) -> None:
-    client: PSAClient = connectwise
-    assert client.provider == "connectwise"
 
 
 async def test_get_ticket_sends_the_connectwise_credentials_and_maps_the_ticket(
@@ -426,23 +420,18 @@ async def test_a_refused_connection_is_unavailable_after_the_retries(waits: Wait
 
 
 def test_settings_for_a_site_build_the_rest_root() -> None:
-    settings = ConnectWiseSettings.for_site(
-        "api-na.myconnectwise.net",
-        company="acme",
-        public_key="pub",
-        private_key="priv",
-        client_id="cid",
-    )
+    credentials = {
+        "company": "acme",
+        "public_key": "pub",
+        "private_key": "priv",
+        "client_id": "cid",
+    }
+    settings = ConnectWiseSettings.for_site("api-na.myconnectwise.net", **credentials)
     assert settings.base_url == "https://api-na.myconnectwise.net/v4_6_release/apis/3.0"
     assert settings.codebase_lookup is True
     assert "priv" not in repr(settings)
     fixed = ConnectWiseSettings.for_site(
-        "https://cw.acme.example/",
-        codebase="v2024_2/",
-        company="acme",
-        public_key="pub",
-        private_key="priv",
-        client_id="cid",
+        "https://cw.acme.example/", codebase="v2024_2/", **credentials
     )
     assert fixed.base_url == "https://cw.acme.example/v2024_2/apis/3.0"
     assert fixed.codebase_lookup is False

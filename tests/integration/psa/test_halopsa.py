@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from resolutionflow_core.errors import TicketNotFound
-from resolutionflow_core.ports import PSAClient
 from resolutionflow_core.tickets import NoteKind, PSANote
 from resolutionflow_psa import (
     HaloPSA,
@@ -22,11 +21,6 @@ from tests.integration.psa.stub import Fault, StubServer, rate_limited, unavaila
 from tests.integration.psa.stubs import HaloStub
 
 TICKET = "1234"
-
-
-def test_the_adapter_is_a_psa_client(halo: HaloPSA) -> None:
-    client: PSAClient = halo
-    assert client.provider == "halopsa"
 
 
 async def test_a_client_credentials_token_authenticates_the_ticket_read(

@@ -14,11 +14,15 @@ from pydantic import SecretStr
 from resolutionflow_app.psa import PROVIDERS as APP_PROVIDERS
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_core.errors import InvalidInput
+from resolutionflow_core.ports import PSAClient
 from resolutionflow_core.tickets import NoteKind, Ticket
 from resolutionflow_memory.keys import InMemoryPSAConnectionStore
 from resolutionflow_psa import (
     AutotaskConnection,
+    AutotaskPSA,
     ConnectWiseConnection,
+    ConnectWisePSA,
+    HaloPSA,
     HaloPSAConnection,
     PSAConnection,
     PSAHttpClient,
@@ -62,6 +66,14 @@ def test_the_registry_reads_each_providers_fields_from_its_connection_model() ->
     ]
     # The application's view is the registry itself, not a copy of it.
     assert dict(APP_PROVIDERS) == dict(PROVIDERS)
+
+
+def test_each_adapter_is_a_psa_client_named_as_its_registry_entry(
+    connectwise: ConnectWisePSA, halo: HaloPSA, autotask: AutotaskPSA
+) -> None:
+    clients: list[PSAClient] = [connectwise, halo, autotask]  # mypy checks each against the port
+    assert [client.provider for client in clients] == ["connectwise", "halopsa", "autotask"]
+    assert list(PROVIDERS) == ["connectwise", "halopsa", "autotask"]
 
 
 def test_a_connection_model_keeps_its_secrets_out_of_repr_and_dumps() -> None:
