@@ -210,12 +210,6 @@ def test_json_in_a_fence_without_a_language_is_read() -> None:
     assert reply.actions == (Action("Flush DNS"),)
 
 
-def test_a_fence_that_is_never_closed_keeps_the_block_as_text() -> None:
-    text = '[ACTIONS]\n```json\n["Flush DNS"]\n[/ACTIONS]'
-
-    assert parse_markers(text) == ParsedReply(text)
-
-
 def test_whitespace_around_the_json_and_json_on_the_tag_line_are_accepted() -> None:
     reply = parse_markers('Hi\n  [QUESTIONS]   ["Which OS?"]  \t\n\n  [/QUESTIONS]  \nBye')
 
@@ -226,18 +220,6 @@ def test_windows_line_endings_are_accepted() -> None:
     reply = parse_markers('Hi\r\n[QUESTIONS]\r\n["Which OS?"]\r\n[/QUESTIONS]\r\nBye')
 
     assert reply == ParsedReply("Hi\nBye", questions=(Question("Which OS?"),))
-
-
-def test_a_tag_in_the_middle_of_a_line_is_plain_text() -> None:
-    text = 'I will ask [QUESTIONS]\n["Which OS?"]\n[/QUESTIONS]'
-
-    assert parse_markers(text) == ParsedReply(text)
-
-
-def test_tags_are_case_sensitive() -> None:
-    text = '[questions]\n["Which OS?"]\n[/questions]'
-
-    assert parse_markers(text) == ParsedReply(text)
 
 
 def test_several_blocks_of_one_kind_accumulate_in_order() -> None:
@@ -278,9 +260,34 @@ def test_adjacent_blocks_of_every_kind_are_all_taken_out() -> None:
 # --- Blocks that stay as text --------------------------------------------------------------
 
 
-def test_a_block_whose_json_does_not_parse_stays_verbatim() -> None:
-    text = 'Before\n[QUESTIONS]\n["Which OS?",\n[/QUESTIONS]\nAfter'
-
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[ACTIONS]\n```json\n["Flush DNS"]\n[/ACTIONS]',
+        'I will ask [QUESTIONS]\n["Which OS?"]\n[/QUESTIONS]',
+        '[questions]\n["Which OS?"]\n[/questions]',
+        'Before\n[QUESTIONS]\n["Which OS?",\n[/QUESTIONS]\nAfter',
+        block("QUESTIONS", '["Which OS?", {"text": ["not", "text"]}]'),
+        'Intro\n[ACTIONS]\n["Reboot"]',
+        '["Reboot"]\n[/ACTIONS]\nDone',
+        '[ACTIONS]\n["Reboot"]\n[/QUESTIONS]',
+        block("QUESTIONS", "[" * 50_000 + "]" * 50_000),
+        block("QUESTIONS", "[" + "9" * 10_000 + "]"),
+    ],
+    ids=[
+        "a fence never closed",
+        "a tag in the middle of a line",
+        "tags are case-sensitive",
+        "json that does not parse",
+        "one unusable item",
+        "opening tag without closing tag",
+        "closing tag without opening tag",
+        "closing tag of another kind",
+        "json nested too deep",
+        "an integer too long to read",
+    ],
+)
+def test_text_without_a_usable_closed_block_stays_verbatim(text: str) -> None:
     assert parse_markers(text) == ParsedReply(text)
 
 
@@ -307,30 +314,6 @@ def test_a_block_with_an_unusable_shape_stays_verbatim(tag: str, body: str) -> N
     assert parse_markers(text) == ParsedReply(text)
 
 
-def test_one_unusable_item_keeps_the_whole_block_as_text() -> None:
-    text = block("QUESTIONS", '["Which OS?", {"text": ["not", "text"]}]')
-
-    assert parse_markers(text) == ParsedReply(text)
-
-
-def test_an_opening_tag_without_a_closing_tag_stays_as_text() -> None:
-    text = 'Intro\n[ACTIONS]\n["Reboot"]'
-
-    assert parse_markers(text) == ParsedReply(text)
-
-
-def test_a_closing_tag_without_an_opening_tag_stays_as_text() -> None:
-    text = '["Reboot"]\n[/ACTIONS]\nDone'
-
-    assert parse_markers(text) == ParsedReply(text)
-
-
-def test_a_closing_tag_of_another_kind_does_not_close_a_block() -> None:
-    text = '[ACTIONS]\n["Reboot"]\n[/QUESTIONS]'
-
-    assert parse_markers(text) == ParsedReply(text)
-
-
 def test_a_closing_tag_inside_a_json_string_ends_the_block_early() -> None:
     # Blocks close at the first closing tag; the renderer escapes it inside strings ("[\/").
     text = '[ACTIONS]\n["Type [/ACTIONS] here"]\n[/ACTIONS]'
@@ -339,18 +322,6 @@ def test_a_closing_tag_inside_a_json_string_ends_the_block_early() -> None:
     assert parse_markers(text.replace("[/ACTIONS] here", "[\\/ACTIONS] here")).actions == (
         Action("Type [/ACTIONS] here"),
     )
-
-
-def test_json_nested_too_deep_stays_as_text() -> None:
-    text = block("QUESTIONS", "[" * 50_000 + "]" * 50_000)
-
-    assert parse_markers(text) == ParsedReply(text)
-
-
-def test_an_integer_too_long_to_read_stays_as_text() -> None:
-    text = block("QUESTIONS", "[" + "9" * 10_000 + "]")
-
-    assert parse_markers(text) == ParsedReply(text)
 
 
 # --- Nested blocks -------------------------------------------------------------------------
@@ -403,28 +374,25 @@ def test_a_closing_tag_quoted_in_a_nested_block_does_not_close_the_outer_block()
 # --- Tidying the shown text ----------------------------------------------------------------
 
 
-def test_a_block_on_its_own_lines_leaves_a_single_line_break() -> None:
-    reply = parse_markers("Intro:\n" + block("ACTIONS", '["Reboot"]') + "\nOutro")
+@pytest.mark.parametrize(
+    ("before", "after", "shown"),
+    [
+        ("Intro:\n", "\nOutro", "Intro:\nOutro"),
+        ("Intro\n\n\n", "\n\n\n\nOutro", "Intro\n\nOutro"),
+        ("Intro\n", " Outro", "Intro\nOutro"),
+        ("Steps:\n", "\n    indented code", "Steps:\n    indented code"),
+    ],
+    ids=[
+        "own lines: a single line break",
+        "blank lines collapse to one",
+        "text after the closing tag: own line",
+        "indentation of the next line kept",
+    ],
+)
+def test_the_lines_around_a_block_are_tidied(before: str, after: str, shown: str) -> None:
+    reply = parse_markers(before + block("ACTIONS", '["Reboot"]') + after)
 
-    assert reply.text == "Intro:\nOutro"
-
-
-def test_blank_lines_around_a_block_collapse_to_one_blank_line() -> None:
-    reply = parse_markers("Intro\n\n\n" + block("ACTIONS", '["Reboot"]') + "\n\n\n\nOutro")
-
-    assert reply.text == "Intro\n\nOutro"
-
-
-def test_text_after_the_closing_tag_moves_to_its_own_line() -> None:
-    reply = parse_markers("Intro\n" + block("ACTIONS", '["Reboot"]') + " Outro")
-
-    assert reply.text == "Intro\nOutro"
-
-
-def test_indentation_of_the_line_after_a_block_is_kept() -> None:
-    reply = parse_markers("Steps:\n" + block("ACTIONS", '["Reboot"]') + "\n    indented code")
-
-    assert reply.text == "Steps:\n    indented code"
+    assert reply.text == shown
 
 
 def test_a_reply_that_is_only_blocks_shows_no_text() -> None:
