@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 import sqlalchemy as sa
 
 from resolutionflow_core.ports import UnitOfWork
+from resolutionflow_core.session import Session
 from resolutionflow_memory import InMemoryStorage
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.tables import session_outbox
@@ -25,6 +27,20 @@ class StorageHarness:
     uow: Callable[[], UnitOfWork]
     outbox: Callable[[], Awaitable[list[tuple[str, int, str]]]]
     """Committed outbox rows as (session id, version, event name), in commit order."""
+
+
+class HasUnitsOfWork(Protocol):
+    """A test's storage: the harness here, or another suite's engine with its own extras."""
+
+    uow: Callable[[], UnitOfWork]
+
+
+async def insert(storage: HasUnitsOfWork, *sessions: Session) -> None:
+    """Store new ``sessions`` in one unit of work."""
+    async with storage.uow() as uow:
+        for session in sessions:
+            await uow.sessions.add(session)
+        await uow.commit()
 
 
 def memory_harness() -> StorageHarness:

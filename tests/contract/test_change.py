@@ -9,8 +9,8 @@ import pytest
 from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.errors import PermissionDenied, SessionNotFound
 from resolutionflow_core.session import Session
-from tests.contract.conftest import StorageHarness
-from tests.contract.test_repository import at, insert, inserted_chat, load, new_chat
+from tests.contract.conftest import StorageHarness, insert
+from tests.contract.test_repository import at, inserted_chat, load, new_chat
 
 
 async def test_a_change_is_loaded_applied_and_committed_with_its_events(

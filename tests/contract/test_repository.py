@@ -20,7 +20,7 @@ from resolutionflow_core.tickets import PSALink
 from resolutionflow_core.updates import Audience, UpdateLength
 from resolutionflow_core.usage import TokenUsage
 from resolutionflow_memory.llm import OfflineLLM
-from tests.contract.conftest import StorageHarness
+from tests.contract.conftest import StorageHarness, insert
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
@@ -49,13 +49,6 @@ def new_guided(n: int, account: str = "acme", user: str = "alice", when: int = 0
         intake_content={"text": f"log {n}", "source": "event viewer"},
         now=at(when),
     )
-
-
-async def insert(storage: StorageHarness, *sessions: Session) -> None:
-    async with storage.uow() as uow:
-        for session in sessions:
-            await uow.sessions.add(session)
-        await uow.commit()
 
 
 async def inserted_chat(storage: StorageHarness) -> Session:

@@ -27,7 +27,7 @@ from resolutionflow_core.tickets import PSALink
 from resolutionflow_memory import InMemoryStorage
 from resolutionflow_memory.search import InMemorySessionSearch
 from resolutionflow_sqlalchemy.search import SqlSessionSearch, check_index
-from tests.contract.conftest import sql_harness
+from tests.contract.conftest import insert, sql_harness
 from tests.databases import PostgresServer
 
 T0 = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
@@ -94,13 +94,6 @@ def guided(n: int, intake: str, *, user: str = "alice") -> Session:
     )
 
 
-async def store(engine: Engine, *sessions: Session) -> None:
-    async with engine.uow() as uow:
-        for session in sessions:
-            await uow.sessions.add(session)
-        await uow.commit()
-
-
 async def change(engine: Engine, n: int, mutate: Callable[[Session], object]) -> None:
     async with engine.uow() as uow:
         mutate(await uow.sessions.get(uuid.UUID(int=n), account_id="acme"))
@@ -129,7 +122,7 @@ def corpus() -> tuple[Session, ...]:
 async def test_words_phrases_exclusions_and_alternatives_select_the_same_sessions(
     engine: Engine,
 ) -> None:
-    await store(engine, *corpus())
+    await insert(engine, *corpus())
 
     assert sorted(await find(engine, "vpn tunnel")) == [1, 2]
     assert await find(engine, '"tunnel drops"') == [1]
@@ -145,7 +138,7 @@ async def test_a_session_about_the_words_ranks_above_one_that_mentions_them_once
     engine: Engine,
 ) -> None:
     filler = " ".join(f"step{i} checked" for i in range(200))
-    await store(
+    await insert(
         engine,
         chat(1, f"Long session about many things {filler} and once outlook"),
         chat(2, "Outlook keeps crashing on start", "Start Outlook in safe mode", "Outlook ok"),
@@ -163,7 +156,7 @@ async def test_search_combines_with_type_status_owner_dates_and_visibility(
     escalated.escalate("needs the datacenter", now=at(10), by="bob")
     steps = guided(4, "Backup agent missing on laptop")
     elsewhere = chat(5, "Backup job failed too", account="globex")
-    await store(engine, mine, theirs, escalated, steps, elsewhere)
+    await insert(engine, mine, theirs, escalated, steps, elsewhere)
 
     assert sorted(await find(engine, "backup")) == [1, 2, 3, 4]
     chats = frozenset({SessionType.CHAT})
@@ -180,7 +173,7 @@ async def test_search_combines_with_type_status_owner_dates_and_visibility(
 async def test_an_engineer_finds_the_sessions_they_escalated_or_owned_before_a_claim(
     engine: Engine,
 ) -> None:
-    await store(
+    await insert(
         engine,
         chat(1, "Backup job fails nightly", user="eve"),
         chat(2, "Backup tape is full", user="eve"),
@@ -199,7 +192,7 @@ async def test_an_engineer_finds_the_sessions_they_escalated_or_owned_before_a_c
 
 async def test_cursor_pages_walk_every_hit_once_in_rank_order(engine: Engine) -> None:
     sessions = [chat(n, "Wifi drops " + "wifi " * n) for n in range(1, 8)]
-    await store(engine, *sessions)
+    await insert(engine, *sessions)
     everything = await find(engine, "wifi", limit=50)
 
     seen: list[int] = []
@@ -222,7 +215,7 @@ async def test_cursor_pages_walk_every_hit_once_in_rank_order(engine: Engine) ->
 async def test_every_part_of_a_session_is_found_as_soon_as_it_is_committed(
     engine: Engine,
 ) -> None:
-    await store(engine, chat(1, "Laptop is slow"), guided(2, "Shared drive mapping lost"))
+    await insert(engine, chat(1, "Laptop is slow"), guided(2, "Shared drive mapping lost"))
     assert await find(engine, "defragment") == []
 
     await change(
@@ -274,7 +267,7 @@ async def test_every_part_of_a_session_is_found_as_soon_as_it_is_committed(
 
 
 async def test_a_hit_says_where_it_matched(engine: Engine) -> None:
-    await store(engine, chat(1, "Scanner to email stopped after the relay change"))
+    await insert(engine, chat(1, "Scanner to email stopped after the relay change"))
 
     [hit] = (await page_of(engine, "relay")).items
 
@@ -285,7 +278,7 @@ async def test_a_hit_says_where_it_matched(engine: Engine) -> None:
 
 async def test_marker_wrapping_is_not_searchable_but_its_text_is(engine: Engine) -> None:
     reply = 'Try this.\n[QUESTIONS]\n[{"text": "Is the spooler running?"}]\n[/QUESTIONS]'
-    await store(engine, chat(1, "Cannot print", reply))
+    await insert(engine, chat(1, "Cannot print", reply))
 
     assert await find(engine, "spooler") == [1]
     assert await find(engine, "questions") == []
