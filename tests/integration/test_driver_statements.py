@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +20,20 @@ _INSERT = sa.insert(session_outbox).values(
 _SELECT = sa.select(session_outbox).where(session_outbox.c.session_id == sa.bindparam("id"))
 
 
+def outbox_row(
+    version: int, event_name: str, payload: dict[str, Any], occurred_at: datetime
+) -> dict[str, Any]:
+    """A ``session_outbox`` row of a new session (its own random id), as ``_INSERT`` takes it."""
+    return {
+        "session_id": uuid.uuid4(),
+        "account_id": "acme",
+        "version": version,
+        "event_name": event_name,
+        "payload": payload,
+        "occurred_at": occurred_at,
+    }
+
+
 @pytest.fixture
 def engine(tmp_path: Path) -> sa.Engine:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'driver.db'}")
@@ -28,14 +43,8 @@ def engine(tmp_path: Path) -> sa.Engine:
 
 
 def test_a_row_goes_in_and_comes_back_through_the_column_types(engine: sa.Engine) -> None:
-    row = {
-        "session_id": uuid.uuid4(),
-        "account_id": "acme",
-        "version": 3,
-        "event_name": "session.message_added",
-        "payload": {"role": "user", "index": 2},
-        "occurred_at": datetime(2026, 3, 2, 9, 30, 15, 120, tzinfo=UTC),
-    }
+    at = datetime(2026, 3, 2, 9, 30, 15, 120, tzinfo=UTC)
+    row = outbox_row(3, "session.message_added", {"role": "user", "index": 2}, at)
     with engine.begin() as conn:
         insert, select = driver_statement(conn, _INSERT), driver_statement(conn, _SELECT)
         assert insert is not None
@@ -53,14 +62,7 @@ def test_a_row_goes_in_and_comes_back_through_the_column_types(engine: sa.Engine
 
 
 def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(engine: sa.Engine) -> None:
-    row = {
-        "session_id": uuid.uuid4(),
-        "account_id": "acme",
-        "version": 1,
-        "event_name": "session.started",
-        "payload": {},
-        "occurred_at": datetime(2026, 3, 2, tzinfo=UTC),
-    }
+    row = outbox_row(1, "session.started", {}, datetime(2026, 3, 2, tzinfo=UTC))
     with engine.begin() as conn:
         insert = driver_statement(conn, _INSERT)
         assert insert is not None
