@@ -246,19 +246,24 @@ class Turn:
     answered_at: datetime
 
 
+def add_turn(session: Session, turn: Turn) -> None:
+    """The turn's two ``add_message`` calls: the engineer's message, the assistant's reply."""
+    session.add_message(MessageRole.USER, turn.user_text, now=turn.asked_at, by=USER)
+    session.add_message(
+        MessageRole.ASSISTANT,
+        turn.reply_text,
+        now=turn.answered_at,
+        by=None,
+        model=MODEL,
+        usage=USAGE,
+    )
+
+
 async def library_turn(storage: SqlStorage, session_id: uuid.UUID, turn: Turn) -> None:
     """The turn through the public API, as a chat service does it."""
     async with storage.unit_of_work() as uow:
         session = await uow.sessions.get(session_id, account_id=ACCOUNT)
-        session.add_message(MessageRole.USER, turn.user_text, now=turn.asked_at, by=USER)
-        session.add_message(
-            MessageRole.ASSISTANT,
-            turn.reply_text,
-            now=turn.answered_at,
-            by=None,
-            model=MODEL,
-            usage=USAGE,
-        )
+        add_turn(session, turn)
         await uow.commit()
 
 
@@ -285,24 +290,9 @@ def raw_append(record: dict[str, Any], turn: Turn) -> RawWrite:
     """The hand-written equivalent of two ``add_message`` calls: append the two messages,
     bump the version once per change, stamp the times, and make one event per message."""
     history: list[dict[str, Any]] = record["conversation_messages"]
-    usage: dict[str, int] = {
-        "input_tokens": USAGE.input_tokens,
-        "output_tokens": USAGE.output_tokens,
-        "cache_read_tokens": USAGE.cache_read_tokens,
-        "cache_write_tokens": USAGE.cache_write_tokens,
-    }
-    added: list[dict[str, Any]] = [
-        {"role": "user", "content": turn.user_text, "created_at": turn.asked_at.isoformat()},
-        {
-            "role": "assistant",
-            "content": turn.reply_text,
-            "created_at": turn.answered_at.isoformat(),
-            "model": MODEL,
-            "usage": usage,
-        },
-    ]
+    added, times = floor_messages(turn)
     events = []
-    for message, when in zip(added, (turn.asked_at, turn.answered_at), strict=True):
+    for message, when in zip(added, times, strict=True):
         history.append(message)
         record["version"] += 1
         payload = json.dumps({"role": message["role"], "index": len(history) - 1})
@@ -315,7 +305,7 @@ def raw_append(record: dict[str, Any], turn: Turn) -> RawWrite:
 
 def floor_messages(turn: Turn) -> tuple[list[dict[str, Any]], list[datetime]]:
     """The turn's two messages as the floor appends them, and their times."""
-    usage = {
+    usage: dict[str, int] = {
         "input_tokens": USAGE.input_tokens,
         "output_tokens": USAGE.output_tokens,
         "cache_read_tokens": USAGE.cache_read_tokens,
@@ -828,15 +818,7 @@ async def library_phases(
             t0 = time.perf_counter()
             session = await uow.sessions.get(session_id, account_id=ACCOUNT)
             t1 = time.perf_counter()
-            session.add_message(MessageRole.USER, turn.user_text, now=turn.asked_at, by=USER)
-            session.add_message(
-                MessageRole.ASSISTANT,
-                turn.reply_text,
-                now=turn.answered_at,
-                by=None,
-                model=MODEL,
-                usage=USAGE,
-            )
+            add_turn(session, turn)
             t2 = time.perf_counter()
             await uow.commit()
             t3 = time.perf_counter()
@@ -891,6 +873,19 @@ async def profile(backend: Backend, session_id: uuid.UUID, size: int, runs: int)
 # -- main --------------------------------------------------------------------------------------
 
 
+async def rows_or_profile(
+    args: argparse.Namespace, backend: Backend, ids: dict[int, uuid.UUID], runs: int, warmup: int
+) -> list[list[object]]:
+    """The backend's table rows, or with ``--profile`` its profile and no rows; then closes it."""
+    try:
+        if args.profile_size is not None:
+            await profile(backend, ids[args.profile_size], args.profile_size, runs)
+            return []
+        return await run_backend(backend, ids, runs, warmup)
+    finally:
+        await backend.close()
+
+
 async def sqlite_run(args: argparse.Namespace, runs: int, warmup: int) -> list[list[object]]:
     with tempfile.TemporaryDirectory(prefix="rf-bench-") as tmp:
         path = Path(tmp) / "chat.db"
@@ -899,13 +894,7 @@ async def sqlite_run(args: argparse.Namespace, runs: int, warmup: int) -> list[l
         libraries = sqlite_libraries(url)
         ids = await seed(libraries["library"])
         backend = sqlite_backend(path, libraries, list(ids.values()))
-        try:
-            if args.profile_size is not None:
-                await profile(backend, ids[args.profile_size], args.profile_size, runs)
-                return []
-            return await run_backend(backend, ids, runs, warmup)
-        finally:
-            await backend.close()
+        return await rows_or_profile(args, backend, ids, runs, warmup)
 
 
 async def postgres_run(args: argparse.Namespace, runs: int, warmup: int) -> list[list[object]]:
@@ -916,13 +905,7 @@ async def postgres_run(args: argparse.Namespace, runs: int, warmup: int) -> list
         libraries = {"library": open_storage(url)}
         ids = await seed(libraries["library"])
         backend = await postgres_backend(url, libraries, list(ids.values()))
-        try:
-            if args.profile_size is not None:
-                await profile(backend, ids[args.profile_size], args.profile_size, runs)
-                return []
-            return await run_backend(backend, ids, runs, warmup)
-        finally:
-            await backend.close()
+        return await rows_or_profile(args, backend, ids, runs, warmup)
 
 
 async def main_async(args: argparse.Namespace) -> None:
