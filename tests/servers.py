@@ -159,6 +159,20 @@ def serving_in_thread(app: Any, name: str, **options: Any) -> Iterator[int]:
         thread.join(timeout=10)
 
 
+@dataclass(frozen=True)
+class Received:
+    """One request as a stub on `serving_in_thread` received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Lower-cased names."""
+    body: Any
+    """As the stub decoded it."""
+    received_at: float
+    """`time.monotonic()` when the request arrived."""
+
+
 async def request_body(receive: Any) -> bytes:
     """The whole body of an ASGI HTTP request, however many messages it came in."""
     chunks = []

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.servers import request_body, serving_in_thread, start_response
+from tests.servers import Received, request_body, serving_in_thread, start_response
 
 MODEL = "claude-sonnet-5-5"
 """The model id the stub answers with (the adapter's default)."""
@@ -272,13 +272,8 @@ _PROMPT_VERSION = re.compile(r"Prompt version: (\S+) v\d+")
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-    received_at: float
-    """`time.monotonic()` when the request arrived."""
+class RecordedRequest(Received):
+    """A request to the Messages API, its body the decoded JSON (``{}`` when empty)."""
 
     @property
     def system(self) -> list[dict[str, Any]]:

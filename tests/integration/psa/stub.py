@@ -26,21 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.servers import request_body, serving_in_thread, start_response
+from tests.servers import Received, request_body, serving_in_thread, start_response
 
 
 @dataclass(frozen=True)
-class Recorded:
-    """One request as the stub received it."""
+class Recorded(Received):
+    """One request as the stub received it, its body decoded JSON, a dict for a form, else the
+    raw bytes (None when empty)."""
 
-    method: str
-    path: str
     query: dict[str, str]
-    headers: dict[str, str]
-    """Lower-cased names."""
-    body: Any
-    """Decoded JSON, a dict for a form, else the raw bytes (None when empty)."""
-    received_at: float
 
 
 @dataclass(frozen=True)
