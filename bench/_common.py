@@ -6,17 +6,20 @@ when a script in it runs).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import platform
 import sqlite3
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -213,6 +216,27 @@ async def postgres_database(prefix: str) -> AsyncIterator[str | None]:
         yield _dsn(name)
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+Rows = list[list[object]]
+
+
+def rows_on_backends(
+    backend: str,
+    prefix: str,
+    sqlite: Callable[[Path], Rows],
+    postgresql: Callable[[Path], Awaitable[Rows]],
+) -> Rows:
+    """The table rows measured on SQLite, then on PostgreSQL, as ``--backend`` chooses
+    (``sqlite``, ``postgresql`` or ``both``); each gets the same fresh temporary directory."""
+    rows: Rows = []
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
+        directory = Path(temporary)
+        if backend in ("sqlite", "both"):
+            rows.extend(sqlite(directory))
+        if backend in ("postgresql", "both"):
+            rows.extend(asyncio.run(postgresql(directory)))
+    return rows
 
 
 def asyncpg_dsn(url: str) -> str:

@@ -35,7 +35,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,7 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _common import machine_summary, note, percentile, postgres_database, print_table
+from _common import (
+    machine_summary,
+    note,
+    percentile,
+    postgres_database,
+    print_table,
+    rows_on_backends,
+)
 
 KEY = re.compile(r"^\s+(rf_[0-9a-f]{12}_\S+)$", re.MULTILINE)
 STARTUP_SECONDS = 60
@@ -376,13 +382,11 @@ def requester(
     return get if method == "GET" else chat
 
 
-async def _postgres_then(
-    args: argparse.Namespace, directory: Path, rows: list[list[object]]
-) -> None:
+async def _postgres_rows(args: argparse.Namespace, directory: Path) -> list[list[object]]:
     async with postgres_database("rf_bench_api") as url:
         if url is None:
-            return
-        rows.extend(await asyncio.to_thread(measure_backend, "postgresql", url, directory, args))
+            return []
+        return await asyncio.to_thread(measure_backend, "postgresql", url, directory, args)
 
 
 def main() -> None:
@@ -405,14 +409,14 @@ def main() -> None:
         "(each after 0.5 s of warm-up); one uvicorn worker each"
     )
     started = time.monotonic()
-    rows: list[list[object]] = []
-    with tempfile.TemporaryDirectory(prefix="rf-bench-api-") as temporary:
-        directory = Path(temporary)
-        if args.backend in ("sqlite", "both"):
-            url = f"sqlite:///{directory / 'bench.sqlite3'}"
-            rows.extend(measure_backend("sqlite", url, directory, args))
-        if args.backend in ("postgresql", "both"):
-            asyncio.run(_postgres_then(args, directory, rows))
+    rows = rows_on_backends(
+        args.backend,
+        "rf-bench-api-",
+        lambda directory: measure_backend(
+            "sqlite", f"sqlite:///{directory / 'bench.sqlite3'}", directory, args
+        ),
+        lambda directory: _postgres_rows(args, directory),
+    )
     print()
     print_table(
         [

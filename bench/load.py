@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -33,7 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from _common import machine_summary, percentile, postgres_database, print_table
+from _common import (
+    machine_summary,
+    percentile,
+    postgres_database,
+    print_table,
+    rows_on_backends,
+)
 from api_throughput import KEY, server_process
 
 
@@ -155,14 +160,25 @@ def measure(
     ]
 
 
-async def _postgres(args: argparse.Namespace, directory: Path, rows: list[list[object]]) -> None:
+async def _postgres(args: argparse.Namespace, directory: Path) -> list[list[object]]:
+    rows: list[list[object]] = []
     for workers in args.workers:
         async with postgres_database("rf_bench_load") as url:
             if url is None:
-                return
+                break
             rows.append(
                 await asyncio.to_thread(measure, "postgresql", url, workers, directory, args)
             )
+    return rows
+
+
+def _sqlite(args: argparse.Namespace, directory: Path) -> list[list[object]]:
+    return [
+        measure(
+            "sqlite", f"sqlite:///{directory / f'load-{workers}.sqlite3'}", workers, directory, args
+        )
+        for workers in args.workers
+    ]
 
 
 def main() -> None:
@@ -177,15 +193,12 @@ def main() -> None:
         args.clients, args.seconds = 8, 3.0
     print(machine_summary())
     print(f"{args.clients} clients, {args.seconds:g} s per configuration")
-    rows: list[list[object]] = []
-    with tempfile.TemporaryDirectory(prefix="rf-bench-load-") as temporary:
-        directory = Path(temporary)
-        if args.backend in ("sqlite", "both"):
-            for workers in args.workers:
-                url = f"sqlite:///{directory / f'load-{workers}.sqlite3'}"
-                rows.append(measure("sqlite", url, workers, directory, args))
-        if args.backend in ("postgresql", "both"):
-            asyncio.run(_postgres(args, directory, rows))
+    rows = rows_on_backends(
+        args.backend,
+        "rf-bench-load-",
+        lambda directory: _sqlite(args, directory),
+        lambda directory: _postgres(args, directory),
+    )
     print()
     print_table(
         [
