@@ -20,7 +20,7 @@ from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import IntakeType, Session
 from resolutionflow_memory.llm import OfflineLLM
 from tests.contract.conftest import StorageHarness
-from tests.contract.test_repository import at, inserted_chat, load
+from tests.contract.test_repository import at, inserted_chat, load, replied
 
 T = TypeVar("T")
 
@@ -52,8 +52,7 @@ async def test_an_attached_copy_someone_changed_meanwhile_is_stale_and_writes_no
     mine = await inserted_chat(storage)
     before = mine.version
     async with storage.uow() as uow:
-        theirs = await uow.sessions.get(mine.id, account_id="acme")
-        theirs.add_message(MessageRole.ASSISTANT, "theirs", now=at(1), by=None)
+        await replied(uow, mine.id, "theirs")
         await uow.commit()
 
     async with storage.uow() as uow:

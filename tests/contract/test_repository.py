@@ -14,6 +14,7 @@ from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSessi
 from resolutionflow_core.guided import ProposedStep, StepKind, StepOption
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionQuery, SessionSummary
+from resolutionflow_core.ports import UnitOfWork
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
 from resolutionflow_core.tickets import PSALink
@@ -61,6 +62,15 @@ async def inserted_chat(storage: StorageHarness) -> Session:
 async def load(storage: StorageHarness, session_id: uuid.UUID, account: str = "acme") -> Session:
     async with storage.uow() as uow:
         return await uow.sessions.get(session_id, account_id=account)
+
+
+async def replied(
+    uow: UnitOfWork, session_id: uuid.UUID, text: str = "reply", when: int = 1
+) -> Session:
+    """The session loaded in ``uow`` with an assistant reply added (not committed)."""
+    loaded = await uow.sessions.get(session_id, account_id="acme")
+    loaded.add_message(MessageRole.ASSISTANT, text, now=at(when), by=None)
+    return loaded
 
 
 def comparable(session: Session) -> dict[str, object]:
@@ -137,8 +147,7 @@ async def test_leaving_a_unit_of_work_without_commit_writes_nothing(
 ) -> None:
     session = await inserted_chat(storage)
     async with storage.uow() as uow:
-        loaded = await uow.sessions.get(session.id, account_id="acme")
-        loaded.add_message(MessageRole.ASSISTANT, "reply", now=at(1), by=None)
+        await replied(uow, session.id)
     async with storage.uow() as uow:
         await uow.sessions.add(new_chat(2))
     assert (await load(storage, session.id)).step_count == 1
@@ -150,8 +159,7 @@ async def test_a_stale_write_raises_and_writes_nothing(storage: StorageHarness) 
     session = await inserted_chat(storage)
     async with storage.uow() as first, storage.uow() as second:
         mine = await first.sessions.get(session.id, account_id="acme")
-        theirs = await second.sessions.get(session.id, account_id="acme")
-        theirs.add_message(MessageRole.ASSISTANT, "theirs", now=at(1), by=None)
+        await replied(second, session.id, "theirs")
         await second.commit()
         mine.add_message(MessageRole.ASSISTANT, "mine", now=at(2), by=None)
         with pytest.raises(StaleSession):
@@ -166,8 +174,7 @@ async def test_commits_put_each_event_in_the_outbox_once_in_version_order(
 ) -> None:
     session = await inserted_chat(storage)
     async with storage.uow() as uow:
-        loaded = await uow.sessions.get(session.id, account_id="acme")
-        loaded.add_message(MessageRole.ASSISTANT, "reply", now=at(1), by=None)
+        loaded = await replied(uow, session.id)
         loaded.resolve("Fixed", now=at(2), by="alice")
         await uow.commit()
     rows = [row for row in await storage.outbox() if row[0] == str(session.id)]
