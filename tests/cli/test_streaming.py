@@ -8,15 +8,11 @@ from hypothesis import strategies as st
 
 from resolutionflow_cli.streaming import MarkerGate
 from resolutionflow_core.markers import Action, ParsedReply, Question, parse_markers, render_markers
+from tests.marker_tags import TAGS
 
 PIECES = st.sampled_from(
     [
-        "[QUESTIONS]",
-        "[/QUESTIONS]",
-        "[ACTIONS]",
-        "[/ACTIONS]",
-        "[FORK]",
-        "[/FORK]",
+        *TAGS,
         "[offline assistant]",
         "[QUEST",
         '[{"text": "Which printer?"}]',

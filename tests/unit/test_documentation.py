@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,22 +18,12 @@ from resolutionflow_core.markers import (
     render_markers,
 )
 from resolutionflow_core.session import Session
-from tests.sessions import chat_session, guided_session
-
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-TAGS = ("[ACTIONS]", "[/ACTIONS]", "[QUESTIONS]", "[/QUESTIONS]", "[FORK]", "[/FORK]")
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def chat(first: str = "Outlook asks for the password every few minutes") -> Session:
-    return chat_session(first, now=T0)
+from tests.marker_tags import TAGS
+from tests.unit.test_session import at, chat, guided
 
 
 def guided_with_pending_step() -> Session:
-    session = guided_session("Printer on floor 2 prints blank pages", now=T0)
+    session = guided()
     session.add_step(
         ProposedStep(kind=StepKind.QUESTION, content="Is the toner full?", confidence=0.3),
         now=at(1),

@@ -19,8 +19,8 @@ from resolutionflow_core.markers import (
     parse_markers,
     render_markers,
 )
+from tests.marker_tags import TAGS
 
-TAGS = ["[QUESTIONS]", "[/QUESTIONS]", "[ACTIONS]", "[/ACTIONS]", "[FORK]", "[/FORK]"]
 OPENING = re.compile(r"(?:^|\n)[^\S\n]*\[(QUESTIONS|ACTIONS|FORK)\]")
 
 
