@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import given
@@ -34,10 +34,8 @@ from resolutionflow_memory.llm import (
 )
 from resolutionflow_memory.playbooks import detect_domain
 from resolutionflow_memory.storage import InMemoryStorage
-from tests.sessions import chat_session, guided_session
-
-NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-STILL_FAILING = "Done, still failing"
+from tests.sessions import guided_session
+from tests.unit.test_offline_assistant import NOW, STILL_FAILING, chat
 
 NO_NUL = st.characters(blacklist_characters="\x00")
 """Any text a person could send (the domain refuses NUL characters)."""
@@ -45,10 +43,6 @@ NO_NUL = st.characters(blacklist_characters="\x00")
 
 def guided(text: str = "The VPN drops every ten minutes for remote users") -> Session:
     return guided_session(text, n=1, user="eve", now=NOW)
-
-
-def chat(first_message: str = "Outlook keeps asking for the password") -> Session:
-    return chat_session(first_message, n=2, user="eve", now=NOW)
 
 
 async def walk(llm: OfflineLLM, session: Session, answers: list[str]) -> list[StepProposal]:
