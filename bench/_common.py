@@ -6,6 +6,7 @@ when a script in it runs).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import os
@@ -99,6 +100,17 @@ async def time_interleaved(
 def verdict(ratio: float, goal: float) -> str:
     """``PASS`` if ``ratio`` is within ``goal``, else ``MISS``."""
     return "PASS" if ratio <= goal else "MISS"
+
+
+def turns_parser(doc: str, *, quick: int, full: int) -> argparse.ArgumentParser:
+    """The options every chat-turn benchmark takes, the first line of ``doc`` its description:
+    ``--quick`` (``quick`` timed turns instead of ``full``) and ``--runs``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{quick} timed turns instead of {full}"
+    )
+    parser.add_argument("--runs", type=int, help="timed turns per variant and size")
+    return parser
 
 
 # -- output ----------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from _common import (
     postgres_database,
     print_table,
     time_interleaved,
+    turns_parser,
     verdict,
 )
 from _floor import postgres_floor, sqlite_floor
@@ -260,9 +261,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10 timed turns instead of 30")
-    parser.add_argument("--runs", type=int, help="timed turns per variant and size")
+    parser = turns_parser(__doc__, quick=10, full=30)
     parser.add_argument("--sizes", help="comma-separated history sizes (default 10,200,500,1000)")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), help="only this one")
     args = parser.parse_args()

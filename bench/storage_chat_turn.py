@@ -70,6 +70,7 @@ from _common import (
     postgres_database,
     print_table,
     time_interleaved,
+    turns_parser,
     verdict,
 )
 from _floor import postgres_floor, sqlite_floor, sqlite_time
@@ -948,9 +949,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="12 timed turns instead of 40")
-    parser.add_argument("--runs", type=int, help="timed turns per variant and size")
+    parser = turns_parser(__doc__, quick=12, full=40)
     parser.add_argument(
         "--profile",
         metavar="BACKEND[:SIZE]",
