@@ -15,7 +15,7 @@ from resolutionflow_memory import InMemoryPSA
 from resolutionflow_psa import ConnectWisePSA, ConnectWiseSettings, HostGuard
 from tests.cli.conftest import TICKET, Cli, OpenHook
 from tests.integration.psa.stub import StubServer
-from tests.integration.psa.stubs import ConnectWiseStub
+from tests.integration.psa.stubs import CW_CREDENTIALS, ConnectWiseStub
 
 # ConnectWise is not contacted when the connection is saved (HaloPSA is: its outcomes).
 CONNECTWISE = (
@@ -119,7 +119,7 @@ def test_test_shows_what_was_discovered_in_the_psa(
 ) -> None:
     cli.ok(*CONNECTWISE, "--credential", f"private_key={SECRET}")
     with StubServer().running() as server:
-        server.stub = stub = ConnectWiseStub(client_id="rf-app")
+        server.stub = stub = ConnectWiseStub(credentials={**CW_CREDENTIALS, "client_id": "rf-app"})
         stub.codebase = "v2025_1"
         settings = ConnectWiseSettings.for_site(
             server.url,

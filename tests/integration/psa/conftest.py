@@ -4,7 +4,7 @@ stub. Retry waits are recorded instead of slept, so the suite runs in seconds.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TypeVar
 
 import pytest
@@ -21,8 +21,11 @@ from resolutionflow_psa import (
 )
 from tests.integration.psa.stub import CLIENT_TIMEOUT, StubServer
 from tests.integration.psa.stubs import (
+    AT_CREDENTIALS,
     AT_PREFIX,
+    CW_CREDENTIALS,
     CW_PREFIX,
+    HALO_CREDENTIALS,
     AutotaskStub,
     ConnectWiseStub,
     HaloStub,
@@ -61,11 +64,11 @@ def half() -> float:
 def stub_settings(
     kind: Callable[..., SettingsT],
     base_url: str,
-    credentials: dict[str, str],
+    credentials: Mapping[str, str],
     overrides: dict[str, object],
 ) -> SettingsT:
     """An adapter's settings that reach the stub at ``base_url`` with the credentials it
-    expects, the tests' timeout and retry policy, then ``overrides``."""
+    expects (the stub's defaults), the tests' timeout and retry policy, then ``overrides``."""
     values = {"base_url": base_url, **credentials, "timeout": CLIENT_TIMEOUT, "retry": RETRY}
     return kind(**(values | overrides))
 
@@ -90,13 +93,8 @@ def clock() -> Clock:
 
 
 def connectwise_settings(server: StubServer, **overrides: object) -> ConnectWiseSettings:
-    credentials = {
-        "company": "acme",
-        "public_key": "pub-key",
-        "private_key": "priv-key",
-        "client_id": "3c7a1f5e-client",
-    }
-    return stub_settings(ConnectWiseSettings, f"{server.url}{CW_PREFIX}", credentials, overrides)
+    base_url = f"{server.url}{CW_PREFIX}"
+    return stub_settings(ConnectWiseSettings, base_url, CW_CREDENTIALS, overrides)
 
 
 @pytest.fixture
@@ -118,8 +116,7 @@ async def connectwise(
 
 
 def halo_settings(server: StubServer, **overrides: object) -> HaloPSASettings:
-    credentials = {"client_id": "halo-client", "client_secret": "halo-secret", "tenant": "acme"}
-    return stub_settings(HaloPSASettings, server.url, credentials, overrides)
+    return stub_settings(HaloPSASettings, server.url, HALO_CREDENTIALS, overrides)
 
 
 @pytest.fixture
@@ -141,13 +138,8 @@ async def halo(
 
 
 def autotask_settings(server: StubServer, **overrides: object) -> AutotaskSettings:
-    credentials = {
-        "integration_code": "AT-INTEGRATION-CODE",
-        "username": "api-user@acme.example",
-        "secret": "at-secret",
-    }
     base_url = f"{server.url}{AT_PREFIX.removesuffix('/V1.0')}"
-    return stub_settings(AutotaskSettings, base_url, credentials, overrides)
+    return stub_settings(AutotaskSettings, base_url, AT_CREDENTIALS, overrides)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ import base64
 import copy
 import itertools
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from tests.integration.psa.stub import Answer, PSAStub, Recorded, refuse
@@ -21,6 +23,16 @@ from tests.integration.psa.stub import Answer, PSAStub, Recorded, refuse
 CW_PREFIX = "/v4_6_release/apis/3.0"
 CW_ACCEPT = "application/vnd.connectwise.com+json; version=2022.1"
 CW_FLAGS = ("detailDescriptionFlag", "internalAnalysisFlag", "resolutionFlag")
+CW_CREDENTIALS: Mapping[str, str] = MappingProxyType(
+    {
+        "company": "acme",
+        "public_key": "pub-key",
+        "private_key": "priv-key",
+        "client_id": "3c7a1f5e-client",
+    }
+)
+"""The company and API member keys the stub accepts unless it is given others; the tests'
+adapter settings use them too."""
 
 
 def _info(kind: str, number: int) -> dict[str, str]:
@@ -30,19 +42,13 @@ def _info(kind: str, number: int) -> dict[str, str]:
 class ConnectWiseStub(PSAStub):
     """``/service/tickets``, their notes and the boards' statuses."""
 
-    def __init__(
-        self,
-        *,
-        company: str = "acme",
-        public_key: str = "pub-key",
-        private_key: str = "priv-key",
-        client_id: str = "3c7a1f5e-client",
-    ) -> None:
+    def __init__(self, *, credentials: Mapping[str, str] = CW_CREDENTIALS) -> None:
         super().__init__()
+        member = f"{credentials['company']}+{credentials['public_key']}"
         self.expected_auth = "Basic " + base64.b64encode(
-            f"{company}+{public_key}:{private_key}".encode()
+            f"{member}:{credentials['private_key']}".encode()
         ).decode("ascii")
-        self.client_id = client_id
+        self.client_id = credentials["client_id"]
         self.ignore_status_changes = False
         self.boards: dict[int, list[dict[str, Any]]] = {
             1: [
@@ -78,7 +84,7 @@ class ConnectWiseStub(PSAStub):
         }
         self.notes: dict[int, list[dict[str, Any]]] = {4711: []}
         self._ids = itertools.count(9001)
-        self.company = company
+        self.company = credentials["company"]
         self.codebase = CW_PREFIX.split("/")[1]
         """The codebase the site is on now; hosted and on-premises sites move."""
         self.is_cloud: Any = "True"
@@ -192,6 +198,12 @@ def _page(rows: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, A
 # -- HaloPSA -------------------------------------------------------------------------------------
 
 
+HALO_CREDENTIALS: Mapping[str, str] = MappingProxyType(
+    {"client_id": "halo-client", "client_secret": "halo-secret", "tenant": "acme"}
+)
+"""The client credentials (and tenant) the stub accepts unless it is given others."""
+
+
 class HaloStub(PSAStub):
     """``/auth/token`` (client credentials) and ``/api`` tickets, actions, statuses and
     outcomes; ``/api/authinfo`` names the authorisation server (``auth_path``, which an
@@ -200,17 +212,12 @@ class HaloStub(PSAStub):
     outcome the instance does not have is refused as Halo does."""
 
     def __init__(
-        self,
-        *,
-        client_id: str = "halo-client",
-        client_secret: str = "halo-secret",
-        tenant: str | None = "acme",
-        expires_in: int = 3600,
+        self, *, credentials: Mapping[str, str] = HALO_CREDENTIALS, expires_in: int = 3600
     ) -> None:
         super().__init__()
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.tenant = tenant
+        self.client_id = credentials["client_id"]
+        self.client_secret = credentials["client_secret"]
+        self.tenant: str | None = credentials["tenant"]
         self.expires_in = expires_in
         self.ignore_status_changes = False
         self.valid_tokens: set[str] = set()
@@ -378,24 +385,27 @@ class HaloStub(PSAStub):
 # -- Autotask ------------------------------------------------------------------------------------
 
 AT_PREFIX = "/ATServicesRest/V1.0"
+AT_CREDENTIALS: Mapping[str, str] = MappingProxyType(
+    {
+        "integration_code": "AT-INTEGRATION-CODE",
+        "username": "api-user@acme.example",
+        "secret": "at-secret",
+    }
+)
+"""The API user the stub accepts unless it is given another."""
 
 
 class AutotaskStub(PSAStub):
     """``/V1.0/Tickets`` with their notes, companies, contacts and the ticket picklists."""
 
     def __init__(
-        self,
-        *,
-        integration_code: str = "AT-INTEGRATION-CODE",
-        username: str = "api-user@acme.example",
-        secret: str = "at-secret",
-        notes_page_size: int = 500,
+        self, *, credentials: Mapping[str, str] = AT_CREDENTIALS, notes_page_size: int = 500
     ) -> None:
         super().__init__()
         self.credentials = {
-            "apiintegrationcode": integration_code,
-            "username": username,
-            "secret": secret,
+            "apiintegrationcode": credentials["integration_code"],
+            "username": credentials["username"],
+            "secret": credentials["secret"],
         }
         self.notes_page_size = notes_page_size
         self.ignore_status_changes = False
