@@ -1,11 +1,13 @@
 """SQLite: what the search index's triggers add to a chat turn's ``UPDATE``, SQL alone.
 
 The statement the storage runs for a turn (``json_insert`` of two messages on the history,
-the version bumped), on three copies of one database: without the index, with migration
-0012's triggers and with 0013's (`search_schema.install_statements(appends=…)`), the
-copies interleaved, each turn committed, 15 chats per history size (10, 200 and 1,000
-messages, minified JSON as turns leave it). CPU time of the ``UPDATE`` (the triggers run
-inside it), medians; then `check_index` on the indexed copies.
+the version bumped; from migration 0014 on, the same messages written to ``last_append``
+too), on four copies of one database: without the index, and with the triggers for the
+messages of migrations 0012 (``parsed``), 0013 (``bytes``) and 0014 (``declared``)
+(`search_schema.install_statements(messages=…)`), the copies interleaved, each turn
+committed, 15 chats per history size (10, 200 and 1,000 messages, minified JSON as turns
+leave it). CPU time of the ``UPDATE`` (the triggers run inside it) and of the ``COMMIT``,
+medians; then `check_index` on the indexed copies.
 
     uv run python bench/search_turn_sql.py [--chats 15]
 """
@@ -34,8 +36,14 @@ from resolutionflow_sqlalchemy.tables import ai_sessions
 
 UPDATE = (
     "UPDATE ai_sessions SET version = version + 1, conversation_messages = json_insert("
-    "conversation_messages, '$[#]', json(?), '$[#]', json(?)) WHERE id = ?"
+    "conversation_messages, '$[#]', json(?1), '$[#]', json(?2)) WHERE id = ?3"
 )
+DECLARED = (
+    "UPDATE ai_sessions SET version = version + 1, conversation_messages = json_insert("
+    "conversation_messages, '$[#]', json(?1), '$[#]', json(?2)), last_append = "
+    "json_array(version + 1, json_array(json(?1), json(?2))) WHERE id = ?3"
+)
+DESIGNS: tuple[search_schema.MessagesDesign, ...] = ("parsed", "bytes", "declared")
 
 
 def _message(text: str) -> str:
@@ -65,41 +73,50 @@ def main() -> None:
     conn.close()
     columns = list(ai_sessions.c.keys())
     paths = {"none": plain}
-    for name, appends in (("0012", False), ("0013", True)):
+    for name in DESIGNS:
         paths[name] = directory / f"{name}.db"
         shutil.copyfile(plain, paths[name])
         db = sqlite3.connect(paths[name], isolation_level=None)
         db.execute("BEGIN")
-        for statement in search_schema.install_statements("sqlite", columns, appends=appends):
+        for statement in search_schema.install_statements("sqlite", columns, messages=name):
             db.execute(statement)
         db.execute("COMMIT")
         db.close()
     conns = {name: sqlite3.connect(path, isolation_level=None) for name, path in paths.items()}
     for size, group in chats.items():
         cpu: dict[str, list[float]] = {name: [] for name in conns}
+        commit: dict[str, list[float]] = {name: [] for name in conns}
         for n, chat in enumerate(group):
             for turn in range(3):
                 for name, db in conns.items():
                     db.execute("BEGIN")
                     started = time.process_time()
                     db.execute(
-                        UPDATE,
+                        DECLARED if name == "declared" else UPDATE,
                         [
                             _message(f"Tried the fix on pc-{n:03d}, try {turn}"),
                             _message("Check the event log for error 7031."),
                             chat.id.hex,
                         ],
                     )
-                    cpu[name].append((time.process_time() - started) * 1000)
+                    updated = time.process_time()
                     db.execute("COMMIT")
-        none, old, new = (statistics.median(cpu[k]) for k in ("none", "0012", "0013"))
+                    cpu[name].append((updated - started) * 1000)
+                    commit[name].append((time.process_time() - updated) * 1000)
+        none = statistics.median(cpu["none"])
+        done = statistics.median(commit["none"])
+        added = ", ".join(
+            f"{statistics.median(cpu[k]) - none:.2f} ms + "
+            f"{statistics.median(commit[k]) - done:.2f} ms ({k})"
+            for k in DESIGNS
+        )
         print(
-            f"{size:>5} messages: UPDATE {none:.2f} ms CPU without the index; the triggers "
-            f"add {old - none:.2f} ms (0012), {new - none:.2f} ms (0013)"
+            f"{size:>5} messages: UPDATE {none:.2f} ms + COMMIT {done:.2f} ms CPU without "
+            f"the index; the index adds {added}"
         )
     for db in conns.values():
         db.close()
-    for name in ("0012", "0013"):
+    for name in DESIGNS:
         engine = sa.create_engine(f"sqlite:///{paths[name]}")
         with engine.connect() as connection:
             check = check_index(connection)

@@ -1,6 +1,6 @@
-"""SQLite's triggers for the messages (migration 0013): an appended history is indexed from
-its appended text alone; every other change of the history still leaves the index equal to a
-rebuild."""
+"""SQLite's triggers for the messages: the storage's appends are indexed from ``last_append``
+(migration 0014), an appended history from its appended text (0013's design), and every other
+change of the history still leaves the index equal to a rebuild, whichever design is on."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from uuid import uuid4
 import pytest
 import sqlalchemy as sa
 
-from resolutionflow_sqlalchemy.search import check_index
-from resolutionflow_sqlalchemy.search_schema import APPENDED
+from resolutionflow_sqlalchemy.search import check_index, reindex
+from resolutionflow_sqlalchemy.search_schema import (
+    APPENDED,
+    MessagesDesign,
+    messages_trigger_statements,
+)
 from resolutionflow_sqlalchemy.tables import metadata
 
 
@@ -88,9 +92,12 @@ def _message(text: str) -> dict[str, str]:
     return {"role": "user", "content": text, "created_at": "2026-12-02T17:00:00+00:00"}
 
 
+@pytest.mark.parametrize("design", ["declared", "bytes", "parsed"])
 def test_every_change_of_the_history_leaves_the_index_equal_to_a_rebuild(
-    db: sqlite3.Connection,
+    db: sqlite3.Connection, design: MessagesDesign
 ) -> None:
+    for statement in messages_trigger_statements("sqlite", design):
+        db.execute(statement)
     path = db.execute("PRAGMA database_list").fetchone()[2]
     session_id = uuid4().hex
     db.execute(
@@ -101,11 +108,17 @@ def test_every_change_of_the_history_leaves_the_index_equal_to_a_rebuild(
         "'2026-12-02 17:00:00.000000', 1)",
         [session_id, json.dumps([_message("first words")])],
     )
+    # Every write bumps the version, as the storage's compare-and-set needs.
     append = (
-        "UPDATE ai_sessions SET conversation_messages = json_insert(conversation_messages, "
-        "'$[#]', json(?), '$[#]', json(?)) WHERE id = ?"
+        "UPDATE ai_sessions SET version = version + 1, conversation_messages = json_insert("
+        "conversation_messages, '$[#]', json(?), '$[#]', json(?)) WHERE id = ?"
     )
-    replace = "UPDATE ai_sessions SET conversation_messages = ? WHERE id = ?"
+    declared = (  # as the storage appends (0014 on): the same messages to last_append too
+        "UPDATE ai_sessions SET version = version + 1, conversation_messages = json_insert("
+        "conversation_messages, '$[#]', json(?1), '$[#]', json(?2)), last_append = "
+        "json_array(version + 1, json_array(json(?1), json(?2))) WHERE id = ?3"
+    )
+    replace = "UPDATE ai_sessions SET version = version + 1, conversation_messages = ? WHERE id = ?"
 
     def history() -> list[dict[str, str]]:
         row = db.execute(
@@ -124,13 +137,17 @@ def test_every_change_of_the_history_leaves_the_index_equal_to_a_rebuild(
 
     steps: list[tuple[str, list[object]]] = [
         (append, [json.dumps(_message("second")), json.dumps(_message("third")), session_id]),
-        (append, [json.dumps(_message("fourth")), json.dumps(_message("fifth")), session_id]),
+        (declared, [json.dumps(_message("fourth")), json.dumps(_message("fifth")), session_id]),
         (append, [json.dumps(_message("sixth")), json.dumps(_message("seventh")), session_id]),
+        (declared, [json.dumps(_message("eighth")), json.dumps(_message("ninth")), session_id]),
     ]
     for statement, params in steps:
         db.execute(statement, params)
         assert _clean(path)
-    assert words() == ["first words", "second", "third", "fourth", "fifth", "sixth", "seventh"]
+    assert words() == [
+        "first words",
+        *("second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"),
+    ]
 
     shorter = history()[:3]
     shorter[2] = _message("third, edited")
@@ -142,7 +159,97 @@ def test_every_change_of_the_history_leaves_the_index_equal_to_a_rebuild(
     assert _clean(path)
     assert words() == []
 
-    db.execute(append, [json.dumps(_message("again")), json.dumps(_message("more")), session_id])
+    db.execute(declared, [json.dumps(_message("again")), json.dumps(_message("more")), session_id])
     db.execute(append, [json.dumps(_message("and")), json.dumps(_message("more")), session_id])
+    db.execute(declared, [json.dumps(_message("once")), json.dumps(_message("more")), session_id])
     assert _clean(path)
-    assert words() == ["again", "more", "and", "more"]
+    assert words() == ["again", "more", "and", "more", "once", "more"]
+
+
+def test_a_change_of_the_history_that_keeps_the_version_of_a_declared_append_needs_a_reindex(
+    db: sqlite3.Connection,
+) -> None:
+    """The limit of the ``declared`` triggers, as docs/search.md states it: a writer that
+    changes the history without bumping the version, right after an append the storage
+    declared at that version, is taken for that append; `reindex` repairs the index."""
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    session_id = uuid4().hex
+    db.execute(
+        "INSERT INTO ai_sessions (id, account_id, user_id, session_type, intake_type, "
+        "intake_content, conversation_messages, status, created_at, updated_at, "
+        "last_activity_at, version) VALUES (?, 'acme', 'alice', 'chat', 'free_text', '{}', ?, "
+        "'active', '2026-12-02 17:00:00.000000', '2026-12-02 17:00:00.000000', "
+        "'2026-12-02 17:00:00.000000', 1)",
+        [session_id, json.dumps([_message("first words")])],
+    )
+    db.execute(
+        "UPDATE ai_sessions SET version = 2, conversation_messages = json_insert("
+        "conversation_messages, '$[#]', json(?1)), last_append = json_array(2, "
+        "json_array(json(?1))) WHERE id = ?2",
+        [json.dumps(_message("declared")), session_id],
+    )
+    assert _clean(path)
+    db.execute(
+        "UPDATE ai_sessions SET conversation_messages = ? WHERE id = ?",
+        [json.dumps([_message("rewritten")]), session_id],
+    )
+    assert not _clean(path)
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            assert reindex(connection).clean
+    finally:
+        engine.dispose()
+    assert _clean(path)
+
+
+def test_the_storage_writes_histories_compactly_and_declares_its_appends(
+    migrated_database: Path, tmp_path: Path
+) -> None:
+    """The storage writes JSON as ``json_insert`` renders it (no white space), so an append
+    leaves the old text as it was (0013's design tells it from the bytes), and it writes what
+    it appends to ``last_append``, which the index's trigger reads."""
+    import asyncio
+    import shutil
+    from datetime import UTC, datetime, timedelta
+
+    from resolutionflow_core.session import MessageRole
+    from resolutionflow_sqlalchemy.storage import SqlStorage
+    from tests.sessions import chat_session
+
+    path = tmp_path / "db.sqlite3"
+    shutil.copyfile(migrated_database, path)
+    session = chat_session('Caf\u00e9 "VPN" drops', now=datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+
+    def history() -> str:
+        with sqlite3.connect(path) as raw:
+            row = raw.execute(
+                "SELECT conversation_messages FROM ai_sessions WHERE id = ?", [session.id.hex]
+            ).fetchone()
+        return str(row[0])
+
+    async def run() -> tuple[str, str]:
+        storage = SqlStorage.from_url(f"sqlite:///{path}")
+        try:
+            async with storage.unit_of_work() as uow:
+                await uow.sessions.add(session)
+                await uow.commit()
+            first = history()
+            async with storage.unit_of_work() as uow:
+                loaded = await uow.sessions.get(session.id, account_id=session.account_id)
+                when = loaded.last_activity_at + timedelta(seconds=1)
+                loaded.add_message(MessageRole.ASSISTANT, "Reconnect it.", now=when, by=None)
+                await uow.commit()
+            return first, history()
+        finally:
+            await storage.dispose()
+
+    first, second = asyncio.run(run())
+    assert first == json.dumps(json.loads(first), separators=(",", ":"))
+    assert second.startswith(first[:-1] + ",")
+    assert appended(first, second)
+    with sqlite3.connect(path) as raw:
+        bodies = [r[0] for r in raw.execute("SELECT body FROM ai_sessions_search_parts")]
+        last, version = raw.execute("SELECT last_append, version FROM ai_sessions").fetchone()
+    assert "Reconnect it." in bodies
+    assert json.loads(last) == [version, [json.loads(second)[-1]]]  # the version, what it added

@@ -19,6 +19,7 @@ and a database that is down, unreachable, frozen or locked past the deadline is 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import sys
 import threading
@@ -77,11 +78,20 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def compact_json(value: Any) -> str:
+    """SQLite's JSON columns as text without white space, which is how ``json_insert`` writes
+    them back: a history's first append then leaves its old text as it was (the search
+    index's append trigger recognises it by its bytes) instead of rewriting it all."""
+    return json.dumps(value, separators=(",", ":"))
+
+
 def create_engine(url: str, **options: Any) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite:///file.db`` or ``postgresql://…``), configured
     like the adapter's own (used by the migrations)."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    if make_url(url).get_backend_name() == "sqlite":
+        options.setdefault("json_serializer", compact_json)
     engine = create_async_engine(async_url(url), **options)
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine.sync_engine)
@@ -492,6 +502,7 @@ def open_database(url: str, *, timeout: float = DEFAULT_TIMEOUT, **options: Any)
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        options.setdefault("json_serializer", compact_json)
         engine = sa.create_engine(parsed.set(drivername="sqlite"), **options)
         configure_sqlite(engine, busy_timeout_ms=int(timeout * 1000))
         return ThreadedDatabase(engine, timeout=timeout)

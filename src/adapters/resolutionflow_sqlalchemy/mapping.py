@@ -16,7 +16,7 @@ from resolutionflow_core.session import Session
 from resolutionflow_core.similar import SimilarSession
 from resolutionflow_core.tickets import PSALink
 from resolutionflow_core.usage import TokenUsage
-from resolutionflow_sqlalchemy.tables import ai_sessions
+from resolutionflow_sqlalchemy.tables import LAST_APPEND, ai_sessions
 
 SUMMARY_COLUMNS = tuple(f.name for f in fields(SessionSummary))
 """The ``ai_sessions`` columns of a history row: `SessionSummary`'s fields, same names."""
@@ -46,6 +46,7 @@ _COMPOSITE_COLUMNS = frozenset(
         "psa_ticket_id",
         "psa_ticket_snapshot",
         "psa_linked_at",
+        LAST_APPEND,  # the storage's own (the search index's), not the session's
     }
 )
 _PLAIN_COLUMNS = tuple(

@@ -32,6 +32,7 @@ indexed once `install` runs again after it exists.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Literal
 
 import sqlalchemy as sa
 
@@ -44,6 +45,11 @@ FTS_TABLE = "ai_sessions_fts"
 SEARCH_TABLE = SESSIONS_TABLE
 """The prefix every object of the index is named with."""
 LANGUAGE = "english"
+LAST_APPEND = "last_append"
+"""The ``ai_sessions`` column the SQLite storage's appends write (``[version, [message, …]]``)
+and the ``declared`` triggers index (`sqlite_messages_triggers`)."""
+MessagesDesign = Literal["parsed", "bytes", "declared"]
+"""The SQLite triggers for the messages of migrations 0012, 0013 and 0014 on."""
 
 PART_BITS = 20
 """SQLite: ``part_id = doc_id << PART_BITS | part``."""
@@ -101,10 +107,10 @@ def remove(conn: sa.Connection) -> None:
 
 
 def install_statements(
-    dialect: str, columns: Collection[str], *, appends: bool = True
+    dialect: str, columns: Collection[str], *, messages: MessagesDesign = "declared"
 ) -> list[str]:
-    """`install` as SQL statements (also for ``alembic upgrade --sql``); ``appends=False``
-    gives migration 0012's SQLite trigger for the messages (see `sqlite_messages_triggers`).
+    """`install` as SQL statements (also for ``alembic upgrade --sql``); ``messages`` picks
+    the SQLite triggers for the messages of an older revision (`sqlite_messages_triggers`).
 
     The triggers are dropped first and created last, so the index is filled in bulk (one
     FTS5 ``rebuild``, one GIN build), in the caller's transaction: on SQLite it holds the
@@ -115,7 +121,7 @@ def install_statements(
             *_drop_triggers(dialect),
             *_sqlite_tables(),
             *_sqlite_fill(columns),
-            *_sqlite_triggers(columns, appends=appends),
+            *_sqlite_triggers(columns, messages=messages),
         ]
     return [
         *_drop_triggers(dialect),
@@ -179,15 +185,15 @@ def _drop_triggers(dialect: str) -> list[str]:
 # -- the indexed text, as SQL over a session row ``s`` ---------------------------------------
 
 
-def _sqlite_head(columns: Collection[str]) -> tuple[str, str, str]:
-    title = "trim(coalesce(s.title, '') || ' ' || coalesce(s.problem_summary, ''))"
+def _sqlite_head(columns: Collection[str], row: str = "s") -> tuple[str, str, str]:
+    title = f"trim(coalesce({row}.title, '') || ' ' || coalesce({row}.problem_summary, ''))"
     outcome = " || char(10) || ".join(
-        f"coalesce(s.{c}, '')" for c in OUTCOME_COLUMNS if c in columns
+        f"coalesce({row}.{c}, '')" for c in OUTCOME_COLUMNS if c in columns
     )
     body = (
-        "coalesce((SELECT group_concat(j.value, char(10)) FROM json_tree(s.intake_content) "
+        f"coalesce((SELECT group_concat(j.value, char(10)) FROM json_tree({row}.intake_content) "
         "AS j WHERE j.type = 'text'), '') || char(10) || "
-        "coalesce(json_extract(s.psa_ticket_snapshot, '$.summary'), '')"
+        f"coalesce(json_extract({row}.psa_ticket_snapshot, '$.summary'), '')"
     )
     return title, outcome, f"substr({body}, 1, {MAX_BODY_CHARS})"
 
@@ -347,7 +353,7 @@ def _sqlite_fill(columns: Collection[str]) -> list[str]:
 _SAME_STEP = "st.session_id = new.session_id AND st.number = new.number"
 
 
-def _sqlite_triggers(columns: Collection[str], *, appends: bool) -> list[str]:
+def _sqlite_triggers(columns: Collection[str], *, messages: MessagesDesign) -> list[str]:
     fields = "title, outcome, body"
     fts_insert = (
         f"INSERT INTO {FTS_TABLE} (rowid, {fields}) "
@@ -370,7 +376,6 @@ def _sqlite_triggers(columns: Collection[str], *, appends: bool) -> list[str]:
             f"FROM {SESSIONS_TABLE} WHERE session_id = {row}.session_id)"
         )
 
-    head_changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in HEAD_COLUMNS if c in columns)
     return [
         f"CREATE TRIGGER {PARTS_TABLE}_fts_insert AFTER INSERT ON {PARTS_TABLE} "
         f"BEGIN {fts_insert} END",
@@ -383,9 +388,7 @@ def _sqlite_triggers(columns: Collection[str], *, appends: bool) -> list[str]:
         "ON CONFLICT (session_id) DO NOTHING; "
         f"{_sqlite_head_upsert(columns, 's.id = new.id')}; "
         f"{_sqlite_messages_upsert('s.id = new.id', '0')}; END",
-        "CREATE TRIGGER ai_sessions_search_head_update AFTER UPDATE ON ai_sessions "
-        f"WHEN {head_changed} BEGIN {_sqlite_head_upsert(columns, 's.id = new.id')}; END",
-        *sqlite_messages_triggers(appends=appends),
+        *sqlite_update_triggers(messages, columns),
         "CREATE TRIGGER ai_sessions_search_index_delete AFTER DELETE ON ai_sessions BEGIN "
         f"DELETE FROM {PARTS_TABLE} WHERE {session_parts.format(row='old')}; "
         f"DELETE FROM {SESSIONS_TABLE} WHERE session_id = old.id; END",
@@ -423,15 +426,49 @@ _ADDED = f"'[' || CAST(substr({_NEW_MESSAGES}, {_OLD_BYTES} + 1) AS TEXT)"
 """The appended elements, as a JSON array (when `APPENDED`)."""
 
 
-def sqlite_messages_triggers(*, appends: bool) -> list[str]:
+def sqlite_update_triggers(
+    design: MessagesDesign, columns: Collection[str] = WATCHED_COLUMNS
+) -> list[str]:
+    """The triggers that index a session's head and messages when its row is updated.
+
+    SQLite copies every column of the old row out for an ``UPDATE``'s triggers as soon as
+    one of them names an old column past the 32nd (``old.abandon_reason``, say), the history
+    too: 200 KB at 1,000 messages. With ``declared`` no trigger names such a column or the
+    old history: the head part is made from the new row and written when it differs (the
+    upsert's own comparison), and the messages as `sqlite_messages_triggers` says.
+    """
+    if design == "declared":
+        title, outcome, body = _sqlite_head(columns, row="new")
+        head = _sqlite_upsert(
+            f"SELECT {_SQLITE_KEY} | {HEAD_PART}, {title}, {outcome}, {body} "
+            f"FROM {SESSIONS_TABLE} AS x WHERE x.session_id = new.id"
+        )
+        return [
+            f"CREATE TRIGGER ai_sessions_search_head_update AFTER UPDATE ON ai_sessions "
+            f"BEGIN {head}; END",
+            *sqlite_messages_triggers(design),
+        ]
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in HEAD_COLUMNS if c in columns)
+    return [
+        "CREATE TRIGGER ai_sessions_search_head_update AFTER UPDATE ON ai_sessions "
+        f"WHEN {changed} BEGIN {_sqlite_head_upsert(columns, 's.id = new.id')}; END",
+        *sqlite_messages_triggers(design),
+    ]
+
+
+def sqlite_messages_triggers(design: MessagesDesign) -> list[str]:
     """The triggers that index a session's messages when its history changes.
 
-    With ``appends`` (migration 0013 on), an appended history (`APPENDED`: a chat turn)
-    indexes the new messages from the appended text alone, so a turn's cost does not grow
-    with the history: neither history is parsed (the old one's length is the index's). Any
-    other change, and without ``appends`` (migration 0012), the history is parsed: the
-    messages after the old ones are indexed when the old last one is unchanged, otherwise
-    every message is checked again.
+    - ``declared`` (migration 0014 on): the storage's append writes the messages it adds,
+      with the new version, to ``last_append`` as well (`tables.LAST_APPEND`); a change of
+      that column indexes them from there, so a turn reads neither history and its cost does
+      not grow with the chat. Any other update that sets the history (``UPDATE OF``) parses
+      it, as ``parsed`` does.
+    - ``bytes`` (migration 0013): an appended history (`APPENDED`) is indexed from the
+      appended text, told by comparing the old and new texts' bytes.
+    - ``parsed`` (migration 0012): the old and new histories are parsed: the messages after
+      the old ones are indexed when the old last one is unchanged, otherwise every message
+      is checked again.
     """
     # Scalar subqueries of the trigger's rows only: evaluated once per statement, not once
     # per message (each evaluation parses the whole history's JSON).
@@ -450,12 +487,12 @@ def sqlite_messages_triggers(*, appends: bool) -> list[str]:
         f"{doc} | (1 + coalesce(json_array_length(new.conversation_messages), 0)) "
         f"AND {last_message};"
     )
+    parse = f"{_sqlite_messages_upsert('s.id = new.id', start)}; {messages_after}"
     changed = "old.conversation_messages IS NOT new.conversation_messages"
-    if not appends:
+    if design == "parsed":
         return [
             "CREATE TRIGGER ai_sessions_search_messages_update AFTER UPDATE ON ai_sessions "
-            f"WHEN {changed} BEGIN "
-            f"{_sqlite_messages_upsert('s.id = new.id', start)}; {messages_after} END"
+            f"WHEN {changed} BEGIN {parse} END"
         ]
     # How many messages the old history has, read from the index (its last message part):
     # the triggers keep the index equal to a rebuild, so that is json_array_length(old)
@@ -467,30 +504,48 @@ def sqlite_messages_triggers(*, appends: bool) -> list[str]:
         f"(d.doc_id << {PART_BITS} | 1) AND (d.doc_id << {PART_BITS} | {STEP_PART_BASE - 1}) "
         "LIMIT 1) AS c"
     )
-    added = _sqlite_upsert(
-        f"SELECT x.k | (1 + c.n + m.key), '', '', {_sqlite_message('m.value')} "
-        f"FROM (SELECT doc_id << {PART_BITS} AS k FROM {SESSIONS_TABLE} "
-        f"WHERE session_id = new.id) AS x, {indexed}, json_each({_ADDED}) AS m "
-        f"WHERE c.n + m.key < {STEP_PART_BASE - 1}"
-    )
+
+    def added(source: str) -> str:
+        return _sqlite_upsert(
+            f"SELECT x.k | (1 + c.n + m.key), '', '', {_sqlite_message('m.value')} "
+            f"FROM (SELECT doc_id << {PART_BITS} AS k FROM {SESSIONS_TABLE} "
+            f"WHERE session_id = new.id) AS x, {indexed}, {source} AS m "
+            f"WHERE c.n + m.key < {STEP_PART_BASE - 1}"
+        )
+
+    if design == "bytes":
+        return [
+            "CREATE TRIGGER ai_sessions_search_messages_append AFTER UPDATE ON ai_sessions "
+            f"WHEN {APPENDED} BEGIN {added(f'json_each({_ADDED})')}; END",
+            "CREATE TRIGGER ai_sessions_search_messages_update AFTER UPDATE ON ai_sessions "
+            f"WHEN {changed} AND NOT {APPENDED} BEGIN {parse} END",
+        ]
+    # No old column is named (see `sqlite_update_triggers`): an update declares its append by
+    # setting last_append (UPDATE OF) to the new version and the messages it adds; any
+    # other update that sets the history is indexed again from the new history. (A writer
+    # that changes the history must bump the version, as the storage's compare-and-set
+    # needs anyway; `resolutionflow db reindex` repairs after one that did not.)
+    declared = f"json_extract(new.{LAST_APPEND}, '$[0]') IS new.version"
+    appended = added(f"json_each(new.{LAST_APPEND}, '$[1]')")
+    every = f"{_sqlite_messages_upsert('s.id = new.id', '0')}; {messages_after}"
     return [
-        "CREATE TRIGGER ai_sessions_search_messages_append AFTER UPDATE ON ai_sessions "
-        f"WHEN {APPENDED} BEGIN {added}; END",
-        "CREATE TRIGGER ai_sessions_search_messages_update AFTER UPDATE ON ai_sessions "
-        f"WHEN {changed} AND NOT {APPENDED} BEGIN "
-        f"{_sqlite_messages_upsert('s.id = new.id', start)}; {messages_after} END",
+        f"CREATE TRIGGER ai_sessions_search_messages_append AFTER UPDATE OF {LAST_APPEND} "
+        f"ON ai_sessions WHEN {declared} BEGIN {appended}; END",
+        "CREATE TRIGGER ai_sessions_search_messages_update AFTER UPDATE OF "
+        f"conversation_messages ON ai_sessions WHEN NOT ({declared}) BEGIN {every} END",
     ]
 
 
-def messages_trigger_statements(dialect: str, *, appends: bool) -> list[str]:
-    """Replace the SQLite triggers that index the messages (migration 0013 and its
-    downgrade); nothing on PostgreSQL, whose triggers parse only what they index."""
+def messages_trigger_statements(dialect: str, design: MessagesDesign) -> list[str]:
+    """Replace the SQLite triggers of an update of a session (migrations 0013, 0014 and their
+    downgrades); nothing on PostgreSQL, whose triggers parse only what they index."""
     if dialect != "sqlite":
         return []
     return [
+        "DROP TRIGGER IF EXISTS ai_sessions_search_head_update",
         "DROP TRIGGER IF EXISTS ai_sessions_search_messages_update",
         "DROP TRIGGER IF EXISTS ai_sessions_search_messages_append",
-        *sqlite_messages_triggers(appends=appends),
+        *sqlite_update_triggers(design),
     ]
 
 

@@ -56,6 +56,7 @@ from resolutionflow_sqlalchemy.mapping import (
     summary_from_row,
 )
 from resolutionflow_sqlalchemy.tables import (
+    LAST_APPEND,
     ai_session_former_owners,
     ai_session_steps,
     ai_sessions,
@@ -85,7 +86,9 @@ _FORMER_OWNERS_OF = (
     .order_by(ai_session_former_owners.c.position)
 )
 _INSERT_FORMER_OWNER = sa.insert(ai_session_former_owners)
-_SCALARS = [c.name for c in ai_sessions.c if c.name not in ("id", "conversation_messages")]
+_SCALARS = [
+    c.name for c in ai_sessions.c if c.name not in ("id", "conversation_messages", LAST_APPEND)
+]
 _INSERT_OUTBOX = sa.insert(session_outbox).values(
     {c.name: sa.bindparam(c.name) for c in session_outbox.c if not c.primary_key}
 )
@@ -491,28 +494,28 @@ def _update_statement(dialect: str, added: int) -> sa.Update:
     (``-1``: replacing the whole history). Built once per shape, so SQLAlchemy's compiled
     cache always hits."""
     column = _C.conversation_messages
-    messages: Any
+    values: dict[str, Any] = {name: sa.bindparam(name) for name in _SCALARS}
     if added < 0:
-        messages = sa.bindparam("all_messages", type_=column.type)
-    elif added == 0:
-        messages = column
-    elif dialect == "postgresql":
-        messages = column.op("||")(sa.bindparam("added", type_=column.type))  # JSONB
-    else:
+        values["conversation_messages"] = sa.bindparam("all_messages", type_=column.type)
+    elif added > 0 and dialect == "postgresql":
+        values["conversation_messages"] = column.op("||")(
+            sa.bindparam("added", type_=column.type)  # JSONB
+        )
+    elif added > 0:
         # SQLite applies json_insert's path/value pairs left to right: each lands at the end.
-        arguments: list[Any] = []
-        for index in range(added):
-            arguments += [
-                sa.literal_column("'$[#]'"),
-                sa.func.json(sa.bindparam(f"added_{index}", type_=sa.JSON)),
-            ]
-        messages = sa.func.json_insert(column, *arguments, type_=column.type)
+        # The same messages, with the new version, go to last_append: the search index's
+        # trigger indexes them from there (`search_schema.sqlite_messages_triggers`).
+        new = [sa.func.json(sa.bindparam(f"added_{i}", type_=sa.JSON)) for i in range(added)]
+        at_end: list[Any] = []
+        for message in new:
+            at_end += [sa.literal_column("'$[#]'"), message]
+        values["conversation_messages"] = sa.func.json_insert(column, *at_end, type_=column.type)
+        values[LAST_APPEND] = sa.func.json_array(sa.bindparam("version"), sa.func.json_array(*new))
+    # With no message added the history is not SET at all, so no trigger on it fires.
     return (
         sa.update(ai_sessions)
         .where(_C.id == sa.bindparam("b_id"), _C.version == sa.bindparam("b_version"))
-        .values(
-            {**{name: sa.bindparam(name) for name in _SCALARS}, "conversation_messages": messages}
-        )
+        .values(values)
     )
 
 

@@ -100,6 +100,8 @@ def one_of(column: str, values: Any, name: str) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
 
 
+LAST_APPEND = search_schema.LAST_APPEND
+
 ai_sessions = sa.Table(
     "ai_sessions",
     metadata,
@@ -138,6 +140,11 @@ ai_sessions = sa.Table(
     sa.Column("abandoned_at", UTCDateTime),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("similar_sessions", JSONDocument),
+    # The storage's own, not the session's: on SQLite each append of messages writes here
+    # the new version and the messages it added (``[version, [message, …]]``), so the search
+    # index's trigger indexes them from this small value instead of comparing the old and new
+    # histories (`search_schema.sqlite_messages_triggers`). NULL on PostgreSQL.
+    sa.Column(search_schema.LAST_APPEND, sa.Text),
     one_of("session_type", SessionType, "session_type"),
     one_of("status", SessionStatus, "status"),
     one_of("intake_type", IntakeType, "intake_type"),

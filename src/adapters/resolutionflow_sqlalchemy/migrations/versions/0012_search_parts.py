@@ -64,7 +64,7 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     _run(search_schema_0009.remove_statements(dialect))
     # 0012's trigger for the messages; 0013 replaces it.
-    _run(search_schema.install_statements(dialect, _columns(), appends=False))
+    _run(search_schema.install_statements(dialect, _columns(), messages="parsed"))
 
 
 def downgrade() -> None:

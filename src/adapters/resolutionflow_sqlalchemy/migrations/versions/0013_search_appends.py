@@ -29,16 +29,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _run(appends: bool) -> None:
+def _run(design: search_schema.MessagesDesign) -> None:
     for statement in search_schema.messages_trigger_statements(
-        op.get_context().dialect.name, appends=appends
+        op.get_context().dialect.name, design
     ):
         op.execute(statement)
 
 
 def upgrade() -> None:
-    _run(appends=True)
+    _run("bytes")
 
 
 def downgrade() -> None:
-    _run(appends=False)
+    _run("parsed")
