@@ -100,6 +100,17 @@ def one_of(column: str, values: Any, name: str) -> sa.CheckConstraint:
     return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
 
 
+def _change_row_columns() -> tuple[sa.Column[Any], ...]:
+    """The serial id and the session change a row stems from (an outbox event, a delivery):
+    the first columns of ``session_outbox`` and ``psa_deliveries``."""
+    return (
+        sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+        sa.Column("session_id", ID, nullable=False),
+        sa.Column("account_id", ACTOR_ID, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+    )
+
+
 ai_sessions = sa.Table(
     "ai_sessions",
     metadata,
@@ -262,15 +273,7 @@ sa.Index("ix_assistant_chats_account_user", assistant_chats.c.account_id, assist
 session_outbox = sa.Table(
     "session_outbox",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
-    sa.Column("session_id", ID, nullable=False),
-    sa.Column("account_id", ACTOR_ID, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
+    *_change_row_columns(),
     sa.Column("event_name", sa.String(64), nullable=False),
     sa.Column("payload", JSONDocument, nullable=False),
     sa.Column("occurred_at", UTCDateTime, nullable=False),
@@ -312,15 +315,7 @@ sa.Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
 psa_deliveries = sa.Table(
     "psa_deliveries",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
-    sa.Column("session_id", ID, nullable=False),
-    sa.Column("account_id", ACTOR_ID, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
+    *_change_row_columns(),
     sa.Column("ticket_provider", sa.String(32), nullable=False),
     sa.Column("ticket_id", sa.String(64), nullable=False),
     sa.Column("note_kind", sa.String(16), nullable=False),
