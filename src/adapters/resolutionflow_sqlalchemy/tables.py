@@ -111,6 +111,17 @@ def _change_row_columns() -> tuple[sa.Column[Any], ...]:
     )
 
 
+def _acting_as() -> tuple[sa.Column[Any] | sa.CheckConstraint, ...]:
+    """The account, user and role a row acts as (an API key, a signed-in browser), the role
+    checked (`resolutionflow_sqlalchemy.rows.actor_columns` fills them)."""
+    return (
+        sa.Column("account_id", ACTOR_ID, nullable=False),
+        sa.Column("user_id", ACTOR_ID, nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        one_of("role", Role, "role"),
+    )
+
+
 ai_sessions = sa.Table(
     "ai_sessions",
     metadata,
@@ -286,13 +297,10 @@ api_keys = sa.Table(
     sa.Column("id", ID, primary_key=True),
     sa.Column("prefix", sa.String(12), nullable=False, unique=True),
     sa.Column("secret_hash", sa.String(64), nullable=False),
-    sa.Column("account_id", ACTOR_ID, nullable=False),
-    sa.Column("user_id", ACTOR_ID, nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
+    *_acting_as(),
     sa.Column("label", sa.String(200), nullable=False, server_default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
-    one_of("role", Role, "role"),
 )
 sa.Index("ix_api_keys_account", api_keys.c.account_id)
 
@@ -365,11 +373,8 @@ browser_sessions = sa.Table(
     "browser_sessions",
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("account_id", ACTOR_ID, nullable=False),
-    sa.Column("user_id", ACTOR_ID, nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
+    *_acting_as(),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
-    one_of("role", Role, "role"),
 )
