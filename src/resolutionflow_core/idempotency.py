@@ -94,6 +94,29 @@ def lease_expired(lease_until: datetime | None, created_at: datetime, *, now: da
     return (lease_until or created_at + DEFAULT_LEASE) < now
 
 
+@dataclass(frozen=True, slots=True)
+class HeldClaim:
+    """A key some request already claimed, as a store holds it."""
+
+    fingerprint: str
+    created_at: datetime
+    lease_until: datetime | None
+    response: StoredResponse | None = None
+    saved_in: UUID | None = None
+
+    def answer(self, fingerprint: str, *, now: datetime) -> Claim | None:
+        """What claiming the key again answers: another request's key, a finished request
+        (its response), a holder still renewing it; None when the holder died and the new
+        request may take the claim over (`ClaimOutcome.TAKEN_OVER`, if the store lets it)."""
+        if self.fingerprint != fingerprint:
+            return Claim(ClaimOutcome.MISMATCH)
+        if self.response is not None:
+            return Claim(ClaimOutcome.REPLAY, self.response)
+        if not lease_expired(self.lease_until, self.created_at, now=now):
+            return Claim(ClaimOutcome.IN_PROGRESS)
+        return None
+
+
 InputStoringHook = Callable[[UUID], Awaitable[None]]
 
 INPUT_STORING: ContextVar[InputStoringHook | None] = ContextVar("input_storing", default=None)

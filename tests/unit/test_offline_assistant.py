@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.guided import ConfidenceTier, StepKind, tier_for
-from resolutionflow_core.markers import parse_markers
+from resolutionflow_core.markers import Action, parse_markers
 from resolutionflow_core.ports import StepProposal
 from resolutionflow_core.session import ProblemDomain, Session
 from resolutionflow_memory.llm import LABEL, MAX_CONFIDENCE, OfflineLLM
@@ -152,6 +152,21 @@ def test_a_fork_answer_naming_an_option_is_a_choice_even_when_it_sounds_negative
     assert choose_option("3", options) == 2
     assert choose_option("it looks like the VPN", options) == 2
     assert choose_option("no idea", options) is None
+
+
+def test_a_branch_naming_a_general_action_by_its_title_gets_that_very_action() -> None:
+    email = PLAYBOOKS[ProblemDomain.EMAIL]
+    profile, cache, trace = email.actions[1], email.actions[3], email.actions[2]
+
+    assert email.branches[0] == (profile, cache)
+    assert email.branches[2][0] == trace
+    assert trace.command == "Get-MessageTrace -RecipientAddress <user@domain>"
+    assert all(
+        isinstance(action, Action)
+        for playbook in PLAYBOOKS.values()
+        for branch in playbook.branches
+        for action in branch
+    )
 
 
 # -- guided: what it asks ---------------------------------------------------------------

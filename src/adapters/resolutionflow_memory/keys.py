@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -13,8 +13,8 @@ from resolutionflow_core.idempotency import (
     DEFAULT_LEASE,
     Claim,
     ClaimOutcome,
+    HeldClaim,
     StoredResponse,
-    lease_expired,
 )
 from resolutionflow_core.keys import (
     ApiKey,
@@ -62,18 +62,9 @@ class InMemoryKeyStore:
         return sum(1 for key, _ in self._keys.values() if key.is_active)
 
 
-@dataclass
-class _Entry:
-    fingerprint: str
-    created_at: datetime
-    lease_until: datetime
-    response: StoredResponse | None = None
-    saved_in: UUID | None = None
-
-
 class InMemoryIdempotencyStore:
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._entries: dict[tuple[str, str], HeldClaim] = {}
 
     async def claim(
         self,
@@ -86,29 +77,24 @@ class InMemoryIdempotencyStore:
     ) -> Claim:
         entry = self._entries.get((scope, key))
         if entry is None:
-            self._entries[(scope, key)] = _Entry(
-                fingerprint, created_at=now, lease_until=now + lease
-            )
+            self._entries[(scope, key)] = HeldClaim(fingerprint, now, lease_until=now + lease)
             return Claim(ClaimOutcome.NEW)
-        if entry.fingerprint != fingerprint:
-            return Claim(ClaimOutcome.MISMATCH)
-        if entry.response is not None:
-            return Claim(ClaimOutcome.REPLAY, entry.response)
-        if lease_expired(entry.lease_until, entry.created_at, now=now):
-            entry.lease_until = now + lease
-            return Claim(ClaimOutcome.TAKEN_OVER, saved_in=entry.saved_in)
-        return Claim(ClaimOutcome.IN_PROGRESS)
+        answer = entry.answer(fingerprint, now=now)
+        if answer is not None:
+            return answer
+        self._entries[(scope, key)] = replace(entry, lease_until=now + lease)
+        return Claim(ClaimOutcome.TAKEN_OVER, saved_in=entry.saved_in)
 
     async def renew(self, scope: str, key: str, *, until: datetime) -> None:
         entry = self._entries.get((scope, key))
         if entry is not None and entry.response is None:
-            entry.lease_until = until
+            self._entries[(scope, key)] = replace(entry, lease_until=until)
 
     async def mark_saved(self, scope: str, key: str, session_id: UUID) -> None:
         # In memory nothing survives the process, and a write cannot half-fail.
         entry = self._entries.get((scope, key))
         if entry is not None:
-            entry.saved_in = session_id
+            self._entries[(scope, key)] = replace(entry, saved_in=session_id)
 
     async def saved_in(self, scope: str, key: str) -> UUID | None:
         entry = self._entries.get((scope, key))
@@ -117,7 +103,7 @@ class InMemoryIdempotencyStore:
     async def complete(self, scope: str, key: str, response: StoredResponse) -> None:
         entry = self._entries.get((scope, key))
         if entry is not None:
-            entry.response = response
+            self._entries[(scope, key)] = replace(entry, response=response)
 
     async def release(self, scope: str, key: str) -> None:
         self._entries.pop((scope, key), None)

@@ -225,6 +225,40 @@ class Playbook:
             raise ValueError(f"{self.label}: one branch per fork option")
 
 
+_Steps: TypeAlias = tuple[Action | str, Action | str]
+"""A branch as written in `PLAYBOOKS`: a general action may stand as its title."""
+
+
+def _playbook(
+    label: str,
+    plain: str,
+    *,
+    probes: tuple[Probe, Probe, Probe],
+    actions: tuple[Action, Action, Action, Action],
+    fork: Fork,
+    branches: tuple[_Steps, _Steps, _Steps],
+    cause: str,
+) -> Playbook:
+    """A `Playbook` whose branches may name one of its general ``actions`` by its title
+    instead of writing it again."""
+    general = {action.title: action for action in actions}
+
+    def branch(steps: _Steps) -> Branch:
+        first, second = (general[step] if isinstance(step, str) else step for step in steps)
+        return first, second
+
+    first, second, third = (branch(steps) for steps in branches)
+    return Playbook(
+        label,
+        plain,
+        probes=probes,
+        actions=actions,
+        fork=fork,
+        branches=(first, second, third),
+        cause=cause,
+    )
+
+
 def _probe(text: str, why: str | None, settled_by: str | None) -> Probe:
     pattern = re.compile(settled_by) if settled_by is not None else None
     return Probe(Question(text, why), pattern)
@@ -237,10 +271,11 @@ _SCOPE: Final = (
     r"|one mailbox|several mailboxes|shared mailbox|multiple users)\b"
 )
 
-# A data table, laid out by hand for reading.
+# A data table, laid out by hand for reading; a branch names a general action by its title
+# rather than writing it again (`_playbook`).
 # fmt: off
 PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
-    ProblemDomain.NETWORK: Playbook(
+    ProblemDomain.NETWORK: _playbook(
         "network connectivity", "your network connection",
         probes=(
             _probe("Is it one user or device, or everyone at the site?",
@@ -287,15 +322,14 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
              Action("Test the DNS server itself",
                     "Query it directly; if it does not answer, restart its DNS service.",
                     command="nslookup microsoft.com <dns-server>", risk="medium")),
-            (Action("Reconnect the VPN and read its log",
-                    "Look for authentication, certificate or phase 2 errors."),
+            ("Reconnect the VPN and read its log",
              Action("Check the VPN account and certificate",
                     "Confirm the user is in the VPN group, the password is current and the "
                     "certificate has not expired.")),
         ),
         cause="a stale DHCP lease or wrong DNS servers on the device",
     ),
-    ProblemDomain.EMAIL: Playbook(
+    ProblemDomain.EMAIL: _playbook(
         "email / Outlook", "your email",
         probes=(
             _probe("Does it affect one mailbox or several?",
@@ -325,20 +359,14 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Mail is delayed or bounces", "Mail flow: MX, SPF or transport rules"),
         )),
         branches=(
-            (Action("Create a new Outlook profile",
-                    "Control Panel → Mail → Show Profiles → Add; make it the default, reopen.",
-                    command="outlook.exe /profiles"),
-             Action("Rebuild the offline cache",
-                    "Close Outlook and rename the .ost file; Outlook downloads the mailbox "
-                    "again.")),
+            ("Create a new Outlook profile",
+             "Rebuild the offline cache"),
             (Action("Check the licence and the mailbox in the admin center",
                     "Users → the user: an Exchange licence assigned, sign-in allowed, the "
                     "mailbox not full."),
              Action("Check Exchange Online service health",
                     "M365 admin center → Health → Service health → Exchange Online.")),
-            (Action("Trace the message",
-                    "In Exchange Online PowerShell, find the message and its delivery status.",
-                    command="Get-MessageTrace -RecipientAddress <user@domain>"),
+            ("Trace the message",
              Action("Check MX, SPF and the transport rules",
                     "Look up the domain's MX and SPF records and any transport rule that "
                     "matches the sender.",
@@ -346,7 +374,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
         ),
         cause="the mailbox or the service, since the web test was enough to bring mail back",
     ),
-    ProblemDomain.IDENTITY: Playbook(
+    ProblemDomain.IDENTITY: _playbook(
         "sign-in / identity", "signing in to your account",
         probes=(
             _probe("Is the account locked out, disabled, or is the password just rejected?",
@@ -379,15 +407,11 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Blocked by Conditional Access", "Policy, location or device state"),
         )),
         branches=(
-            (Action("Unlock the account and reset the password",
-                    "Reset it with the user present; clear old credentials on their devices.",
-                    command="Unlock-ADAccount <user>", risk="medium"),
+            ("Unlock the account and reset the password",
              Action("Find the device that keeps the old password",
                     "The lockout event 4740 on the PDC emulator names the device still trying it.",
                     command="Get-WinEvent -FilterHashtable @{LogName='Security';Id=4740}")),
-            (Action("Re-register the MFA methods",
-                    "Require re-registration and have the user set up the authenticator again.",
-                    risk="medium"),
+            ("Re-register the MFA methods",
              Action("Check the phone's clock and the authenticator app",
                     "A wrong clock breaks codes; update the app and allow its notifications.")),
             (Action("Read which policy blocked the sign-in",
@@ -399,7 +423,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
         ),
         cause="a locked or expired account state that the check cleared",
     ),
-    ProblemDomain.PRINTING: Playbook(
+    ProblemDomain.PRINTING: _playbook(
         "printing", "printing",
         probes=(
             _probe("Is it one user or everyone printing to this printer?",
@@ -430,16 +454,11 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("It prints garbage", "Driver or printer language"),
         )),
         branches=(
-            (Action("Check the printer on the network",
-                    "Ping its IP address, open its web page, check it kept its reserved IP.",
-                    command="ping <printer-ip>"),
+            ("Check the printer on the network",
              Action("Reserve the printer's IP address and fix the port",
                     "Give it a DHCP reservation and point the printer port at that address.")),
-            (Action("Check the queue on the print server",
-                    "Look for stuck jobs and errors in the server's PrintService log."),
-             Action("Reinstall the printer driver",
-                    "Remove the printer and its driver package, then add it again.",
-                    command="printui /s /t2", risk="medium")),
+            ("Check the queue on the print server",
+             "Reinstall the printer driver"),
             (Action("Switch the driver's printer language",
                     "Change PCL to PostScript (or back) in the printer properties, or use the "
                     "vendor's universal driver."),
@@ -449,7 +468,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
         ),
         cause="a stuck job blocking the spooler",
     ),
-    ProblemDomain.ENDPOINT: Playbook(
+    ProblemDomain.ENDPOINT: _playbook(
         "workstation / laptop", "your computer",
         probes=(
             _probe("When did it start: after an update, new software or a restart?",
@@ -483,8 +502,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             (Action("Check the disk's health",
                     "Read its SMART status: a failing disk is replaced before anything else.",
                     command="wmic diskdrive get model,status"),
-             Action("Free disk space and install pending updates",
-                    "Keep 15% of the system disk free; install Windows and driver updates.")),
+             "Free disk space and install pending updates"),
             (Action("End or update the heavy process",
                     "End it, then update or reinstall its application; if you do not know "
                     "it, scan for malware."),
@@ -499,7 +517,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
         ),
         cause="a runaway process that the check found and stopped",
     ),
-    ProblemDomain.SERVER: Playbook(
+    ProblemDomain.SERVER: _playbook(
         "server", "the server",
         probes=(
             _probe("Which server and role (file, domain controller, SQL, RDS)? VM or not?",
@@ -533,9 +551,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Everything looks healthy", "Network, DNS or the client side"),
         )),
         branches=(
-            (Action("Restart the failed service",
-                    "Restart it in a quiet moment; tell users first if it is shared.",
-                    command="Restart-Service <name>", risk="medium"),
+            ("Restart the failed service",
              Action("Check the service's account and dependencies",
                     "An expired service-account password or a stopped dependency keeps it "
                     "from starting.",
@@ -550,13 +566,11 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
                     "Reach it by name and by address and open the share or service from a "
                     "user's PC.",
                     command="Test-NetConnection <server> -Port <port>"),
-             Action("Read the System and Application logs",
-                    "Look for service, disk and certificate errors since the problem began.",
-                    command="eventvwr.msc")),
+             "Read the System and Application logs"),
         ),
         cause="an automatic service that had stopped",
     ),
-    ProblemDomain.SECURITY: Playbook(
+    ProblemDomain.SECURITY: _playbook(
         "security incident", "the security concern you reported",
         probes=(
             _probe("What happened: a reported phishing email, a click, or a malware alert?",
@@ -587,25 +601,21 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("Reported only, nobody interacted", "Purge and block the sender"),
         )),
         branches=(
-            (Action("Reset the password and revoke sessions",
-                    "Then check the mailbox's inbox rules and the MFA methods.",
-                    command="Revoke-MgUserSignInSession -UserId <user>", risk="medium"),
+            ("Reset the password and revoke sessions",
              Action("Look for rogue inbox rules and forwarding",
                     "Rules or forwarding added since the click mean the mailbox was used.",
                     command="Get-InboxRule -Mailbox <user>")),
-            (Action("Run a full EDR / antivirus scan of the device"),
+            ("Run a full EDR / antivirus scan of the device",
              Action("Reimage the device",
                     "If the scan cannot clean it, wipe and reinstall it from a known-good "
                     "image.", risk="high")),
-            (Action("Purge the message from every mailbox",
-                    "Search for it by sender and subject and remove it tenant-wide.",
-                    risk="medium"),
+            ("Purge the message from every mailbox",
              Action("Block the sender and the link",
                     "Add the sender and the URL to the tenant's block list.")),
         ),
         cause="a contained incident: the device was isolated before anything spread",
     ),
-    ProblemDomain.CLOUD: Playbook(
+    ProblemDomain.CLOUD: _playbook(
         "Microsoft 365 / cloud service", "your Microsoft 365 / cloud services",
         probes=(
             _probe("Which service: an M365 app, SharePoint/OneDrive/Teams, Azure or AWS?",
@@ -638,10 +648,8 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
              Action("Offer a workaround",
                     "The desktop or the web version, or a colleague's shared copy, until the "
                     "provider fixes it.")),
-            (Action("Check the user's licence and roles",
-                    "A missing licence or role shows as access denied or a missing app."),
-             Action("Sign out everywhere and clear cached credentials",
-                    "Clear the Windows Credential Manager entries, then sign in again.")),
+            ("Check the user's licence and roles",
+             "Sign out everywhere and clear cached credentials"),
             (Action("Review recent tenant changes",
                     "The audit log: Conditional Access, sharing and licence changes since it "
                     "began."),
@@ -650,7 +658,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
         ),
         cause="a provider-side incident or a stale sign-in that the check cleared",
     ),
-    ProblemDomain.OTHER: Playbook(
+    ProblemDomain.OTHER: _playbook(
         "IT", "your IT issue",
         probes=(
             _probe("What exactly is the user trying to do, and what happens instead?",
@@ -672,7 +680,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
             ForkOption("I cannot reproduce it", "Intermittent: gather times and errors"),
         )),
         branches=(
-            (Action("Search the vendor's knowledge base for the exact error"),
+            ("Search the vendor's knowledge base for the exact error",
              Action("Update or reinstall the application",
                     "Install the vendor's latest version, or repair the installation.",
                     risk="medium")),
@@ -682,7 +690,7 @@ PLAYBOOKS: Final[Mapping[ProblemDomain, Playbook]] = {
                     "Group memberships and file or application permissions.")),
             (Action("Have the user note the time and take a screenshot next time",
                     "An exact time finds the matching log entries."),
-             Action("Check the logs and recent changes")),
+             "Check the logs and recent changes"),
         ),
         cause="a local glitch that the first check cleared",
     ),

@@ -143,14 +143,12 @@ class InMemorySessionRepository:
         self.tracked[session.id] = (session, None)
 
     async def get(self, session_id: UUID, *, account_id: str) -> Session:
-        if session_id in self.tracked:
-            session = self.tracked[session_id][0]
-        else:
+        if session_id not in self.tracked:
             stored = self._storage._sessions.get(session_id)
             if stored is None:
                 raise SessionNotFound(session_id)
-            session = _copy(stored)
-            self.tracked[session_id] = (session, session.version)
+            await self.attach(_copy(stored))
+        session = self.tracked[session_id][0]
         if session.account_id != account_id:
             raise SessionNotFound(session_id)
         return session

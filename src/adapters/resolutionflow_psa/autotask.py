@@ -89,7 +89,11 @@ DEFAULT_TITLES: Final[Mapping[NoteKind, str]] = MappingProxyType(
     }
 )
 PICKLIST_TTL: Final = 600.0
-"""Seconds the ticket picklists (statuses, queues) are kept before being read again."""
+"""Seconds the picklists (statuses, queues, note types) are kept before being read again."""
+PICKLIST_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"Tickets": ("status", "queueID"), "TicketNotes": ("noteType", "publish")}
+)
+"""The fields whose picklists are read, by entity."""
 MAX_PAGES: Final = 50
 
 
@@ -203,10 +207,8 @@ class AutotaskPSA(PSAHttpClient):
             "Secret": settings.secret,
             "Content-Type": "application/json",
         }
-        self._picklists: dict[str, list[_Choice]] = {}
-        self._picklists_read = float("-inf")
-        self._note_picklists: dict[str, list[_Choice]] = {}
-        self._note_picklists_read = float("-inf")
+        # By entity: when its picklists were read, and what they were.
+        self._picklists: dict[str, tuple[float, dict[str, list[_Choice]]]] = {}
 
     async def _auth_headers(self) -> dict[str, str]:
         return self._headers
@@ -294,8 +296,7 @@ class AutotaskPSA(PSAHttpClient):
 
     async def discover(self) -> Discovery:
         """The zone URL, the ``noteType`` and ``publish`` picklists and the values used."""
-        self._note_picklists_read = float("-inf")  # read afresh
-        picklists = await self._note_picklist_values()
+        picklists = await self._picklist_values("TicketNotes", fresh=True)
         facts = {"api": self.base_url}
         for kind in NoteKind:
             note_type = await self._note_type(kind)
@@ -317,7 +318,8 @@ class AutotaskPSA(PSAHttpClient):
         """The configured ``noteType`` for ``kind``, else the instance's type for notes."""
         if self._settings.note_types is not None:
             return self._settings.note_types[kind]
-        types = [c for c in (await self._note_picklist_values()).get("noteType", []) if c.active]
+        picklists = await self._picklist_values("TicketNotes")
+        types = [c for c in picklists.get("noteType", []) if c.active]
         by_label = {c.label.strip().casefold(): c for c in types}
         for label in NOTE_TYPE_PREFERENCE:
             if label in by_label:
@@ -329,16 +331,6 @@ class AutotaskPSA(PSAHttpClient):
         raise PSAConfigurationError(
             f"autotask: no ticket note type to use among {_listed(types) or 'none'}; set note_types"
         )
-
-    async def _note_picklist_values(self) -> dict[str, list[_Choice]]:
-        """The ticket notes' picklists (noteType, publish), read at most every few minutes."""
-        if self._clock() - self._note_picklists_read < PICKLIST_TTL:
-            return self._note_picklists
-        picklists = await self._read_picklists(
-            "/TicketNotes/entityInformation/fields", ("noteType", "publish")
-        )
-        self._note_picklists, self._note_picklists_read = picklists, self._clock()
-        return picklists
 
     async def _status_target(self, number: int, wanted: str) -> tuple[str | None, TicketStatus]:
         item = await self._ticket(number)
@@ -391,14 +383,18 @@ class AutotaskPSA(PSAHttpClient):
         values = (await self._picklist_values()).get(field_name, [])
         return next((choice.label for choice in values if choice.value == value), None)
 
-    async def _picklist_values(self) -> dict[str, list[_Choice]]:
-        """The ticket fields' picklists (status, queueID), read at most every few minutes."""
-        if self._clock() - self._picklists_read < PICKLIST_TTL:
-            return self._picklists
+    async def _picklist_values(
+        self, entity: str = "Tickets", *, fresh: bool = False
+    ) -> dict[str, list[_Choice]]:
+        """The picklists of an entity's `PICKLIST_FIELDS`, read at most every few minutes
+        (``fresh``: read now)."""
+        read_at, picklists = self._picklists.get(entity, (float("-inf"), {}))
+        if not fresh and self._clock() - read_at < PICKLIST_TTL:
+            return picklists
         picklists = await self._read_picklists(
-            "/Tickets/entityInformation/fields", ("status", "queueID")
+            f"/{entity}/entityInformation/fields", PICKLIST_FIELDS[entity]
         )
-        self._picklists, self._picklists_read = picklists, self._clock()
+        self._picklists[entity] = (self._clock(), picklists)
         return picklists
 
     async def _read_picklists(self, path: str, names: tuple[str, ...]) -> dict[str, list[_Choice]]:

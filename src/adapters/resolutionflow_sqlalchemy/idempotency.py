@@ -19,10 +19,11 @@ from resolutionflow_core.idempotency import (
     DEFAULT_LEASE,
     Claim,
     ClaimOutcome,
+    HeldClaim,
     StoredResponse,
-    lease_expired,
 )
 from resolutionflow_sqlalchemy.engine import Database, with_next_write
+from resolutionflow_sqlalchemy.rows import from_row
 from resolutionflow_sqlalchemy.tables import idempotency_keys
 
 KEEP_FOR = timedelta(hours=24)
@@ -110,22 +111,25 @@ class SqlIdempotencyStore:
 def _existing(
     conn: sa.Connection, row: Any, fingerprint: str, *, now: datetime, lease: timedelta
 ) -> Claim:
-    if row.fingerprint != fingerprint:
-        return Claim(ClaimOutcome.MISMATCH)
-    if row.status_code is not None:
-        return Claim(ClaimOutcome.REPLAY, StoredResponse(row.status_code, row.response_body))
-    if not lease_expired(row.lease_until, row.created_at, now=now):
-        return Claim(ClaimOutcome.IN_PROGRESS)
+    finished = row.status_code is not None
+    held = from_row(
+        HeldClaim,
+        row,
+        response=StoredResponse(row.status_code, row.response_body) if finished else None,
+        saved_in=UUID(row.saved_in) if row.saved_in else None,
+    )
+    answer = held.answer(fingerprint, now=now)
+    if answer is not None:
+        return answer
     # The holder died: take the claim over, unless another request just did.
-    held = (
+    unchanged = (
         _I.lease_until.is_(None) if row.lease_until is None else _I.lease_until == row.lease_until
     )
     taken = conn.execute(
         sa.update(idempotency_keys)
-        .where(_I.scope == row.scope, _I.key == row.key, _I.status_code.is_(None), held)
+        .where(_I.scope == row.scope, _I.key == row.key, _I.status_code.is_(None), unchanged)
         .values(lease_until=now + lease)
     )
     if taken.rowcount != 1:
         return Claim(ClaimOutcome.IN_PROGRESS)
-    saved_in = UUID(row.saved_in) if row.saved_in else None
-    return Claim(ClaimOutcome.TAKEN_OVER, saved_in=saved_in)
+    return Claim(ClaimOutcome.TAKEN_OVER, saved_in=held.saved_in)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.access import Actor
 from resolutionflow_core.keys import (
     ApiKey,
     NewKey,
@@ -17,7 +17,7 @@ from resolutionflow_core.keys import (
     secret_matches,
 )
 from resolutionflow_sqlalchemy.engine import Database
-from resolutionflow_sqlalchemy.rows import from_row
+from resolutionflow_sqlalchemy.rows import actor_columns, actor_of, from_row, to_row
 from resolutionflow_sqlalchemy.tables import api_keys
 
 _K = api_keys.c
@@ -25,7 +25,7 @@ _BY_PREFIX = sa.select(api_keys).where(_K.prefix == sa.bindparam("prefix"))
 
 
 def _key(row: Any) -> ApiKey:
-    return from_row(ApiKey, row, actor=Actor(row.account_id, row.user_id, Role(row.role)))
+    return from_row(ApiKey, row, actor=actor_of(row))
 
 
 class SqlKeyStore:
@@ -35,16 +35,7 @@ class SqlKeyStore:
     async def create(self, actor: Actor, label: str, *, now: datetime) -> NewKey:
         new, hashed = issue_key(actor, label, now=now)
         key = new.key
-        values = {
-            "id": key.id,
-            "prefix": key.prefix,
-            "secret_hash": hashed,
-            "account_id": actor.account_id,
-            "user_id": actor.user_id,
-            "role": actor.role.value,
-            "label": key.label,
-            "created_at": now,
-        }
+        values = to_row(key, without=("actor",), secret_hash=hashed, **actor_columns(key.actor))
         await self._database.write(lambda conn: conn.execute(sa.insert(api_keys), values))
         return new
 
@@ -57,7 +48,7 @@ class SqlKeyStore:
         )
         if row is None or row.revoked_at is not None or not secret_matches(secret, row.secret_hash):
             return None
-        return Actor(row.account_id, row.user_id, Role(row.role))
+        return actor_of(row)
 
     async def list(self, account_id: str | None = None) -> list[ApiKey]:
         query = sa.select(api_keys).order_by(_K.created_at, _K.id)

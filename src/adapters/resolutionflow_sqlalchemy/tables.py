@@ -102,6 +102,29 @@ def one_of(column: str, values: Any, name: str) -> sa.CheckConstraint:
 
 LAST_APPEND = search_schema.LAST_APPEND
 
+
+def _change_row_columns() -> tuple[sa.Column[Any], ...]:
+    """The serial id and the session change a row stems from (an outbox event, a delivery):
+    the first columns of ``session_outbox`` and ``psa_deliveries``."""
+    return (
+        sa.Column("id", SERIAL, primary_key=True, autoincrement=True),
+        sa.Column("session_id", ID, nullable=False),
+        sa.Column("account_id", ACTOR_ID, nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+    )
+
+
+def _acting_as() -> tuple[sa.Column[Any] | sa.CheckConstraint, ...]:
+    """The account, user and role a row acts as (an API key, a signed-in browser), the role
+    checked (`resolutionflow_sqlalchemy.rows.actor_columns` fills them)."""
+    return (
+        sa.Column("account_id", ACTOR_ID, nullable=False),
+        sa.Column("user_id", ACTOR_ID, nullable=False),
+        sa.Column("role", sa.String(16), nullable=False),
+        one_of("role", Role, "role"),
+    )
+
+
 ai_sessions = sa.Table(
     "ai_sessions",
     metadata,
@@ -269,15 +292,7 @@ sa.Index("ix_assistant_chats_account_user", assistant_chats.c.account_id, assist
 session_outbox = sa.Table(
     "session_outbox",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
-    sa.Column("session_id", ID, nullable=False),
-    sa.Column("account_id", ACTOR_ID, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
+    *_change_row_columns(),
     sa.Column("event_name", sa.String(64), nullable=False),
     sa.Column("payload", JSONDocument, nullable=False),
     sa.Column("occurred_at", UTCDateTime, nullable=False),
@@ -290,13 +305,10 @@ api_keys = sa.Table(
     sa.Column("id", ID, primary_key=True),
     sa.Column("prefix", sa.String(12), nullable=False, unique=True),
     sa.Column("secret_hash", sa.String(64), nullable=False),
-    sa.Column("account_id", ACTOR_ID, nullable=False),
-    sa.Column("user_id", ACTOR_ID, nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
+    *_acting_as(),
     sa.Column("label", sa.String(200), nullable=False, server_default=""),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
-    one_of("role", Role, "role"),
 )
 sa.Index("ix_api_keys_account", api_keys.c.account_id)
 
@@ -319,15 +331,7 @@ sa.Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
 psa_deliveries = sa.Table(
     "psa_deliveries",
     metadata,
-    sa.Column(
-        "id",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
-    sa.Column("session_id", ID, nullable=False),
-    sa.Column("account_id", ACTOR_ID, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
+    *_change_row_columns(),
     sa.Column("ticket_provider", sa.String(32), nullable=False),
     sa.Column("ticket_id", sa.String(64), nullable=False),
     sa.Column("note_kind", sa.String(16), nullable=False),
@@ -377,11 +381,8 @@ browser_sessions = sa.Table(
     "browser_sessions",
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("account_id", ACTOR_ID, nullable=False),
-    sa.Column("user_id", ACTOR_ID, nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
+    *_acting_as(),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
-    one_of("role", Role, "role"),
 )

@@ -7,10 +7,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from resolutionflow_core.access import Actor, Role
+from resolutionflow_core.access import Role
 from resolutionflow_core.users import BrowserSession, User, UserExists
 from resolutionflow_sqlalchemy.engine import Database
-from resolutionflow_sqlalchemy.rows import from_row
+from resolutionflow_sqlalchemy.rows import actor_columns, actor_of, from_row, to_row
 from resolutionflow_sqlalchemy.tables import browser_sessions, users
 
 _U = users.c
@@ -26,14 +26,7 @@ class SqlUserStore:
         self._database = database
 
     async def add(self, user: User) -> None:
-        values = {
-            "id": user.id,
-            "account_id": user.account_id,
-            "email": user.email,
-            "role": user.role.value,
-            "password_hash": user.password_hash,
-            "created_at": user.created_at,
-        }
+        values = to_row(user, role=user.role.value)
         try:
             await self._database.write(lambda conn: conn.execute(sa.insert(users), values))
         except sa.exc.IntegrityError:
@@ -57,29 +50,13 @@ class SqlBrowserSessionStore:
         self._database = database
 
     async def add(self, session: BrowserSession) -> None:
-        values = {
-            "token_hash": session.token_hash,
-            "account_id": session.actor.account_id,
-            "user_id": session.actor.user_id,
-            "role": session.actor.role.value,
-            "csrf_token": session.csrf_token,
-            "created_at": session.created_at,
-            "last_seen_at": session.last_seen_at,
-        }
+        values = to_row(session, without=("actor",), **actor_columns(session.actor))
         await self._database.write(lambda conn: conn.execute(sa.insert(browser_sessions), values))
 
     async def get(self, token_hash: str) -> BrowserSession | None:
         query = sa.select(browser_sessions).where(_B.token_hash == token_hash)
         row = await self._database.read(lambda conn: conn.execute(query).first())
-        if row is None:
-            return None
-        return BrowserSession(
-            token_hash=row.token_hash,
-            actor=Actor(row.account_id, row.user_id, Role(row.role)),
-            csrf_token=row.csrf_token,
-            created_at=row.created_at,
-            last_seen_at=row.last_seen_at,
-        )
+        return None if row is None else from_row(BrowserSession, row, actor=actor_of(row))
 
     async def touch(self, token_hash: str, now: datetime) -> None:
         update = sa.update(browser_sessions).where(_B.token_hash == token_hash)

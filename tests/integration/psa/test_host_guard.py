@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import httpcore
 import httpx
 import pytest
 
@@ -15,6 +16,7 @@ from resolutionflow_psa import (
     PSAConfigurationError,
     PSAHostRefused,
 )
+from resolutionflow_psa.guard import _ERRORS, _httpx_errors
 from tests.integration.psa.conftest import RETRY, Waits
 from tests.integration.psa.stub import CLIENT_TIMEOUT, StubServer
 from tests.integration.psa.stubs import ConnectWiseStub
@@ -203,3 +205,14 @@ async def test_an_injected_client_is_still_guarded_before_each_request(
         await psa.aclose()
         assert not client.is_closed  # the caller's client stays the caller's
     assert stub.requests == []
+
+
+def test_each_httpcore_error_is_raised_again_as_the_httpx_error_of_its_name() -> None:
+    assert (httpcore.ReadTimeout, httpx.ReadTimeout) in _ERRORS
+    for core_error, httpx_error in _ERRORS:
+        assert core_error.__module__.startswith("httpcore")
+        assert issubclass(httpx_error, httpx.TransportError)
+        with pytest.raises(httpx.TransportError, match="boom") as raised, _httpx_errors():
+            raise core_error("boom")
+        assert type(raised.value) is httpx_error
+        assert httpx_error.__name__ == core_error.__name__
