@@ -106,6 +106,21 @@ async def append_as_before(url: str, session_id: UUID, text: str) -> None:
     await on_connection(url, append)
 
 
+async def chat_at(new_database: NewDatabase, revision: str) -> tuple[str, SqlStorage, UUID]:
+    """A new database at ``revision``, its storage, and a chat inserted there."""
+    url = new_database()
+    await migrations.upgrade(url, revision)
+    storage = SqlStorage.from_url(url)
+    return url, storage, await insert_chat(storage, "Scanner relay broken")
+
+
+async def found_alone(storage: SqlStorage, session_id: UUID, words: str) -> None:
+    """``words`` find this session and no other, and the index equals a rebuild."""
+    page = await SqlSessionSearch(storage.database).search(search_query(OWNER, words))
+    assert [hit.summary.id for hit in page.items] == [session_id]
+    assert (await storage.database.read(check_index)).clean
+
+
 async def test_0012_converts_the_session_index_into_parts_and_its_downgrade_brings_it_back(
     new_database: NewDatabase,
 ) -> None:
@@ -153,19 +168,13 @@ async def test_0012_converts_the_session_index_into_parts_and_its_downgrade_brin
 async def test_0013_indexes_appended_messages_and_its_downgrade_brings_back_0012s_trigger(
     new_database: NewDatabase,
 ) -> None:
-    url = new_database()
-    await migrations.upgrade(url, "0012_search_parts")
+    url, storage, session_id = await chat_at(new_database, "0012_search_parts")
     at_0012 = await on_connection(url, search_objects)
-    storage = SqlStorage.from_url(url)
     try:
-        search = SqlSessionSearch(storage.database)
-        session_id = await insert_chat(storage, "Scanner relay broken")
 
         async def turn_is_found(word: str) -> None:
             await append_as_before(url, session_id, f"the {word} reads empty")
-            page = await search.search(search_query(OWNER, f"{word} relay"))
-            assert [hit.summary.id for hit in page.items] == [session_id]
-            assert (await storage.database.read(check_index)).clean
+            await found_alone(storage, session_id, f"{word} relay")
 
         await turn_is_found("toner")
         await migrations.upgrade(url, "0013_search_appends")
@@ -187,18 +196,12 @@ async def test_0013_indexes_appended_messages_and_its_downgrade_brings_back_0012
 async def test_0014_indexes_the_storages_appends_from_last_append_and_its_downgrade_drops_it(
     new_database: NewDatabase,
 ) -> None:
-    url = new_database()
-    await migrations.upgrade(url, "0013_search_appends")
+    url, storage, session_id = await chat_at(new_database, "0013_search_appends")
     at_0013 = await on_connection(url, search_objects)
-    storage = SqlStorage.from_url(url)
     try:
-        search = SqlSessionSearch(storage.database)
-        session_id = await insert_chat(storage, "Scanner relay broken")
 
         async def found(word: str) -> None:
-            page = await search.search(search_query(OWNER, f"{word} relay"))
-            assert [hit.summary.id for hit in page.items] == [session_id]
-            assert (await storage.database.read(check_index)).clean
+            await found_alone(storage, session_id, f"{word} relay")
 
         def last_append(connection: sa.Connection) -> object:
             return connection.execute(

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 import sqlalchemy as sa
 
-from resolutionflow_sqlalchemy.search import check_index, reindex
+from resolutionflow_sqlalchemy.search import IndexCheck, check_index, reindex
 from resolutionflow_sqlalchemy.search_schema import (
     APPENDED,
     MessagesDesign,
@@ -79,11 +80,12 @@ def db(tmp_path: Path) -> sqlite3.Connection:
     return sqlite3.connect(tmp_path / "triggers.db", isolation_level=None)
 
 
-def _clean(path: str) -> bool:
+def _clean(path: str, check: Callable[[sa.Connection], IndexCheck] = check_index) -> bool:
+    """Whether the index equals a rebuild, after ``check`` (`check_index`, or `reindex`)."""
     engine = sa.create_engine(f"sqlite:///{path}")
     try:
-        with engine.connect() as connection:
-            return check_index(connection).clean
+        with engine.begin() as connection:
+            return check(connection).clean
     finally:
         engine.dispose()
 
@@ -92,13 +94,8 @@ def _message(text: str) -> dict[str, str]:
     return {"role": "user", "content": text, "created_at": "2026-12-02T17:00:00+00:00"}
 
 
-@pytest.mark.parametrize("design", ["declared", "bytes", "parsed"])
-def test_every_change_of_the_history_leaves_the_index_equal_to_a_rebuild(
-    db: sqlite3.Connection, design: MessagesDesign
-) -> None:
-    for statement in messages_trigger_statements("sqlite", design):
-        db.execute(statement)
-    path = db.execute("PRAGMA database_list").fetchone()[2]
+def insert_chat(db: sqlite3.Connection) -> str:
+    """A chat of one message ("first words") at version 1; its id."""
     session_id = uuid4().hex
     db.execute(
         "INSERT INTO ai_sessions (id, account_id, user_id, session_type, intake_type, "
@@ -108,6 +105,17 @@ def test_every_change_of_the_history_leaves_the_index_equal_to_a_rebuild(
         "'2026-12-02 17:00:00.000000', 1)",
         [session_id, json.dumps([_message("first words")])],
     )
+    return session_id
+
+
+@pytest.mark.parametrize("design", ["declared", "bytes", "parsed"])
+def test_every_change_of_the_history_leaves_the_index_equal_to_a_rebuild(
+    db: sqlite3.Connection, design: MessagesDesign
+) -> None:
+    for statement in messages_trigger_statements("sqlite", design):
+        db.execute(statement)
+    path = db.execute("PRAGMA database_list").fetchone()[2]
+    session_id = insert_chat(db)
     # Every write bumps the version, as the storage's compare-and-set needs.
     append = (
         "UPDATE ai_sessions SET version = version + 1, conversation_messages = json_insert("
@@ -173,15 +181,7 @@ def test_a_change_of_the_history_that_keeps_the_version_of_a_declared_append_nee
     changes the history without bumping the version, right after an append the storage
     declared at that version, is taken for that append; `reindex` repairs the index."""
     path = db.execute("PRAGMA database_list").fetchone()[2]
-    session_id = uuid4().hex
-    db.execute(
-        "INSERT INTO ai_sessions (id, account_id, user_id, session_type, intake_type, "
-        "intake_content, conversation_messages, status, created_at, updated_at, "
-        "last_activity_at, version) VALUES (?, 'acme', 'alice', 'chat', 'free_text', '{}', ?, "
-        "'active', '2026-12-02 17:00:00.000000', '2026-12-02 17:00:00.000000', "
-        "'2026-12-02 17:00:00.000000', 1)",
-        [session_id, json.dumps([_message("first words")])],
-    )
+    session_id = insert_chat(db)
     db.execute(
         "UPDATE ai_sessions SET version = 2, conversation_messages = json_insert("
         "conversation_messages, '$[#]', json(?1)), last_append = json_array(2, "
@@ -194,12 +194,7 @@ def test_a_change_of_the_history_that_keeps_the_version_of_a_declared_append_nee
         [json.dumps([_message("rewritten")]), session_id],
     )
     assert not _clean(path)
-    engine = sa.create_engine(f"sqlite:///{path}")
-    try:
-        with engine.begin() as connection:
-            assert reindex(connection).clean
-    finally:
-        engine.dispose()
+    assert _clean(path, reindex)
     assert _clean(path)
 
 
