@@ -69,3 +69,36 @@ def test_a_mistyped_command_is_still_answered_with_the_likely_one() -> None:
     result = CliRunner().invoke(app, ["sesions", "list"])
     assert result.exit_code == 2
     assert "Did you mean 'sessions'?" in result.output
+
+
+NOT_FOR_LISTING = {
+    "alembic": "the schema check reads the revision scripts as text",
+    "litestar": "only `serve` serves",
+    "uvicorn": "only `serve` serves",
+    "jinja2": "only the web app renders pages",
+    "anthropic": "the offline assistant is configured",
+    "httpx": "no PSA or LLM is called",
+    "resolutionflow_psa": "no PSA client is made",
+    "pydantic_settings": "`Settings` reads RESOLUTIONFLOW_* itself",
+    "dotenv": "no .env file is read",
+    "resolutionflow_memory": "the offline assistant is made when first asked, and a list asks not",
+}
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("args", [["sessions", "list"], ["sessions", "list", "--json"]])
+def test_sessions_list_loads_no_server_sdk_settings_library_or_offline_assistant(
+    database: Path, args: list[str]
+) -> None:
+    code, out, modules = run(args, database)
+    assert code == 0, out
+    loaded = {name.split(".")[0] for name in modules}
+    assert {name: why for name, why in NOT_FOR_LISTING.items() if name in loaded} == {}
+
+
+@pytest.mark.process
+def test_a_command_that_asks_the_offline_assistant_still_gets_its_answer(database: Path) -> None:
+    code, out, modules = run(["sessions", "new", "--type", "guided", "--json", "Printer"], database)
+    assert code == 0, out
+    assert "resolutionflow_memory.llm" in modules
+    assert "[offline assistant]" in out  # the first step, written by the offline assistant

@@ -6,6 +6,7 @@ need; `Application.close` releases the database and the LLM client.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from resolutionflow_app.connections import ConnectionManagement, ManagedConnections, managed
@@ -15,12 +16,21 @@ from resolutionflow_app.settings import Settings
 from resolutionflow_core.delivery import DeliveryRelay, SessionDeliveries
 from resolutionflow_core.idempotency import IdempotencyStore
 from resolutionflow_core.keys import KeyManagement, KeyStore
-from resolutionflow_core.ports import LLM, Clock, PSAConnections, SessionSearch
+from resolutionflow_core.ports import (
+    LLM,
+    AssistantReply,
+    Clock,
+    PSAConnections,
+    ReplyEvent,
+    SessionDescription,
+    SessionSearch,
+    StepProposal,
+)
 from resolutionflow_core.services import SessionService
+from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.system import SystemClock
+from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
 from resolutionflow_core.users import BrowserSessionStore, UserStore
-from resolutionflow_memory import OfflineLLM
-from resolutionflow_memory.users import InMemoryBrowserSessionStore, InMemoryUserStore
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
@@ -28,6 +38,19 @@ from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
 from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from resolutionflow_sqlalchemy.search import SqlSessionSearch
 from resolutionflow_sqlalchemy.users import SqlBrowserSessionStore, SqlUserStore
+
+
+def _users_in_memory() -> UserStore:
+    # Imported when used: the memory package loads the offline assistant and its playbooks.
+    from resolutionflow_memory.users import InMemoryUserStore
+
+    return InMemoryUserStore()
+
+
+def _browser_sessions_in_memory() -> BrowserSessionStore:
+    from resolutionflow_memory.users import InMemoryBrowserSessionStore
+
+    return InMemoryBrowserSessionStore()
 
 
 class StartupError(Exception):
@@ -52,8 +75,8 @@ class Application:
     sessions: SessionService
     deliveries: SqlDeliveryQueue
     clock: Clock = field(default_factory=SystemClock)
-    users: UserStore = field(default_factory=InMemoryUserStore)
-    browser_sessions: BrowserSessionStore = field(default_factory=InMemoryBrowserSessionStore)
+    users: UserStore = field(default_factory=_users_in_memory)
+    browser_sessions: BrowserSessionStore = field(default_factory=_browser_sessions_in_memory)
 
     @property
     def key_management(self) -> KeyManagement:
@@ -88,10 +111,48 @@ class Application:
         await self.storage.dispose()
 
 
+class OfflineOnFirstUse:
+    """The offline LLM (`resolutionflow_memory.OfflineLLM`), made the first time it is asked
+    for something: a command that never asks (`sessions list`, `keys`, `db`) does not import
+    the offline assistant and its playbooks."""
+
+    def __init__(self) -> None:
+        self._made: LLM | None = None
+
+    @property
+    def llm(self) -> LLM:
+        if self._made is None:
+            from resolutionflow_memory import OfflineLLM
+
+            self._made = OfflineLLM()
+        return self._made
+
+    def system_prompt(self, session_type: SessionType) -> str:
+        return self.llm.system_prompt(session_type)
+
+    async def chat_reply(self, session: Session) -> AssistantReply:
+        return await self.llm.chat_reply(session)
+
+    def stream_chat_reply(self, session: Session) -> AsyncIterator[ReplyEvent]:
+        return self.llm.stream_chat_reply(session)
+
+    async def next_step(self, session: Session) -> StepProposal:
+        return await self.llm.next_step(session)
+
+    async def describe(self, session: Session) -> SessionDescription:
+        return await self.llm.describe(session)
+
+    async def draft_status_update(
+        self, session: Session, audience: Audience, length: UpdateLength
+    ) -> StatusUpdateDraft:
+        return await self.llm.draft_status_update(session, audience, length)
+
+
 def build_llm(settings: Settings) -> LLM:
-    """The Anthropic adapter when chosen (a missing key is a `StartupError`), else offline."""
+    """The Anthropic adapter when chosen (a missing key is a `StartupError`), else offline
+    (made on first use)."""
     if settings.chosen_llm() == "offline":
-        return OfflineLLM()
+        return OfflineOnFirstUse()
     from resolutionflow_anthropic import AnthropicLLM
     from resolutionflow_anthropic.settings import AnthropicConfigurationError, AnthropicSettings
 
