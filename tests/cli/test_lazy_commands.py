@@ -102,3 +102,12 @@ def test_a_command_that_asks_the_offline_assistant_still_gets_its_answer(databas
     assert code == 0, out
     assert "resolutionflow_memory.llm" in modules
     assert "[offline assistant]" in out  # the first step, written by the offline assistant
+
+
+@pytest.mark.process
+def test_version_loads_neither_the_core_nor_rich_asyncio_or_pydantic(tmp_path: Path) -> None:
+    code, out, modules = run(["--version"], tmp_path / "none.sqlite3")
+    assert (code, out.split()[0]) == (0, "resolutionflow")
+    loaded = {name.split(".")[0] for name in modules}
+    unneeded = {"resolutionflow_core", "rich", "asyncio", "pydantic", "sqlalchemy"}
+    assert loaded & unneeded == set()

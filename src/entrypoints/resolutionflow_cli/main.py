@@ -19,9 +19,8 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
-from resolutionflow_cli.errors import ExitCode, one_line, refusal
-from resolutionflow_cli.output import print_refusal
-from resolutionflow_cli.runtime import CliState, opened_by
+# The errors, output and runtime modules are imported where they are used: they load the
+# core, rich and asyncio, which `--version` does not need (and a command loads anyway).
 
 HELP = """\
 ResolutionFlow sessions from the terminal: guided troubleshooting and chat with the
@@ -67,18 +66,24 @@ class OneLineErrors(TyperGroup):
                 args, prog_name, complete_var, False, windows_expand_args, **extra
             )
         except typer.Abort:
+            from resolutionflow_cli.errors import ExitCode
+            from resolutionflow_cli.output import print_refusal
+
             print_refusal("aborted", ExitCode.REFUSED)
             sys.exit(ExitCode.REFUSED)
         except typer.TyperException as error:
             sys.exit(_usage_error(error))
         except Exception as error:
+            from resolutionflow_cli.errors import refusal
+            from resolutionflow_cli.output import print_refusal
+
             mapped = refusal(error)
             if mapped is None:
                 raise
             code, message = mapped
             print_refusal(message, code)
             sys.exit(code)
-        sys.exit(result if isinstance(result, int) else ExitCode.OK)
+        sys.exit(result if isinstance(result, int) else 0)  # 0: ExitCode.OK
 
 
 ROOT_OPTIONS = ("--database-url",)
@@ -136,6 +141,9 @@ def _option(token: str) -> tuple[str, bool]:
 
 def _usage_error(error: typer.TyperException) -> int:
     """Typer's usage errors (a missing option, a bad value) as one line; exit code 2."""
+    from resolutionflow_cli.errors import ExitCode, one_line
+    from resolutionflow_cli.output import print_refusal
+
     code = int(getattr(error, "exit_code", ExitCode.USAGE))
     ctx = getattr(error, "ctx", None)
     if type(error).__name__ == "NoArgsIsHelpError":
@@ -196,6 +204,8 @@ def root(
         ),
     ] = False,
 ) -> None:
+    from resolutionflow_cli.runtime import CliState, opened_by
+
     given = ctx.obj if isinstance(ctx.obj, CliState) else CliState()
     ctx.obj = dataclasses.replace(given, database_url=database_url)
     ctx.with_resource(opened_by(given.open_application))
