@@ -76,8 +76,8 @@ def main() -> None:
     parser.add_argument(
         "--before",
         type=Path,
-        help="a checkout (or `git archive` of src/) of an earlier version: its `sessions list` "
-        "and `show` run in the same rounds, from its src/ put first on PYTHONPATH",
+        help="a checkout (or `git archive` of src/) of an earlier version: its `--version`, "
+        "`sessions list` and `show` run in the same rounds, from its src/ put first on PYTHONPATH",
     )
     args = parser.parse_args()
     rounds = args.runs or (5 if args.quick else 20)
@@ -110,7 +110,11 @@ def main() -> None:
             before["PYTHONPATH"] = os.pathsep.join(
                 str(folder) for folder in (src, src / "adapters", src / "entrypoints")
             )
-            for name in ("resolutionflow sessions list", "resolutionflow sessions show ID"):
+            for name in (
+                "resolutionflow --version",
+                "resolutionflow sessions list",
+                "resolutionflow sessions show ID",
+            ):
                 cases[f"before: {name}"] = cases[name]
                 envs[f"before: {name}"] = before
         times: dict[str, list[float]] = {name: [] for name in cases}
