@@ -79,15 +79,13 @@ NOT_FOR_LISTING = {
     "anthropic": "the offline assistant is configured",
     "httpx": "no PSA or LLM is called",
     "resolutionflow_psa": "no PSA client is made",
-    "pydantic_settings": "`Settings` reads RESOLUTIONFLOW_* itself",
-    "dotenv": "no .env file is read",
     "resolutionflow_memory": "the offline assistant is made when first asked, and a list asks not",
 }
 
 
 @pytest.mark.process
 @pytest.mark.parametrize("args", [["sessions", "list"], ["sessions", "list", "--json"]])
-def test_sessions_list_loads_no_server_sdk_settings_library_or_offline_assistant(
+def test_sessions_list_loads_no_server_sdk_or_offline_assistant(
     database: Path, args: list[str]
 ) -> None:
     code, out, modules = run(args, database)
