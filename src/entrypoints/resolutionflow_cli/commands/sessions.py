@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,6 +24,7 @@ from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    SessionFilters,
     SessionPage,
     parse_moment,
 )
@@ -90,19 +91,6 @@ CursorOption = Annotated[
 ]
 
 
-class Query(TypedDict):
-    """The filters and page of `sessions list` and `sessions search`, as the service's
-    ``list`` and ``search`` take them."""
-
-    session_types: frozenset[SessionType] | None
-    statuses: frozenset[SessionStatus] | None
-    owner_id: str | None
-    created_from: datetime | None
-    created_to: datetime | None
-    limit: int
-    cursor: str | None
-
-
 def _query(
     session_type: list[SessionType] | None,
     status: list[SessionStatus] | None,
@@ -111,8 +99,8 @@ def _query(
     created_to: datetime | None,
     limit: int,
     cursor: str | None,
-) -> Query:
-    """The options as a `Query` (no ``--type`` or ``--status``: every one)."""
+) -> SessionFilters:
+    """The options as `SessionFilters` (no ``--type`` or ``--status``: every one)."""
     return {
         "session_types": frozenset(session_type) if session_type else None,
         "statuses": frozenset(status) if status else None,
