@@ -155,22 +155,15 @@ async def test_the_lifecycle_of_both_kinds(api: Api) -> None:
 
 
 async def test_escalate_then_another_engineer_claims_and_owns_it(api: Api) -> None:
-    session = await api.start_chat()
-    path = f"{BASE}/{session['id']}"
-
-    escalated = await api.client.post(
-        f"{path}/escalate",
-        json={"escalation_reason": "Needs tenant admin rights"},
-        headers=await api.headers(),
-    )
-    as_bob = await api.session(session["id"], user="bob")
-    as_viewer = await api.session(session["id"], user="vera", role=Role.VIEWER)
+    escalated, path = await escalated_chat(api)
+    as_bob = await api.session(escalated["id"], user="bob")
+    as_viewer = await api.session(escalated["id"], user="vera", role=Role.VIEWER)
     claimed = await api.client.post(f"{path}/claim", headers=await api.headers("bob"))
 
-    assert escalated.json()["status"] == "escalated"
-    assert escalated.json()["escalated_by"] == "alice"
+    assert escalated["status"] == "escalated"
+    assert escalated["escalated_by"] == "alice"
     # Computed for who asks: the escalator may not claim, a colleague may, a viewer nothing.
-    assert escalated.json()["allowed_actions"] == []
+    assert escalated["allowed_actions"] == []
     assert as_bob["allowed_actions"] == ["claim"]
     assert as_viewer["allowed_actions"] == []
     assert claimed.status_code == 200, claimed.text
@@ -179,16 +172,17 @@ async def test_escalate_then_another_engineer_claims_and_owns_it(api: Api) -> No
 
 
 async def escalated_chat(api: Api) -> tuple[dict[str, Any], str]:
-    """A chat its owner (the default engineer) escalated, and its path."""
+    """A chat its owner (the default engineer) escalated: the escalation's answer (the
+    session as escalated), and its path."""
     session = await api.start_chat()
     path = f"{BASE}/{session['id']}"
     escalated = await api.client.post(
         f"{path}/escalate",
-        json={"escalation_reason": "Needs a senior"},
+        json={"escalation_reason": "Needs tenant admin rights"},
         headers=await api.headers(),
     )
     assert escalated.status_code == 200, escalated.text
-    return session, path
+    return escalated.json(), path
 
 
 async def test_the_escalator_cannot_claim_and_is_not_offered_the_claim(api: Api) -> None:

@@ -7,6 +7,8 @@ import re
 import shlex
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.cli.conftest import Cli
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -14,24 +16,44 @@ CYAN = re.compile(r"\x1b\[[0-9;]*\b36m◆ Guided")
 VIOLET = re.compile(r"\x1b\[[0-9;]*38;5;177m● Chat")
 
 
-def test_new_chat_shows_the_assistant_reply_with_its_questions(cli: Cli) -> None:
-    shown = cli.ok("sessions", "new", "--type", "chat", "Outlook asks for the password").stdout
-    assert "● Chat" in shown
-    assert "Outlook asks for the password" in shown
-    assert "[offline assistant] Problem area: email / Outlook" in shown
-    assert "Questions" in shown
-    assert "1. Does it affect one mailbox or several?" in shown
+@pytest.mark.parametrize(
+    ("kind", "problem", "shown_lines", "continue_with"),
+    [
+        (
+            "chat",
+            "Outlook asks for the password",
+            [
+                "● Chat",
+                "Outlook asks for the password",
+                "[offline assistant] Problem area: email / Outlook",
+                "Questions",
+                "1. Does it affect one mailbox or several?",
+            ],
+            "chat",
+        ),
+        (
+            "guided",
+            "The office printer is offline",
+            [
+                "◆ Guided",
+                "Step 1 · Question",
+                "25% discovery",
+                "Is it one user or everyone printing",
+            ],
+            "guide",
+        ),
+    ],
+)
+def test_new_shows_the_first_turn_and_how_to_continue(
+    cli: Cli, kind: str, problem: str, shown_lines: list[str], continue_with: str
+) -> None:
+    """A chat shows the assistant's reply with its questions; a guided session its first
+    step, its confidence and tier. Both say the command that continues them."""
+    shown = cli.ok("sessions", "new", "--type", kind, problem).stdout
+    for line in shown_lines:
+        assert line in shown
     assert "[QUESTIONS]" not in shown  # the marker block is parsed, not shown
-    assert re.search(r"Continue with: resolutionflow chat [0-9a-f-]{36}", shown)
-
-
-def test_new_guided_shows_the_first_step_its_confidence_and_tier(cli: Cli) -> None:
-    shown = cli.ok("sessions", "new", "--type", "guided", "The office printer is offline").stdout
-    assert "◆ Guided" in shown
-    assert "Step 1 · Question" in shown
-    assert "25% discovery" in shown
-    assert "Is it one user or everyone printing" in shown
-    assert re.search(r"Continue with: resolutionflow guide [0-9a-f-]{36}", shown)
+    assert re.search(rf"Continue with: resolutionflow {continue_with} [0-9a-f-]{{36}}", shown)
 
 
 def test_new_json_is_the_whole_session(cli: Cli) -> None:
