@@ -179,6 +179,8 @@ def history_query(actor: Actor, **filters: Unpack[SessionFilters]) -> SessionQue
     """The history ``actor`` may read with these filters: their account, only what they may
     open. Types and statuses are the enums or their values; anything else is `InvalidInput`.
     The one place the list and the search turn filters into a query."""
+    if unknown := filters.keys() - SessionFilters.__optional_keys__:  # as a signature would
+        raise TypeError(f"history_query() got unexpected filters: {', '.join(sorted(unknown))}")
     cursor = filters.get("cursor")
     return SessionQuery(
         account_id=actor.account_id,
