@@ -15,6 +15,7 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time
+from typing import TypedDict, Unpack
 from uuid import UUID
 
 from resolutionflow_core.access import Actor
@@ -157,30 +158,40 @@ class SessionQuery:
         )
 
 
-def history_query(
-    actor: Actor,
-    *,
-    session_types: Iterable[SessionType | str] | None = None,
-    statuses: Iterable[SessionStatus | str] | None = None,
-    owner_id: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    limit: int = DEFAULT_PAGE_SIZE,
-    cursor: Cursor | None = None,
-) -> SessionQuery:
+class SessionFilters(TypedDict, total=False):
+    """The filters and page of the history and of the search, declared once: the keywords
+    `SessionService.list` and `.search` take (and `history_query`, `search_query`), the
+    value the API, the CLI and the web app build from their parameters. Types and
+    statuses are the enums or their values; left out, a filter is not applied."""
+
+    session_types: Iterable[SessionType | str] | None
+    statuses: Iterable[SessionStatus | str] | None
+    owner_id: str | None
+    created_from: datetime | None
+    created_to: datetime | None
+    limit: int
+    """Rows per page; `DEFAULT_PAGE_SIZE` when left out."""
+    cursor: str | None
+    """The ``next_cursor`` of the previous page, encoded."""
+
+
+def history_query(actor: Actor, **filters: Unpack[SessionFilters]) -> SessionQuery:
     """The history ``actor`` may read with these filters: their account, only what they may
     open. Types and statuses are the enums or their values; anything else is `InvalidInput`.
     The one place the list and the search turn filters into a query."""
+    if unknown := filters.keys() - SessionFilters.__optional_keys__:  # as a signature would
+        raise TypeError(f"history_query() got unexpected filters: {', '.join(sorted(unknown))}")
+    cursor = filters.get("cursor")
     return SessionQuery(
         account_id=actor.account_id,
-        session_types=_enum_set(SessionType, session_types, "session_type"),
-        statuses=_enum_set(SessionStatus, statuses, "status"),
-        owner_id=owner_id,
+        session_types=_enum_set(SessionType, filters.get("session_types"), "session_type"),
+        statuses=_enum_set(SessionStatus, filters.get("statuses"), "status"),
+        owner_id=filters.get("owner_id"),
         visible_to_user=None if actor.sees_whole_account else actor.user_id,
-        created_from=created_from,
-        created_to=created_to,
-        limit=limit,
-        cursor=cursor,
+        created_from=filters.get("created_from"),
+        created_to=filters.get("created_to"),
+        limit=filters.get("limit", DEFAULT_PAGE_SIZE),
+        cursor=Cursor.decode(cursor) if cursor else None,
     )
 
 

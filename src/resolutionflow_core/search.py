@@ -23,19 +23,19 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 from uuid import UUID
 
 from resolutionflow_core.access import Actor
 from resolutionflow_core.errors import InvalidCursor, InvalidInput, NotSetUp
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import (
-    DEFAULT_PAGE_SIZE,
+    SessionFilters,
     SessionQuery,
     SessionSummary,
     history_query,
 )
-from resolutionflow_core.session import Session, SessionType
+from resolutionflow_core.session import Session
 from resolutionflow_core.similar import SimilarSession
 
 MAX_QUERY_CHARS = 500
@@ -331,31 +331,13 @@ def search_page_of(hits: list[SearchHit], query: SearchQuery) -> SearchPage:
     return SearchPage(items, cursor)
 
 
-def search_query(
-    actor: Actor,
-    text: str,
-    *,
-    session_types: Iterable[SessionType | str] | None = None,
-    statuses: Iterable[SessionStatus | str] | None = None,
-    owner_id: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    limit: int = DEFAULT_PAGE_SIZE,
-    cursor: str | None = None,
-) -> SearchQuery:
+def search_query(actor: Actor, text: str, **filters: Unpack[SessionFilters]) -> SearchQuery:
     """The search the actor may run: their account, and only what they may open."""
     terms = SearchTerms.parse(text)
-    filters = history_query(
-        actor,
-        session_types=session_types,
-        statuses=statuses,
-        owner_id=owner_id,
-        created_from=created_from,
-        created_to=created_to,
-        limit=limit,
-    )
-    decoded = SearchCursor.decode(cursor, fingerprint_of(terms, filters)) if cursor else None
-    return SearchQuery(terms=terms, filters=filters, cursor=decoded)
+    cursor = filters.pop("cursor", None)  # a search's own cursor, not the history's
+    query = history_query(actor, **filters)
+    decoded = SearchCursor.decode(cursor, fingerprint_of(terms, query)) if cursor else None
+    return SearchQuery(terms=terms, filters=query, cursor=decoded)
 
 
 # -- the account's memory ---------------------------------------------------------------

@@ -10,10 +10,10 @@ is committed first, so an LLM failure loses nothing (the error says where it is 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 from uuid import UUID
 
 from resolutionflow_core import access, search
@@ -30,9 +30,8 @@ from resolutionflow_core.errors import (
 from resolutionflow_core.idempotency import storing_input
 from resolutionflow_core.lifecycle import OPEN_STATUSES, TERMINAL_STATUSES, SessionStatus
 from resolutionflow_core.listing import (
-    DEFAULT_PAGE_SIZE,
-    Cursor,
     Dashboard,
+    SessionFilters,
     SessionPage,
     SessionQuery,
     history_query,
@@ -314,61 +313,21 @@ class SessionService:
         access.ensure_visible(actor, session)
         return session
 
-    async def list(
-        self,
-        actor: Actor,
-        *,
-        session_types: Iterable[SessionType | str] | None = None,
-        statuses: Iterable[SessionStatus | str] | None = None,
-        owner_id: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        limit: int = DEFAULT_PAGE_SIZE,
-        cursor: str | None = None,
-    ) -> SessionPage:
+    async def list(self, actor: Actor, **filters: Unpack[SessionFilters]) -> SessionPage:
         """The history, newest activity first; pass ``next_cursor`` back for the next page.
 
         Types and statuses are the enums or their values; anything else is `InvalidInput`.
         """
-        query = history_query(
-            actor,
-            session_types=session_types,
-            statuses=statuses,
-            owner_id=owner_id,
-            created_from=created_from,
-            created_to=created_to,
-            limit=limit,
-            cursor=Cursor.decode(cursor) if cursor else None,
-        )
+        query = history_query(actor, **filters)
         async with self._uow() as uow:
             page = await uow.sessions.list(query)
         return page.of_query(query)
 
     async def search(
-        self,
-        actor: Actor,
-        text: str,
-        *,
-        session_types: Iterable[SessionType | str] | None = None,
-        statuses: Iterable[SessionStatus | str] | None = None,
-        owner_id: str | None = None,
-        created_from: datetime | None = None,
-        created_to: datetime | None = None,
-        limit: int = DEFAULT_PAGE_SIZE,
-        cursor: str | None = None,
+        self, actor: Actor, text: str, **filters: Unpack[SessionFilters]
     ) -> SearchPage:
         """Sessions matching ``text`` (web-search syntax) and the filters, best first."""
-        query = search.search_query(
-            actor,
-            text,
-            session_types=session_types,
-            statuses=statuses,
-            owner_id=owner_id,
-            created_from=created_from,
-            created_to=created_to,
-            limit=limit,
-            cursor=cursor,
-        )
+        query = search.search_query(actor, text, **filters)
         if self._search is None:
             raise search.SearchNotConfigured()
         return await self._search.search(query)

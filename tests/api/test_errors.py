@@ -6,9 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import msgspec
+import msgspec.inspect
 import pytest
 
-from resolutionflow_api.problems import problem_for
+from resolutionflow_api.problems import RequestBody, _field_error, problem_for
+from resolutionflow_api.requests import Body, CreateSession
 from resolutionflow_core.access import Role
 from resolutionflow_core.errors import (
     ContentTooLarge,
@@ -580,11 +583,31 @@ async def test_a_database_that_is_down_is_503_database_unavailable_with_retry_af
     assert (await api.client.get(f"{BASE}/{chat['id']}", headers=headers)).status_code == 200
 
 
+class _Intake(Body):
+    text: str
+
+
+class _Report(Body):
+    summary: str
+    intake_content: _Intake
+    notes: dict[str, _Intake] = msgspec.field(default_factory=dict)
+    parts: list[_Intake] = msgspec.field(default_factory=list)
+
+
+def _report(value: Any) -> RequestBody:
+    """A body decoded for a handler whose ``data`` is a `_Report`."""
+    return RequestBody(value, msgspec.inspect.type_info(_Report))
+
+
+_WHOLE = {"summary": "s", "intake_content": {"text": "t"}}
+
+
 @pytest.mark.parametrize(
-    ("item", "field", "message"),
+    ("item", "body", "field", "message"),
     [
         (
             {"message": "Object missing required field `summary`", "key": "data"},
+            _report({"intake_content": {"text": "t"}}),
             "summary",
             "Object missing required field `summary`",
         ),
@@ -594,35 +617,85 @@ async def test_a_database_that_is_down_is_503_database_unavailable_with_retry_af
                 "key": "intake_content",
                 "source": "body",
             },
+            _report({"summary": "s", "intake_content": {}}),
             "intake_content.text",
             "Object missing required field `text`",
         ),
         (
             {"message": "Object contains unknown field `colour`", "key": "data"},
+            _report({**_WHOLE, "colour": "red"}),
             "colour",
             "Object contains unknown field `colour`",
         ),
         (
             {"message": "Expected `int`, got `str`", "key": "limit", "source": "query"},
+            None,
             "limit",
             "Expected `int`, got `str`",
         ),
         (
             {"message": "Field `intake_content.text` must not contain NUL characters (\\u0000)"},
+            RequestBody(
+                {"session_type": "guided", "intake_content": {"text": "a\x00"}},
+                msgspec.inspect.type_info(CreateSession),
+            ),
             "intake_content.text",
             None,
         ),
-        ({"message": "Expected `object`, got `array`", "key": "data"}, "body", None),
-        ({"message": "'data'", "key": "data"}, "body", "a JSON body is required"),
-        ({"message": "Expected `str`", "key": "idempotency_key"}, "Idempotency-Key", None),
+        (
+            {"message": "Expected `object`, got `array`", "key": "data"},
+            _report([]),
+            "body",
+            None,
+        ),
+        ({"message": "'data'", "key": "data"}, None, "body", "a JSON body is required"),
+        ({"message": "Expected `str`", "key": "idempotency_key"}, None, "Idempotency-Key", None),
     ],
 )
 def test_a_validation_item_names_the_request_field(
-    item: dict[str, Any], field: str, message: str | None
+    item: dict[str, Any], body: RequestBody | None, field: str, message: str | None
 ) -> None:
-    from resolutionflow_api.problems import _field_error
-
-    error = _field_error(item)
+    error = _field_error(item, body)
 
     assert error.field == field
     assert error.message == (message or item["message"])
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        # Deeper than the top: a dict's values (msgspec's "[...]") and a list's items.
+        ("notes[...]", {**_WHOLE, "notes": {"a": {"text": "t"}, "b": {}}}, "text"),
+        ("notes[...]", {**_WHOLE, "notes": {"a": {"text": "t", "size": 3}}}, "size"),
+        ("parts[1]", {**_WHOLE, "parts": [{"text": "t"}, {"txt": "t"}]}, "txt"),
+        ("parts[1]", {**_WHOLE, "parts": [{"text": "t"}, {"text": "t\x00"}]}, "text"),
+        # An unknown field is found before a missing one (msgspec stops at the first).
+        ("", {"intake_content": {"text": "t"}, "extra": 1}, "extra"),
+        # Nothing to name: the error is about a value, not about the object.
+        ("intake_content", _WHOLE, None),
+        ("intake_content.text", {"summary": "s", "intake_content": {"text": 4}}, None),
+        ("parts[5]", _WHOLE, None),
+    ],
+)
+def test_the_field_is_named_from_the_object_the_error_points_at(
+    path: str, value: Any, field: str | None
+) -> None:
+    assert _report(value).named_field(path) == field
+
+
+async def test_a_missing_or_unknown_field_of_a_body_is_named(api: Api) -> None:
+    chat = (await api.start_chat())["id"]
+
+    missing = await _post(api, f"{BASE}/{chat}/resolve", {"root_cause": "dust"})
+    unknown = await _post(api, f"{BASE}/{chat}/resolve", {"resolution_summary": "x", "why": 1})
+    missing_tag = await _post(api, BASE, {"message": "hi"})
+
+    assert problem(missing, 422)["errors"] == [
+        {
+            "field": "resolution_summary",
+            "message": "Object missing required field `resolution_summary`",
+            "source": "body",
+        }
+    ]
+    assert problem(unknown, 422)["detail"] == "invalid or missing: why"
+    assert problem(missing_tag, 422)["errors"][0]["field"] == "session_type"

@@ -157,7 +157,18 @@ async def test_invalid_settings_are_422_naming_the_field(
 async def test_bad_statuses_and_missing_credentials_are_422(psa_api: PsaApi) -> None:
     headers = await psa_api.headers()
     body = psa_api.connectwise(statuses={"closed": "x"})
-    problem(await psa_api.client.put(PATH, json=body, headers=headers), 422)
+    response = await psa_api.client.put(PATH, json=body, headers=headers)
+    # The nested object's unknown field, under msgspec's path (a dict's value: "[...]").
+    assert problem(response, 422)["errors"][0]["field"] == "settings[...].closed"
+    body = psa_api.connectwise(statuses={"resolved": "Clo\x00sed"})
+    response = await psa_api.client.put(PATH, json=body, headers=headers)
+    assert problem(response, 422)["errors"][0]["field"] == "settings[...].resolved"
+    body = {**psa_api.connectwise(), "colour": "blue"}
+    response = await psa_api.client.put(PATH, json=body, headers=headers)
+    assert problem(response, 422)["errors"][0]["field"] == "colour"
+    body = {"provider": "connectwise", "credentials": {"private_key": "k"}}
+    response = await psa_api.client.put(PATH, json=body, headers=headers)
+    assert problem(response, 422)["errors"][0]["field"] == "settings"
     body = psa_api.connectwise(company={"resolved": "x"})
     response = await psa_api.client.put(PATH, json=body, headers=headers)
     assert problem(response, 422)["errors"][0]["field"] == "settings.company"

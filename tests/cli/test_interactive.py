@@ -198,3 +198,36 @@ def test_guide_asks_again_after_the_assistant_failed(cli: Cli, opening: Opening)
     assert "Step 2 · Question" in result.stdout
     steps = cli.session(session_id)["steps"]
     assert [step["response"] for step in steps] == ["everyone", None]
+
+
+# -- how both open ----------------------------------------------------------------------------
+
+
+def test_chat_and_guide_open_with_the_title_what_came_so_far_and_how_to_go_on(cli: Cli) -> None:
+    chat_id = cli.new_chat("Outlook keeps asking for the password")
+    cli.ok("chat", chat_id, input="One mailbox only\n/quit\n")
+    cli.ok("pause", chat_id)
+    chat = cli.ok("chat", chat_id, "--history", "1", input="/quit\n").stdout
+    guided_id = cli.new_guided("The office printer is offline")
+    cli.ok("guide", guided_id, input="everyone\n/quit\n")
+    cli.ok("pause", guided_id)
+    guide = cli.ok("guide", guided_id, input="/quit\n").stdout
+
+    # The kind and title, what came so far, the way back from a pause, then what to type.
+    chat_lines = _lines(chat)
+    assert chat_lines[1].startswith("● Chat Outlook keeps asking for the password ──")
+    assert chat_lines[2] == "… 3 earlier messages"  # four messages, the last one shown
+    assert chat_lines[3].startswith("assistant")
+    assert chat_lines[-3:] == [
+        "The session is paused: /resume to chat again.",
+        "Type a message and press Enter. /help lists the commands, /quit leaves.",
+        "you › /quit",
+    ]
+    guide_lines = _lines(guide)
+    assert guide_lines[1].startswith("◆ Guided The office printer is offline ──")
+    assert guide_lines[2:] == [
+        "1 steps answered so far.",
+        "The session is paused: /resume to go on.",
+        "Answer with an option's number or your own words; /help lists the commands.",
+        "command › /quit",
+    ]

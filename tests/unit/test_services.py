@@ -452,3 +452,10 @@ async def test_requests_the_session_refuses_never_reach_the_llm(world: World) ->
     with pytest.raises(InvalidTransition):
         await world.service.answer_again(ALICE, turn.session.id)
     assert len(world.llm.calls) == calls
+
+
+async def test_an_unknown_filter_is_refused_as_a_misspelt_keyword_would_be(world: World) -> None:
+    with pytest.raises(TypeError, match="unexpected filters: statis"):
+        await world.service.list(ALICE, statis=["active"])  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected filters: owner"):
+        await world.service.search(ALICE, "vpn", owner="bob")  # type: ignore[call-arg]

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+import msgspec.inspect as mi
 from litestar import Request
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -25,7 +27,10 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 from litestar.response import Response
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
 
+from resolutionflow_api.requests import nul_paths
 from resolutionflow_app import http_status
 from resolutionflow_core.errors import (
     Conflict,
@@ -308,47 +313,159 @@ class IdempotencyKeyInUse(Problem):
 _PARAMETER_NAMES = {"idempotency_key": "Idempotency-Key"}
 """Handler parameters whose name on the wire differs (Litestar reports the Python name)."""
 
-_NAMED_FIELD = re.compile(
-    r"^(?:Object missing required field|Object contains unknown field|Field) `([^`]+)`"
-)
-"""The messages that name a field of the object they are about: msgspec's two, and the
-one of `requests.refuse_nul` ("Field `message` must not contain NUL characters"), which
-msgspec turns into text like its own.
 
-There is no structured route to that name: msgspec's ``ValidationError`` carries its path
-and field only in its text (no attribute, as of msgspec 0.22), and Litestar already splits
-the path part (``- at `$.intake_content` ``) off into the item's ``key``. What is left is
-this: a missing or unknown field is named in the message, not in the path (the path is the
-object that lacks it), so it is read from there, and only from these two messages."""
-
-
-def _field_error(item: Mapping[str, Any]) -> FieldError:
+def _field_error(item: Mapping[str, Any], body: RequestBody | None = None) -> FieldError:
     """One item of Litestar's `ValidationException.extra` (``key``, ``message``,
-    ``source``) as the field it concerns, in the request's own names."""
+    ``source``) as the field it concerns, in the request's own names. An item about the
+    body's object as a whole (a missing or unknown field, a NUL in a text) names the
+    field from the ``body`` itself (`RequestBody.named_field`)."""
     message = str(item.get("message", "invalid"))
     key = str(item.get("key") or "data")
     source = item.get("source")
     if key == "data" and message == "'data'":
         return FieldError(field="body", message="a JSON body is required", source="body")
-    named = _NAMED_FIELD.match(message)
-    if named is not None:  # "Object missing required field `summary`" at `$` or `$.key`
-        key = named.group(1) if key == "data" else f"{key}.{named.group(1)}"
+    if body is not None and (key == "data" or source == "body"):
+        named = body.named_field("" if key == "data" else key)
+        if named is not None:  # "Object missing required field `summary`" at `$` or `$.key`
+            key = named if key == "data" else f"{key}.{named}"
     field = "body" if key == "data" else _PARAMETER_NAMES.get(key, key)
     source = getattr(source, "value", source)  # Litestar's ParamType enum
     return FieldError(field=field, message=message, source=str(source) if source else None)
 
 
+@dataclass(frozen=True, slots=True)
+class RequestBody:
+    """A request's JSON body as decoded, and the type its handler decodes it as.
+
+    msgspec's ``ValidationError`` says which field is missing or unknown only in its text
+    (no attribute, as of msgspec 0.22); its path (Litestar's ``key``) is the object that
+    lacks it. So the field is found where the error points: the object there, compared
+    with the struct it must be."""
+
+    value: Any
+    type: mi.Type
+
+    @classmethod
+    def of(cls, request: Request[Any, Any, Any]) -> RequestBody | None:
+        """The body of ``request`` as its handler's ``data`` parameter received it, if it
+        has one and it was decoded."""
+        handler = request.scope.get("route_handler")
+        signature = getattr(handler, "parsed_fn_signature", None)
+        data = signature.parameters.get("data") if signature is not None else None
+        decoded = ScopeState.from_scope(request.scope).json
+        if data is None or decoded is Empty:
+            return None
+        try:
+            return cls(decoded, mi.type_info(data.annotation))
+        except TypeError:  # a type msgspec does not describe: no struct to compare with
+            return None
+
+    def named_field(self, path: str) -> str | None:
+        """The field an error about the object at ``path`` (``a.b``, ``a[0]``, msgspec's
+        ``a[...]`` for a dict's values) concerns, as msgspec finds it: the first field the
+        struct does not know, else the first required one absent, else the first text
+        holding NUL (`requests.refuse_nul`); ``None`` when the object has none."""
+        for value, kind in _at(self.value, self.type, _STEP.findall(path)):
+            struct = _struct_of(kind, value)
+            if struct is None:
+                continue
+            tag = struct.tag_field
+            if tag is not None and tag not in value and _members(kind) is not None:
+                return tag  # which of the union's structs it is: not said
+            known = {f.encode_name: f for f in struct.fields}
+            if struct.forbid_unknown_fields:
+                unknown = [k for k in value if k not in known and k != struct.tag_field]
+                if unknown:
+                    return str(unknown[0])
+            for name, field in known.items():
+                if field.required and name not in value:
+                    return name
+            for name in known:
+                found = next(nul_paths(name, value[name]), None) if name in value else None
+                if found is not None:
+                    return found
+        return None
+
+
+_STEP = re.compile(r"[^.\[\]]+|\[[^\]]*\]")
+"""The steps of a path: names, ``[0]`` indexes and msgspec's ``[...]`` (any dict value)."""
+
+
+def _at(value: Any, kind: mi.Type, steps: list[str]) -> Iterator[tuple[Any, mi.Type]]:
+    """The values at ``steps`` below ``value`` (several where a step is ``[...]``), each
+    with the type it is decoded as."""
+    if not steps:
+        yield value, kind
+        return
+    kind = _unwrapped(kind, value)
+    step, rest = steps[0], steps[1:]
+    if isinstance(value, dict) and isinstance(kind, mi.DictType):
+        items = value.values() if step == "[...]" else [value[step]] if step in value else []
+        for item in items:
+            yield from _at(item, kind.value_type, rest)
+    elif isinstance(value, dict) and (struct := _struct_of(kind, value)) is not None:
+        field = next((f for f in struct.fields if f.encode_name == step), None)
+        if field is not None and step in value:
+            yield from _at(value[step], field.type, rest)
+    elif isinstance(value, list) and isinstance(kind, mi.ListType) and step[1:-1].isdigit():
+        index = int(step[1:-1])
+        if index < len(value):
+            yield from _at(value[index], kind.item_type, rest)
+
+
+def _members(kind: mi.Type) -> tuple[mi.Type, ...] | None:
+    """The types of a union (``None``: not a union), metadata set aside."""
+    while isinstance(kind, mi.Metadata):
+        kind = kind.type
+    return kind.types if isinstance(kind, mi.UnionType) else None
+
+
+def _unwrapped(kind: mi.Type, value: Any) -> mi.Type:
+    """``kind`` without its metadata, and of a union the member a JSON ``value`` of its
+    kind decodes as (a struct or a dict for an object, a list for an array)."""
+    while isinstance(kind, mi.Metadata):
+        kind = kind.type
+    if isinstance(kind, mi.UnionType):
+        wanted = (mi.StructType, mi.DictType) if isinstance(value, dict) else (mi.ListType,)
+        members = [_unwrapped(t, value) for t in kind.types]
+        matching = [t for t in members if isinstance(t, wanted)]
+        if isinstance(value, dict):
+            tagged = [t for t in matching if isinstance(t, mi.StructType) and t.tag_field]
+            if tagged:  # a tagged union: the struct its tag names, else the first
+                tag = value.get(tagged[0].tag_field)
+                return next((t for t in tagged if t.tag == tag), tagged[0])
+        return matching[0] if matching else kind
+    return kind
+
+
+def _struct_of(kind: mi.Type, value: Any) -> mi.StructType | None:
+    kind = _unwrapped(kind, value)
+    return kind if isinstance(value, dict) and isinstance(kind, mi.StructType) else None
+
+
 def _validation_problem(error: ValidationException) -> Problem:
     items = error.extra if isinstance(error.extra, list) else []
-    errors = [_field_error(item) for item in items if isinstance(item, Mapping)]
-    names = ", ".join(e.field for e in errors) or "the request"
-    return Problem(
-        422,
-        "validation_error",
-        "Invalid input",
-        f"invalid or missing: {names}",
-        errors=errors or None,
-    )
+    return _InvalidRequest([item for item in items if isinstance(item, Mapping)])
+
+
+class _InvalidRequest(Problem):
+    """422 ``validation_error``; its fields are named when the response is made, with the
+    request (and so its body) at hand."""
+
+    def __init__(self, items: list[Mapping[str, Any]], body: RequestBody | None = None) -> None:
+        self.items = items
+        errors = [_field_error(item, body) for item in items]
+        names = ", ".join(e.field for e in errors) or "the request"
+        super().__init__(
+            422,
+            "validation_error",
+            "Invalid input",
+            f"invalid or missing: {names}",
+            errors=errors or None,
+        )
+
+    def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        return Problem.to_response(_InvalidRequest(self.items, RequestBody.of(request)), request)
 
 
 _HTTP_CODES = {

@@ -6,6 +6,7 @@ checks shapes and types, and refuses NUL characters anywhere (PostgreSQL cannot 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import msgspec
@@ -24,17 +25,24 @@ class Body(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 def refuse_nul(path: str, value: object) -> None:
     """ValueError (a 422 naming the field) if a text anywhere in ``value`` holds U+0000."""
+    found = next(nul_paths(path, value), None)
+    if found is not None:
+        raise ValueError(f"Field `{found}` must not contain NUL characters (\\u0000)")
+
+
+def nul_paths(path: str, value: object) -> Iterator[str]:
+    """Where in ``value`` (at ``path``) a text holds U+0000, keys included, in order: the
+    path as the API names fields (``a.b``, ``a[0]``), a NUL in it shown as ``\\u0000``."""
     if isinstance(value, str):
         if "\x00" in value:
-            shown = path.replace("\x00", "\\u0000")
-            raise ValueError(f"Field `{shown}` must not contain NUL characters (\\u0000)")
+            yield path.replace("\x00", "\\u0000")
     elif isinstance(value, dict):
         for key, item in value.items():
-            refuse_nul(f"{path}.{key}", key)
-            refuse_nul(f"{path}.{key}", item)
+            yield from nul_paths(f"{path}.{key}", key)
+            yield from nul_paths(f"{path}.{key}", item)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            refuse_nul(f"{path}[{index}]", item)
+            yield from nul_paths(f"{path}[{index}]", item)
 
 
 MessageText = Annotated[

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -25,59 +24,33 @@ from litestar.response.sse import ServerSentEventMessage
 
 from resolutionflow_api.problems import Problem, problem_for
 from resolutionflow_api.responses import chat_turn_read
+from resolutionflow_core.detached import DetachedReplies, ReplyEvent
 from resolutionflow_core.errors import DomainError
 from resolutionflow_core.ports import TextDelta
 from resolutionflow_core.services import ChatTurn
 
 logger = logging.getLogger("resolutionflow_api")
 
-_Event = TextDelta | ChatTurn | BaseException | None
-"""What the producer task queues: ``None`` ends the stream."""
 
-
-@dataclass
 class ReplyStreams:
     """The reply streams of one app: their tasks are kept, and awaited on shutdown."""
 
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    def __init__(self) -> None:
+        self._runs = DetachedReplies(logger)
 
     async def open(
         self, events: AsyncIterator[TextDelta | ChatTurn], *, instance: str
     ) -> ServerSentEvent:
-        queue: asyncio.Queue[_Event] = asyncio.Queue()
-        task = asyncio.create_task(_drain(events, queue))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        first = await queue.get()
-        if isinstance(first, BaseException):
-            raise first
+        first, queue = await self._runs.start(events)
         return ServerSentEvent(_messages(first, queue, instance))
 
     async def wait(self, grace: float) -> None:
         """Let streams still running finish storing their replies (on shutdown)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace)
-
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
-
-async def _drain(events: AsyncIterator[TextDelta | ChatTurn], queue: asyncio.Queue[_Event]) -> None:
-    """Run the service's stream to its end, whoever still listens."""
-    try:
-        async for event in events:
-            queue.put_nowait(event)
-    except Exception as error:  # handed to the listener, as an error event or response
-        if not isinstance(error, DomainError):
-            logger.error("reply stream failed", exc_info=error)
-        queue.put_nowait(error)
-    finally:
-        queue.put_nowait(None)
+        await self._runs.wait(grace)
 
 
 async def _messages(
-    first: _Event, queue: asyncio.Queue[_Event], instance: str
+    first: ReplyEvent, queue: asyncio.Queue[ReplyEvent], instance: str
 ) -> AsyncGenerator[ServerSentEventMessage, None]:
     event = first
     while event is not None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.rule import Rule
 from rich.text import Text
 
 from resolutionflow_cli import render
@@ -289,6 +290,26 @@ def print_help(
     for usage, what in (*first, *LIFECYCLE_HELP):
         lines.append(f"\n  {usage:<30}", style="bold").append(what)
     out.print(lines)
+
+
+def print_intro(
+    out: Console,
+    session: Session,
+    title: str,
+    so_far: Iterable[RenderableType],
+    *,
+    paused: str,
+    hint: str,
+) -> None:
+    """How ``chat`` and ``guide`` open: the session's kind and title, what was done so far,
+    how to go on when it is paused (``paused``), then what to type (``hint``)."""
+    badge = render.type_badge(session.session_type)
+    out.print(Rule(Text.assemble(badge, " ", clean(title)), align="left"))
+    for block in so_far:
+        out.print(block)
+    if session.status is SessionStatus.PAUSED:
+        out.print(Text(paused, style="yellow"))
+    out.print(Text(hint, style="dim"))
 
 
 def offline_notice(out: Console, settings: Settings) -> None:

@@ -34,6 +34,7 @@ from markupsafe import escape
 
 from resolutionflow_app.read_models import chat_turn_read, message_read
 from resolutionflow_core.chat import ConversationMessage, MessageRole
+from resolutionflow_core.detached import DetachedReplies, ReplyEvent
 from resolutionflow_core.errors import DomainError, LLMError
 from resolutionflow_core.ports import TextDelta
 from resolutionflow_core.services import ChatTurn, SessionService
@@ -43,7 +44,6 @@ from resolutionflow_web.templating import is_partial, page
 
 logger = logging.getLogger("resolutionflow_web")
 
-_Event = TextDelta | ChatTurn | BaseException | None
 PENDING_SECONDS = 300.0
 """How long a started reply waits for its browser to connect."""
 MARKER_TAGS = ("[QUESTIONS]", "[ACTIONS]", "[FORK]")
@@ -82,8 +82,8 @@ class VisibleText:
 class _Pending:
     user_id: str
     session_id: UUID
-    first: _Event
-    queue: asyncio.Queue[_Event]
+    first: ReplyEvent
+    queue: asyncio.Queue[ReplyEvent]
     started: float = field(default_factory=time.monotonic)
 
 
@@ -92,19 +92,15 @@ class PendingReplies:
 
     def __init__(self) -> None:
         self._pending: dict[str, _Pending] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._runs = DetachedReplies(logger)
 
-    async def start(self, user_id: str, session_id: UUID, events: AsyncIterator[Any]) -> str:
+    async def start(
+        self, user_id: str, session_id: UUID, events: AsyncIterator[TextDelta | ChatTurn]
+    ) -> str:
         """Run the stream in its own task; raises what the stream raises before its first
         event (the message was refused, or the assistant failed and the message is stored)."""
         self._forget_stale()
-        queue: asyncio.Queue[_Event] = asyncio.Queue()
-        task = asyncio.create_task(_drain(events, queue))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        first = await queue.get()
-        if isinstance(first, BaseException):
-            raise first
+        first, queue = await self._runs.start(events)
         token = secrets.token_urlsafe(24)
         self._pending[token] = _Pending(user_id, session_id, first, queue)
         return token
@@ -116,25 +112,12 @@ class PendingReplies:
         return self._pending.pop(token)
 
     async def wait(self, grace: float) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace)
+        await self._runs.wait(grace)
 
     def _forget_stale(self) -> None:
         now = time.monotonic()
         for token in [t for t, p in self._pending.items() if now - p.started > PENDING_SECONDS]:
             del self._pending[token]
-
-
-async def _drain(events: AsyncIterator[Any], queue: asyncio.Queue[_Event]) -> None:
-    try:
-        async for event in events:
-            queue.put_nowait(event)
-    except Exception as error:  # handed to the listener
-        if not isinstance(error, DomainError):
-            logger.error("reply stream failed", exc_info=error)
-        queue.put_nowait(error)
-    finally:
-        queue.put_nowait(None)
 
 
 @post("/sessions/{session_id:uuid}/messages", name="send_message")

@@ -22,6 +22,7 @@ from resolutionflow_app.read_models import (
 from resolutionflow_core import documentation
 from resolutionflow_core.errors import InvalidInput
 from resolutionflow_core.lifecycle import SessionStatus
+from resolutionflow_core.listing import SessionFilters
 from resolutionflow_core.services import SessionService
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.updates import Audience, UpdateLength
@@ -64,7 +65,7 @@ async def history(
         "from_date": from_date or "",
         "to_date": to_date or "",
     }
-    chosen: dict[str, Any] = {
+    chosen: SessionFilters = {
         "session_types": frozenset({SessionType(filters["type"])}) if filters["type"] else None,
         "statuses": frozenset({SessionStatus(filters["status"])}) if filters["status"] else None,
         "owner_id": filters["owner"] or None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
@@ -114,6 +114,13 @@ class LegacyExchange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     assistant_message: LegacyMessage
 
 
+def _replaced(summary: str, successor: str, more: str = "") -> dict[str, Any]:
+    """How every legacy operation reads in the OpenAPI document: marked deprecated, its
+    summary saying so, its description naming the endpoint that replaces it."""
+    description = f"Use {successor} instead." + (f" {more}" if more else "")
+    return {"summary": f"{summary} (deprecated)", "description": description, "deprecated": True}
+
+
 class LegacyAssistantController(Controller):
     path = "/assistant/chats"
     tags = ("Legacy assistant (deprecated)",)
@@ -121,10 +128,8 @@ class LegacyAssistantController(Controller):
 
     @get(
         "/",
-        summary="List my chats (deprecated)",
-        description="Use `GET /ai-sessions?session_type=chat` instead.",
-        deprecated=True,
         responses=problems(422),
+        **_replaced("List my chats", "`GET /ai-sessions?session_type=chat`"),
     )
     async def list_chats(
         self,
@@ -149,11 +154,12 @@ class LegacyAssistantController(Controller):
     @post(
         "/",
         status_code=201,
-        summary="Start a chat (deprecated)",
-        description="Use `POST /ai-sessions` with `session_type: chat` instead. A chat starts "
-        "with the engineer's first message, which is answered at once.",
-        deprecated=True,
         responses=problems(403, 413, 422, 502, 503),
+        **_replaced(
+            "Start a chat",
+            "`POST /ai-sessions` with `session_type: chat`",
+            "A chat starts with the engineer's first message, which is answered at once.",
+        ),
     )
     async def create_chat(
         self,
@@ -165,10 +171,8 @@ class LegacyAssistantController(Controller):
 
     @get(
         "/{chat_id:uuid}",
-        summary="Get a chat (deprecated)",
-        description="Use `GET /ai-sessions/{id}` instead.",
-        deprecated=True,
         responses=problems(404),
+        **_replaced("Get a chat", "`GET /ai-sessions/{id}`"),
     )
     async def get_chat(
         self,
@@ -181,10 +185,8 @@ class LegacyAssistantController(Controller):
     @post(
         "/{chat_id:uuid}/messages",
         status_code=200,
-        summary="Send a message (deprecated)",
-        description="Use `POST /ai-sessions/{id}/chat` instead.",
-        deprecated=True,
         responses=problems(403, 404, 409, 413, 422, 502, 503),
+        **_replaced("Send a message", "`POST /ai-sessions/{id}/chat`"),
     )
     async def send_message(
         self,

@@ -29,7 +29,12 @@ from resolutionflow_core.access import Actor
 from resolutionflow_core.delivery import SessionDeliveries
 from resolutionflow_core.errors import InvalidInput, StepAlreadyPending
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_moment
+from resolutionflow_core.listing import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    SessionFilters,
+    parse_moment,
+)
 from resolutionflow_core.search import MAX_QUERY_CHARS, similar_for
 from resolutionflow_core.services import ChatTurn, SessionService
 from resolutionflow_core.session import Session, SessionType
@@ -129,7 +134,7 @@ class SessionController(Controller):
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     ) -> SessionPageRead:
-        filters: dict[str, Any] = {  # the same for the history and for a search
+        filters: SessionFilters = {  # the same for the history and for a search
             "session_types": frozenset(session_type) if session_type else None,
             "statuses": frozenset(status) if status else None,
             "owner_id": owner,

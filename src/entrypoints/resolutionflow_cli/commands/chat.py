@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.rule import Rule
+from rich.console import Console, RenderableType
 from rich.text import Text
 
 from resolutionflow_cli import render
@@ -22,6 +21,7 @@ from resolutionflow_cli.interactive import (
     interactive_session,
     parse_slash,
     print_help,
+    print_intro,
     thinking,
 )
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, SessionId
@@ -29,7 +29,6 @@ from resolutionflow_cli.output import clean, console, print_refusal
 from resolutionflow_cli.runtime import Workbench
 from resolutionflow_cli.streaming import MarkerGate
 from resolutionflow_core.access import Actor
-from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.ports import TextDelta
 from resolutionflow_core.services import ChatTurn
 from resolutionflow_core.session import Session, SessionType
@@ -93,27 +92,20 @@ class Conversation:
 
     def _intro(self, history: int) -> None:
         session = self.actions.session
-        title = session.title or "Chat"
-        self.out.print(
-            Rule(
-                Text.assemble(render.type_badge(session.session_type), " ", clean(title)),
-                align="left",
-            )
-        )
         messages = session.conversation_messages
+        so_far: list[RenderableType] = []
         if history and len(messages):
             earlier = len(messages) - history
             if earlier > 0:
-                self.out.print(Text(f"… {earlier} earlier messages", style="dim"))
-            for message in messages[max(earlier, 0) :]:
-                self.out.print(render.message_block(message))
-        if session.status is SessionStatus.PAUSED:
-            self.out.print(Text("The session is paused: /resume to chat again.", style="yellow"))
-        self.out.print(
-            Text(
-                "Type a message and press Enter. /help lists the commands, /quit leaves.",
-                style="dim",
-            )
+                so_far.append(Text(f"… {earlier} earlier messages", style="dim"))
+            so_far += [render.message_block(message) for message in messages[max(earlier, 0) :]]
+        print_intro(
+            self.out,
+            session,
+            session.title or "Chat",
+            so_far,
+            paused="The session is paused: /resume to chat again.",
+            hint="Type a message and press Enter. /help lists the commands, /quit leaves.",
         )
 
     def _send(self, text: str) -> None:

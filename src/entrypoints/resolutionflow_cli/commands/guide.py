@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.rule import Rule
 from rich.text import Text
 
 from resolutionflow_cli import render
@@ -25,6 +24,7 @@ from resolutionflow_cli.interactive import (
     interactive_session,
     parse_slash,
     print_help,
+    print_intro,
     thinking,
 )
 from resolutionflow_cli.options import AS_DEFAULT, ActorOption, SessionId
@@ -112,23 +112,14 @@ class Guide:
 
     def _intro(self) -> None:
         session = self.session
-        title = session.problem_summary or session.intake_text or "Guided session"
-        self.out.print(
-            Rule(
-                Text.assemble(render.type_badge(session.session_type), " ", clean(title)),
-                align="left",
-            )
-        )
         answered = [s for s in session.steps if s.response is not None]
-        if answered:
-            self.out.print(Text(f"{len(answered)} steps answered so far.", style="dim"))
-        if session.status is SessionStatus.PAUSED:
-            self.out.print(Text("The session is paused: /resume to go on.", style="yellow"))
-        self.out.print(
-            Text(
-                "Answer with an option's number or your own words; /help lists the commands.",
-                style="dim",
-            )
+        print_intro(
+            self.out,
+            session,
+            session.problem_summary or session.intake_text or "Guided session",
+            [Text(f"{len(answered)} steps answered so far.", style="dim")] if answered else [],
+            paused="The session is paused: /resume to go on.",
+            hint="Answer with an option's number or your own words; /help lists the commands.",
         )
 
     def _take(self, line: str, step: GuidedStep | None) -> bool:

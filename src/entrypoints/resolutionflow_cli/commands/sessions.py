@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +25,7 @@ from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    SessionFilters,
     SessionPage,
     parse_moment,
 )
@@ -90,19 +92,6 @@ CursorOption = Annotated[
 ]
 
 
-class Query(TypedDict):
-    """The filters and page of `sessions list` and `sessions search`, as the service's
-    ``list`` and ``search`` take them."""
-
-    session_types: frozenset[SessionType] | None
-    statuses: frozenset[SessionStatus] | None
-    owner_id: str | None
-    created_from: datetime | None
-    created_to: datetime | None
-    limit: int
-    cursor: str | None
-
-
 def _query(
     session_type: list[SessionType] | None,
     status: list[SessionStatus] | None,
@@ -111,8 +100,8 @@ def _query(
     created_to: datetime | None,
     limit: int,
     cursor: str | None,
-) -> Query:
-    """The options as a `Query` (no ``--type`` or ``--status``: every one)."""
+) -> SessionFilters:
+    """The options as `SessionFilters` (no ``--type`` or ``--status``: every one)."""
     return {
         "session_types": frozenset(session_type) if session_type else None,
         "statuses": frozenset(status) if status else None,
@@ -122,6 +111,39 @@ def _query(
         "limit": limit,
         "cursor": cursor,
     }
+
+
+Page = TypeVar("Page", SessionPage, SearchPage)
+
+
+def _show_page(
+    ctx: typer.Context,
+    fetch: Callable[[Application], Coroutine[Any, Any, Page]],
+    json_output: bool,
+    cursor: str | None,
+    none: str,
+    no_more: str,
+) -> tuple[Console, Page] | None:
+    """Fetch a page of the history or of a search, and show it as `sessions list` and
+    `sessions search` both do: the API's document with --json, else the sessions table, or
+    that none match (``none``; ``no_more`` past the first page). The console and the page
+    when the table was printed, for what the command adds below it."""
+    page = call(load_settings(ctx), fetch)
+    if json_output:
+        from resolutionflow_app import read_models
+
+        if isinstance(page, SearchPage):
+            print_json(read_models.document(read_models.search_page_read(page)))
+        else:
+            print_json(read_models.document(read_models.page_read(page)))
+        return None
+    out = console()
+    if not page.items:
+        out.print(Text(none if cursor is None else no_more))
+        return None
+    rows = [hit.summary for hit in page.items] if isinstance(page, SearchPage) else page.items
+    print_table(out, render.sessions_table(rows, table_width(out)))
+    return out, page
 
 
 @app.command("list")
@@ -150,17 +172,10 @@ def list_sessions(
     async def work(app: Application) -> SessionPage:
         return await app.sessions.list(actor, **query)
 
-    page = call(load_settings(ctx), work)
-    if json_output:
-        from resolutionflow_app import read_models
-
-        print_json(read_models.document(read_models.page_read(page)))
+    shown = _show_page(ctx, work, json_output, cursor, "No sessions match.", "No more sessions.")
+    if shown is None:
         return
-    out = console()
-    if not page.items:
-        out.print(Text("No sessions match." if cursor is None else "No more sessions."))
-        return
-    print_table(out, render.sessions_table(page.items, table_width(out)))
+    out, page = shown
     if page.next_cursor is not None:
         filters: list[str] = []
         for kind in session_type or []:
@@ -217,17 +232,10 @@ def search(
     async def work(app: Application) -> SearchPage:
         return await app.sessions.search(actor, text, **query)
 
-    page = call(load_settings(ctx), work)
-    if json_output:
-        from resolutionflow_app import read_models
-
-        print_json(read_models.document(read_models.search_page_read(page)))
+    shown = _show_page(ctx, work, json_output, cursor, "No session matches.", "No more matches.")
+    if shown is None:
         return
-    out = console()
-    if not page.items:
-        out.print(Text("No session matches." if cursor is None else "No more matches."))
-        return
-    print_table(out, render.sessions_table([hit.summary for hit in page.items], table_width(out)))
+    out, page = shown
     out.print(Rule("Where they match"))
     search_views.print_matches(out, page)
     if page.next_cursor is not None:
