@@ -386,3 +386,29 @@ async def test_dates_and_intakes_are_declared_as_the_server_takes_them(
     ticket = {"session_type": "guided", "intake_type": "psa_ticket"}
     assert valid(ticket | {"intake_content": {"ticket_id": "4711"}}) is True
     assert valid(ticket | {"intake_content": {"text": "printer"}}) is False
+
+
+def _texts(described: dict[str, Any]) -> list[dict[str, Any]]:
+    """The free-text string schemas in ``described`` (not an enum, a constant or a format),
+    its variants too."""
+    variants = [described, *described.get("anyOf", []), *described.get("oneOf", [])]
+    return [
+        v
+        for v in variants
+        if v.get("type") == "string" and not {"enum", "const", "format"} & v.keys()
+    ]
+
+
+async def test_no_text_of_a_request_body_admits_nul_in_the_schema(schema: dict[str, Any]) -> None:
+    """The server refuses U+0000 in every text of a body (`requests.refuse_nul`): the schema
+    says so for each, so a client generating valid requests from it never sends one."""
+    import re
+
+    admitting = [
+        f"{name}.{field}"
+        for name in _body_schemas(schema)
+        for field, described in schema["components"]["schemas"][name]["properties"].items()
+        for text in _texts(described)
+        if text.get("pattern") is None or re.search(text["pattern"], "a\x00b") is not None
+    ]
+    assert admitting == [], admitting

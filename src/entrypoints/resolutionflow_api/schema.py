@@ -41,6 +41,7 @@ _OPTIONAL_TEXTS: dict[tuple[str, str], int] = {
     ("Abandon", "reason"): MAX_SUMMARY_CHARS,
     ("TicketStatuses", "resolved"): 200,
     ("TicketStatuses", "escalated"): 200,
+    ("CreateKey", "label"): 200,
 }
 
 CURSOR_PATTERN = "^[A-Za-z0-9_-]{1,512}$"
@@ -90,6 +91,7 @@ def refine(document: dict[str, Any]) -> None:
         _constrain(schemas, name, field, pattern=NOT_BLANK, min_length=1, max_length=longest)
     for (name, field), longest in _OPTIONAL_TEXTS.items():
         _constrain(schemas, name, field, pattern=NO_NUL, min_length=0, max_length=longest)
+    _constrain(schemas, "CreateKey", "user_id", pattern=NO_NUL, min_length=1, max_length=128)
     _require_intake_texts(schemas.get("CreateGuidedSession"))
     _psa_connection_shapes(schemas.get("PutConnection"))
     for path_item in document.get("paths", {}).values():
