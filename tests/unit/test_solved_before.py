@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
+
+import pytest
 
 from resolutionflow_anthropic.conversation import chat_messages, guided_messages
 from resolutionflow_anthropic.solved_before import CLOSE_TAG, OPEN_TAG, solved_before_context
@@ -68,3 +71,13 @@ async def test_the_offline_assistant_says_who_solved_it_before_on_its_first_repl
     assert "Root cause: A token of the old tenant" in reply.text
     plain = await OfflineLLM().chat_reply(chat(()))
     assert "solved before" not in plain.text
+
+
+@pytest.mark.parametrize("summary", ["Rebuilt the profile.", "Rebuilt the profile"])
+async def test_the_offline_assistant_ends_the_fix_it_recalls_with_one_full_stop(
+    summary: str,
+) -> None:
+    solved = dataclasses.replace(SOLVED, resolution_summary=summary, root_cause="Old token.")
+    reply = await OfflineLLM().chat_reply(chat((solved,)))
+
+    assert '"): Rebuilt the profile. Root cause: Old token.\n' in reply.text

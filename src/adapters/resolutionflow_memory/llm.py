@@ -585,11 +585,17 @@ def _solved_before(session: Session) -> str:
     if len(users) > 1 or not session.similar_sessions:
         return ""
     best = session.similar_sessions[0]
-    cause = f" Root cause: {_quote(best.root_cause, 160)}." if best.root_cause else ""
+    cause = f" Root cause: {_sentence(best.root_cause, 160)}" if best.root_cause else ""
     return (
         f"{LABEL} This was solved before by {_quote(best.user_id, 60)} "
-        f'("{_quote(best.title, 80)}"): {_quote(best.resolution_summary, 200)}.{cause}\n\n'
+        f'("{_quote(best.title, 80)}"): {_sentence(best.resolution_summary, 200)}{cause}\n\n'
     )
+
+
+def _sentence(text: str, limit: int) -> str:
+    """`_quote` of ``text``, ending with one full stop (a summary often brings its own)."""
+    quoted = _quote(text, limit)
+    return quoted if quoted.endswith((".", "!", "?", "…")) else quoted + "."
 
 
 def _quote(message: str, limit: int = 120) -> str:
