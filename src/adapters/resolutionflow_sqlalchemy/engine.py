@@ -78,11 +78,10 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def compact_json(value: Any) -> str:
-    """SQLite's JSON columns as text without white space, which is how ``json_insert`` writes
-    them back: a history's first append then leaves its old text as it was (the search
-    index's append trigger recognises it by its bytes) instead of rewriting it all."""
-    return json.dumps(value, separators=(",", ":"))
+compact_json: Callable[[Any], str] = json.JSONEncoder(separators=(",", ":")).encode
+"""SQLite's JSON columns as text without white space, which is how ``json_insert`` writes
+them back, so an append leaves the old text as it was. One encoder for every value
+(``json.dumps`` with options would build one per call)."""
 
 
 def create_engine(url: str, **options: Any) -> AsyncEngine:

@@ -70,6 +70,7 @@ HEAD_COLUMNS = (
 )
 """An update of ``ai_sessions`` that changes none of these leaves the head part alone."""
 WATCHED_COLUMNS = (*HEAD_COLUMNS, "conversation_messages")
+ABANDON = "abandon_reason"
 
 
 def search_table_names(dialect: str) -> frozenset[str]:
@@ -443,9 +444,19 @@ def sqlite_update_triggers(
             f"SELECT {_SQLITE_KEY} | {HEAD_PART}, {title}, {outcome}, {body} "
             f"FROM {SESSIONS_TABLE} AS x WHERE x.session_id = new.id"
         )
+        # abandon_reason is the 34th column of a migrated table: not compared with its old
+        # value. It is set only with the status (abandoning), and a set one makes the head
+        # be made again on every update (the upsert writes only what differs).
+        changed = " OR ".join(
+            [
+                *(f"old.{c} IS NOT new.{c}" for c in HEAD_COLUMNS if c in columns and c != ABANDON),
+                "old.status IS NOT new.status",
+                f"new.{ABANDON} IS NOT NULL",
+            ]
+        )
         return [
-            f"CREATE TRIGGER ai_sessions_search_head_update AFTER UPDATE ON ai_sessions "
-            f"BEGIN {head}; END",
+            "CREATE TRIGGER ai_sessions_search_head_update AFTER UPDATE ON ai_sessions "
+            f"WHEN {changed} BEGIN {head}; END",
             *sqlite_messages_triggers(design),
         ]
     changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in HEAD_COLUMNS if c in columns)
