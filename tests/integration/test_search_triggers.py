@@ -17,7 +17,7 @@ from resolutionflow_sqlalchemy.search import IndexCheck, check_index, reindex
 from resolutionflow_sqlalchemy.search_schema import (
     APPENDED,
     MessagesDesign,
-    messages_trigger_statements,
+    update_trigger_statements,
 )
 from resolutionflow_sqlalchemy.tables import metadata
 
@@ -112,7 +112,7 @@ def insert_chat(db: sqlite3.Connection) -> str:
 def test_every_change_of_the_history_leaves_the_index_equal_to_a_rebuild(
     db: sqlite3.Connection, design: MessagesDesign
 ) -> None:
-    for statement in messages_trigger_statements("sqlite", design):
+    for statement in update_trigger_statements("sqlite", design):
         db.execute(statement)
     path = db.execute("PRAGMA database_list").fetchone()[2]
     session_id = insert_chat(db)

@@ -547,7 +547,7 @@ def sqlite_messages_triggers(design: MessagesDesign) -> list[str]:
     ]
 
 
-def messages_trigger_statements(dialect: str, design: MessagesDesign) -> list[str]:
+def update_trigger_statements(dialect: str, design: MessagesDesign) -> list[str]:
     """Replace the SQLite triggers of an update of a session (migrations 0013, 0014 and their
     downgrades); nothing on PostgreSQL, whose triggers parse only what they index."""
     if dialect != "sqlite":

@@ -167,7 +167,7 @@ ai_sessions = sa.Table(
     # the new version and the messages it added (``[version, [message, …]]``), so the search
     # index's trigger indexes them from this small value instead of comparing the old and new
     # histories (`search_schema.sqlite_messages_triggers`). NULL on PostgreSQL.
-    sa.Column(search_schema.LAST_APPEND, sa.Text),
+    sa.Column(LAST_APPEND, sa.Text),
     one_of("session_type", SessionType, "session_type"),
     one_of("status", SessionStatus, "status"),
     one_of("intake_type", IntakeType, "intake_type"),

@@ -413,18 +413,23 @@ def _at(value: Any, kind: mi.Type, steps: list[str]) -> Iterator[tuple[Any, mi.T
             yield from _at(value[index], kind.item_type, rest)
 
 
-def _members(kind: mi.Type) -> tuple[mi.Type, ...] | None:
-    """The types of a union (``None``: not a union), metadata set aside."""
+def _bare(kind: mi.Type) -> mi.Type:
+    """``kind`` without its metadata (constraints, descriptions)."""
     while isinstance(kind, mi.Metadata):
         kind = kind.type
+    return kind
+
+
+def _members(kind: mi.Type) -> tuple[mi.Type, ...] | None:
+    """The types of a union (``None``: not a union), metadata set aside."""
+    kind = _bare(kind)
     return kind.types if isinstance(kind, mi.UnionType) else None
 
 
 def _unwrapped(kind: mi.Type, value: Any) -> mi.Type:
     """``kind`` without its metadata, and of a union the member a JSON ``value`` of its
     kind decodes as (a struct or a dict for an object, a list for an array)."""
-    while isinstance(kind, mi.Metadata):
-        kind = kind.type
+    kind = _bare(kind)
     if isinstance(kind, mi.UnionType):
         wanted = (mi.StructType, mi.DictType) if isinstance(value, dict) else (mi.ListType,)
         members = [_unwrapped(t, value) for t in kind.types]

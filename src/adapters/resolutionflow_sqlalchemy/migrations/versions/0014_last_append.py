@@ -31,9 +31,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def _triggers(design: search_schema.MessagesDesign) -> None:
-    for statement in search_schema.messages_trigger_statements(
-        op.get_context().dialect.name, design
-    ):
+    for statement in search_schema.update_trigger_statements(op.get_context().dialect.name, design):
         op.execute(statement)
 
 
