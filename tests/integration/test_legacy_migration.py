@@ -38,7 +38,7 @@ from resolutionflow_sqlalchemy.tables import (
     metadata,
     session_outbox,
 )
-from tests.databases import PostgresServer
+from tests.databases import PostgresServer, drop_postgres, start_postgres
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 CHATS = 300
@@ -71,43 +71,33 @@ OpenDatabase = Callable[[], Awaitable[Database]]
 async def open_database(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[OpenDatabase]:
-    """Opens fresh databases: a new file on SQLite, a new schema on PostgreSQL."""
-    opened: list[tuple[Database, str | None]] = []
-    server: PostgresServer | None = None
-    if request.param == "postgresql":
-        server = request.getfixturevalue("postgres_server")
+    """Opens fresh databases: a new file on SQLite, a new database on PostgreSQL.
+
+    (Not a schema of a shared database through ``schema_translate_map``: the search index's
+    SQL and its plpgsql triggers name tables through ``search_path``, so they would reach
+    whatever tables ``public`` holds, and fail when it holds none.)"""
+    opened: list[Database] = []
+    servers: list[PostgresServer] = []
 
     async def open_one() -> Database:
-        schema: str | None = None
-        options: dict[str, Any] = {}
-        if server is None:
+        if request.param == "sqlite":
             url = f"sqlite:///{tmp_path / f'legacy{len(opened)}.db'}"
         else:
-            url = server.database_url
-            # Its own schema: nothing shared with other tests of the same database.
-            schema = f"legacy_{uuid.uuid4().hex[:12]}"
-            options = {"execution_options": {"schema_translate_map": {None: schema}}}
-        storage = SqlStorage.from_url(url, **options)
-        database = Database(storage, url, options)
-        opened.append((database, schema))
-
-        def create(conn: sa.Connection) -> None:
-            if schema is not None:
-                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-            metadata.create_all(conn)
-
-        await storage.database.write(create)
+            servers.append(start_postgres())
+            url = servers[-1].database_url
+        storage = SqlStorage.from_url(url)
+        database = Database(storage, url, {})
+        opened.append(database)
+        await storage.database.write(metadata.create_all)
         return database
 
     try:
         yield open_one
     finally:
-        for database, schema in opened:
-            if schema is not None:
-                await database.storage.database.write(
-                    lambda conn, s=schema: conn.exec_driver_sql(f'DROP SCHEMA "{s}" CASCADE')
-                )
+        for database in opened:
             await database.storage.dispose()
+        for server in servers:
+            drop_postgres(server)
 
 
 @pytest.fixture

@@ -238,3 +238,37 @@ async def test_0014_indexes_the_storages_appends_from_last_append_and_its_downgr
         await found("platen")
     finally:
         await storage.dispose()
+
+
+def fts_segments(connection: sa.Connection) -> int:
+    """SQLite: how many FTS5 segments the index is in (each has rows in ``…_idx``)."""
+    return int(
+        connection.exec_driver_sql(
+            "SELECT count(DISTINCT segid) FROM ai_sessions_fts_idx"
+        ).scalar_one()
+    )
+
+
+async def test_0015_merges_the_sqlite_index_into_one_segment_and_keeps_what_it_finds(
+    new_database: NewDatabase,
+) -> None:
+    url, storage, session_id = await chat_at(new_database, "0014_last_append")
+    try:
+        service = SessionService(uow=storage.unit_of_work, llm=OfflineLLM())
+        for word in ("toner", "fuser", "drum"):  # each turn's commit writes a new segment
+            await service.send_message(OWNER, session_id, f"the {word} reads empty")
+        sqlite = url.startswith("sqlite")
+        if sqlite:
+            assert await on_connection(url, fts_segments) > 1
+
+        await migrations.upgrade(url, "0015_fts_optimize")
+
+        if sqlite:
+            assert await on_connection(url, fts_segments) == 1
+        await found_alone(storage, session_id, "fuser relay")
+        await service.send_message(OWNER, session_id, "the platen reads empty")
+        await found_alone(storage, session_id, "platen relay")
+        await migrations.downgrade(url, "0014_last_append")
+        await found_alone(storage, session_id, "drum relay")
+    finally:
+        await storage.dispose()

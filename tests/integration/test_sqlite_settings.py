@@ -11,7 +11,7 @@ from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.engine import SQLITE_BUSY_TIMEOUT_MS
 
 
-async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_foreign_keys_and_memory_temp_files(
     tmp_path: Path,
 ) -> None:
     storage = SqlStorage.from_url(f"sqlite:///{tmp_path / 'settings.db'}")
@@ -19,11 +19,17 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(
     def pragmas(conn: sa.Connection) -> tuple[object, ...]:
         return tuple(
             conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+            for name in (
+                "journal_mode",
+                "busy_timeout",
+                "foreign_keys",
+                "synchronous",
+                "temp_store",
+            )
         )
 
     try:
-        assert await storage.database.read(pragmas) == ("wal", SQLITE_BUSY_TIMEOUT_MS, 1, 1)
+        assert await storage.database.read(pragmas) == ("wal", SQLITE_BUSY_TIMEOUT_MS, 1, 1, 2)
     finally:
         await storage.dispose()
 

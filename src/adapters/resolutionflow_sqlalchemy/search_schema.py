@@ -51,6 +51,12 @@ and the ``declared`` triggers index (`sqlite_messages_triggers`)."""
 MessagesDesign = Literal["parsed", "bytes", "declared"]
 """The SQLite triggers for the messages of migrations 0012, 0013 and 0014 on."""
 
+SQLITE_OPTIMIZE = f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('optimize')"
+"""Merge the FTS5 index into one segment. A ``rebuild`` leaves many, and FTS5's automerge
+then merges them a little on every later write: a chat turn after a fill paid ~0.05 ms more
+for its two rows (41,000 parts) until the backlog was merged. One segment also answers a
+query with one b-tree instead of several."""
+
 PART_BITS = 20
 """SQLite: ``part_id = doc_id << PART_BITS | part``."""
 PART_MASK = (1 << PART_BITS) - 1
@@ -348,6 +354,7 @@ def _sqlite_fill(columns: Collection[str]) -> list[str]:
         _sqlite_messages_upsert("true", "0"),
         _sqlite_step_upsert("true"),
         f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('rebuild')",
+        SQLITE_OPTIMIZE,
     ]
 
 
