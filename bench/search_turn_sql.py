@@ -31,6 +31,7 @@ from history_list import row_values
 from search import TURN_SIZES, _sqlite_value, turn_chats
 
 from resolutionflow_sqlalchemy import search_schema
+from resolutionflow_sqlalchemy.engine import sqlite_pragmas
 from resolutionflow_sqlalchemy.search import check_index
 from resolutionflow_sqlalchemy.tables import ai_sessions
 
@@ -83,6 +84,9 @@ def main() -> None:
         db.execute("COMMIT")
         db.close()
     conns = {name: sqlite3.connect(path, isolation_level=None) for name, path in paths.items()}
+    for db in conns.values():  # as the storage's connections are set up
+        for pragma in sqlite_pragmas():
+            db.execute(pragma)
     for size, group in chats.items():
         cpu: dict[str, list[float]] = {name: [] for name in conns}
         commit: dict[str, list[float]] = {name: [] for name in conns}

@@ -97,6 +97,21 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     return engine
 
 
+def sqlite_pragmas(busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> list[str]:
+    """The settings of every SQLite connection (benchmarks' raw connections use them too)."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA synchronous=NORMAL",
+        # Statement journals in memory. An UPDATE of a session that fires the search index's
+        # triggers journals every page it rewrites (a 1,000-message history is ~50 pages);
+        # past 64 KiB SQLite spilled that journal to a temporary file, which cost a turn
+        # ~0.15 ms of system calls at 1,000 messages.
+        "PRAGMA temp_store=MEMORY",
+    ]
+
+
 def configure_sqlite(engine: sa.Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     """WAL, busy timeout, foreign keys, temporary files in memory; BEGIN IMMEDIATE for write
     transactions."""
@@ -106,15 +121,8 @@ def configure_sqlite(engine: sa.Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TI
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        # Statement journals in memory. An UPDATE of a session that fires the search index's
-        # triggers journals every page it rewrites (a 1,000-message history is ~50 pages);
-        # past 64 KiB SQLite spills that journal to a temporary file, which cost a turn
-        # ~0.15 ms of system calls at 1,000 messages.
-        cursor.execute("PRAGMA temp_store=MEMORY")
+        for pragma in sqlite_pragmas(busy_timeout_ms):
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
