@@ -18,7 +18,10 @@ before this one). Then:
 2. **Chat turn**: load a chat of 10, 200 or 1,000 messages, append the engineer's message
    and the reply, commit, through the unit of work, on the indexed database, on the copy
    with 0009's index and on the copy without an index; each repetition uses another session,
-   the variants interleaved. Goal: indexed <= 1.25x the turn without an index.
+   the variants interleaved. Then the same for **a whole chat turn through the service**
+   (``SessionService.send_message`` with the offline LLM: the engineer's message committed,
+   the reply asked for and committed: two writes), on sessions of their own. Goal: indexed
+   <= 1.25x the turn without an index.
 
     uv run python bench/search.py [--sessions 100000] [--runs 30] [--quick]
         [--engines sqlite,postgresql] [--no-before]
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import shutil
@@ -234,6 +238,9 @@ def sessions(count: int, seed: int = 20261202) -> Iterator[Session]:
 
 TURN_SIZES = (10, 200, 1_000)
 """History lengths of the chats a turn is measured on."""
+TURN_KINDS = {"uow": "unit of work", "service": "service"}
+"""The turns measured: two messages appended in one unit of work (`chat_turn`), and a whole
+turn through ``SessionService.send_message`` (`service_turn`)."""
 
 
 def turn_chats(sizes: tuple[int, ...], per_size: int) -> dict[int, list[Session]]:
@@ -508,6 +515,10 @@ async def chat_turn(storage: SqlStorage, session_id: uuid.UUID, n: int) -> None:
         await uow.commit()
 
 
+async def service_turn(service: SessionService, session_id: uuid.UUID, n: int) -> None:
+    await service.send_message(ACTOR, session_id, f"Tried the fix on pc-{n:03d}, still failing")
+
+
 async def measure_search(name: str, url: str, runs: int, warmup: int) -> list[list[object]]:
     storage = SqlStorage.from_url(url, timeout=120)  # a busy machine: no statement timeout
     service = SessionService(
@@ -603,15 +614,24 @@ async def measure_turns(
 ) -> list[list[object]]:
     """Chat turns on each database variant (``parts``, ``0009``, ``none``), per history size."""
     storages = {variant: SqlStorage.from_url(url) for variant, url in urls.items()}
+    services = {
+        variant: SessionService(uow=storage.unit_of_work, llm=OfflineLLM())
+        for variant, storage in storages.items()
+    }
     counter = iter(range(10**6))
     rows: list[list[object]] = []
     try:
-        for size, targets in chats.items():
-            queues = {variant: [c.id for c in targets] for variant in storages}
+        for (size, targets), kind in itertools.product(chats.items(), TURN_KINDS):
+            # the first half of a size's chats for the unit of work, the second for the service
+            half = targets[: len(targets) // 2] if kind == "uow" else targets[len(targets) // 2 :]
+            queues = {variant: [c.id for c in half] for variant in storages}
 
-            def turn(variant: str, queue: list[uuid.UUID]) -> Any:
+            def turn(variant: str, queue: list[uuid.UUID], kind: str = kind) -> Any:
                 async def run() -> None:
-                    await chat_turn(storages[variant], queue.pop(), next(counter))
+                    if kind == "uow":
+                        await chat_turn(storages[variant], queue.pop(), next(counter))
+                    else:
+                        await service_turn(services[variant], queue.pop(), next(counter))
 
                 return run
 
@@ -623,6 +643,7 @@ async def measure_turns(
             rows.append(
                 [
                     name,
+                    TURN_KINDS[kind],
                     size,
                     parts.wall.median,
                     parts.wall.p95,
@@ -762,7 +783,7 @@ async def main() -> None:
     args = parser.parse_args()
     count, runs, warmup = (2_000, 10, 2) if args.quick else (args.sessions, args.runs, 3)
     engines = args.engines.split(",")
-    chats = turn_chats(TURN_SIZES, runs + warmup)
+    chats = turn_chats(TURN_SIZES, 2 * (runs + warmup))  # half per kind of turn
     print(f"Search benchmark: {count:,} sessions; {machine_summary()}")
     search_rows: list[list[object]] = []
     turn_rows: list[list[object]] = []
@@ -792,10 +813,14 @@ async def main() -> None:
         ],
         search_rows,
     )
-    print("\nChat turn (load the chat, append two messages, commit), ms")
+    print(
+        "\nChat turn: the unit of work (load, append two messages, commit) and the service "
+        "(send_message: two commits), ms"
+    )
     print_table(
         [
             "engine",
+            "turn",
             "messages",
             "index p50",
             "index p95",
