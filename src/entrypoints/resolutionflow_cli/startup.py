@@ -1,10 +1,10 @@
 """Start-up without the cyclic garbage collector walking what start-up builds.
 
-A command starts by importing ~500 modules: a few hundred thousand objects (modules,
-classes, functions, SQLAlchemy's and pydantic's tables) that live as long as the process
-and are never garbage. CPython's collector walks them again and again while they are made
-(the youngest generation every 700 new objects, the older ones every 10 and 100 of those)
-and once more when the interpreter exits: about a third of `resolutionflow sessions list`
+A command starts by importing ~500 modules: ~100,000 objects the collector tracks
+(classes, functions, SQLAlchemy's and pydantic's tables) that live as long as the process
+and are never garbage. CPython's collector walks them while they are made (the youngest
+every 700 new objects, the middle generation every 7,000, now and then all of them) and
+once more, all of them, when the interpreter exits: a fifth of `resolutionflow sessions list`
 (docs/performance.md). So `main` collects rarely while the command starts (a high
 threshold, not never: a command that does not say it has started still collects), and
 once it has started (its application open, or its server about to run) the objects made so
