@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -102,3 +103,29 @@ def test_a_command_does_its_work_with_the_usual_collection(database_url: str) ->
         check=True,
     )
     assert json.loads(line.removeprefix("COLLECTOR:")) == json.loads(fresh.stdout)
+
+
+def test_a_reindex_and_a_migration_run_with_the_usual_collection(
+    operator_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resolutionflow_sqlalchemy import migrations, search
+
+    seen: list[tuple[str, tuple[int, int, int]]] = []
+    checked, upgraded = search.check_index, migrations.upgrade
+
+    def check_index(connection: Any) -> Any:
+        seen.append(("reindex", gc.get_threshold()))
+        return checked(connection)
+
+    async def upgrade(url: str, revision: str = "head") -> None:
+        seen.append(("upgrade", gc.get_threshold()))
+        await upgraded(url, revision)
+
+    monkeypatch.setattr(search, "check_index", check_index)
+    monkeypatch.setattr(migrations, "upgrade", upgrade)
+    for command in (["db", "reindex", "--check"], ["db", "upgrade"]):
+        monkeypatch.setattr(sys, "argv", ["resolutionflow", *command])
+        with pytest.raises(SystemExit) as done:
+            main()
+        assert done.value.code == 0, command
+    assert seen == [("reindex", USUAL), ("upgrade", USUAL)]

@@ -7,9 +7,10 @@ every 700 new objects, the middle generation every 7,000, now and then all of th
 once more, all of them, when the interpreter exits: a fifth of `resolutionflow sessions list`
 (docs/performance.md). So `main` collects rarely while the command starts (a high
 threshold, not never: a command that does not say it has started still collects), and
-once it has started (its application open, or its server about to run) the objects made so
-far are frozen (`gc.freeze`: kept out of every later walk) and collection is back to
-normal. At exit they are frozen again: the process is ending, its memory goes with it.
+once it has started (its application open, its server about to run, a migration or a
+reindex about to begin) the objects made so far are frozen (`gc.freeze`: kept out of
+every later walk) and collection is back to normal. At exit they are frozen again: the
+process is ending, its memory goes with it.
 """
 
 from __future__ import annotations
