@@ -5,7 +5,13 @@ SQLite database in a temporary directory holding a few sessions:
 
 - ``python -c "import sqlalchemy"``, the reference (the goal: ``sessions list`` ≤ 1.3× it);
 - ``resolutionflow --version`` and ``--help`` (the goal: no SQLAlchemy imported at all);
-- ``resolutionflow sessions list`` and ``resolutionflow sessions show ID``.
+- ``resolutionflow sessions list`` and ``resolutionflow sessions show ID``;
+- with ``--libraries``, a second, labelled reference: ``python -c "import ..."`` of the
+  third-party modules ``sessions list`` cannot run without (`LIBRARIES`: SQLAlchemy and
+  its SQLite dialect, Typer with the pydantic adapters it builds for every option,
+  pydantic-settings, rich's console and table, asyncio), once as a plain process and once
+  with the garbage collector handled as the CLI handles it (`resolutionflow_cli.startup`):
+  what ``sessions list`` takes above the latter is this project's own code and work.
 
 The cases run in interleaved rounds (a busy machine slows them alike); medians and bests
 of wall time, and the median CPU time (user + system) of each process beside it.
@@ -13,7 +19,7 @@ Each process runs the console script's code through the same interpreter
 (``python -c "from resolutionflow_cli.main import main; main()"``), so the comparison is not
 skewed by the launcher.
 
-    uv run python bench/cli_startup.py [--quick] [--runs N] [--before DIR]
+    uv run python bench/cli_startup.py [--quick] [--runs N] [--before DIR] [--libraries]
 """
 
 from __future__ import annotations
@@ -33,6 +39,17 @@ from _common import machine_summary, print_table
 
 GOAL = 1.3
 CLI = "import sys; from resolutionflow_cli.main import main; sys.argv[0] = 'resolutionflow'; main()"
+LIBRARIES = (
+    "sqlalchemy",
+    "sqlalchemy.dialects.sqlite.pysqlite",
+    "typer",
+    "typer._adapters",  # Typer 0.29 coerces every option through a pydantic TypeAdapter
+    "pydantic_settings",
+    "rich.console",
+    "rich.table",
+    "asyncio",
+)
+"""What ``sessions list`` imports from other projects and cannot do without."""
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -79,6 +96,11 @@ def main() -> None:
         help="a checkout (or `git archive` of src/) of an earlier version: its `--version`, "
         "`sessions list` and `show` run in the same rounds, from its src/ put first on PYTHONPATH",
     )
+    parser.add_argument(
+        "--libraries",
+        action="store_true",
+        help="also time the import of the third-party modules `sessions list` needs (LIBRARIES)",
+    )
     args = parser.parse_args()
     rounds = args.runs or (5 if args.quick else 20)
     if args.before is not None:
@@ -103,6 +125,13 @@ def main() -> None:
             "resolutionflow sessions list": [*cli, "sessions", "list"],
             "resolutionflow sessions show ID": [*cli, "sessions", "show", session_id],
         }
+        if args.libraries:
+            code = f"import {', '.join(LIBRARIES)}"
+            cases["libraries only (see LIBRARIES)"] = [sys.executable, "-c", code]
+            # The same, with the collector handled as the CLI's `startup` does: the floor
+            # the command's own code and work stand on.
+            paused = f"import gc; gc.set_threshold(100_000, 10, 10); {code}; gc.freeze()"
+            cases["libraries only, collector as the CLI"] = [sys.executable, "-c", paused]
         envs = dict.fromkeys(cases, env)
         if args.before is not None:
             src = args.before.resolve() / "src"

@@ -5,49 +5,137 @@ LLM, PSA, clock), and the services that run every operation as an actor. No I/O 
 plug in adapters (``resolutionflow_memory``, ``resolutionflow_sqlalchemy``, ...).
 """
 
-from resolutionflow_core.access import Actor, Role, allowed_actions_for
-from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
-from resolutionflow_core.errors import (
-    ContentTooLarge,
-    DomainError,
-    InvalidCursor,
-    InvalidInput,
-    InvalidTransition,
-    LLMError,
-    LLMRejected,
-    LLMResponseInvalid,
-    LLMUnavailable,
-    NoPendingStep,
-    NothingToAnswer,
-    PermissionDenied,
-    PSAError,
-    PSANotConfigured,
-    SessionNotFound,
-    StaleSession,
-    StepAlreadyPending,
-    TicketNotFound,
-    WrongSessionType,
-)
-from resolutionflow_core.guided import (
-    ConfidenceTier,
-    GuidedStep,
-    ProposedStep,
-    StepKind,
-    StepOption,
-    tier_for,
-)
-from resolutionflow_core.lifecycle import (
-    TRANSITIONS,
-    LifecycleAction,
-    SessionStatus,
-    next_status,
-)
-from resolutionflow_core.listing import Cursor, Dashboard, SessionPage, SessionQuery, SessionSummary
-from resolutionflow_core.services import ChatTurn, SessionService
-from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
-from resolutionflow_core.tickets import NoteKind, PSALink, PSANote, Ticket
-from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
-from resolutionflow_core.usage import TokenUsage
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from resolutionflow_core.access import Actor, Role, allowed_actions_for
+    from resolutionflow_core.chat import ConversationMessage, MessageHistory, MessageRole
+    from resolutionflow_core.errors import (
+        ContentTooLarge,
+        DomainError,
+        InvalidCursor,
+        InvalidInput,
+        InvalidTransition,
+        LLMError,
+        LLMRejected,
+        LLMResponseInvalid,
+        LLMUnavailable,
+        NoPendingStep,
+        NothingToAnswer,
+        PermissionDenied,
+        PSAError,
+        PSANotConfigured,
+        SessionNotFound,
+        StaleSession,
+        StepAlreadyPending,
+        TicketNotFound,
+        WrongSessionType,
+    )
+    from resolutionflow_core.guided import (
+        ConfidenceTier,
+        GuidedStep,
+        ProposedStep,
+        StepKind,
+        StepOption,
+        tier_for,
+    )
+    from resolutionflow_core.lifecycle import (
+        TRANSITIONS,
+        LifecycleAction,
+        SessionStatus,
+        next_status,
+    )
+    from resolutionflow_core.listing import (
+        Cursor,
+        Dashboard,
+        SessionPage,
+        SessionQuery,
+        SessionSummary,
+    )
+    from resolutionflow_core.services import ChatTurn, SessionService
+    from resolutionflow_core.session import IntakeType, ProblemDomain, Session, SessionType
+    from resolutionflow_core.tickets import NoteKind, PSALink, PSANote, Ticket
+    from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
+    from resolutionflow_core.usage import TokenUsage
+
+# The names are imported on first use (PEP 562): `import resolutionflow_core.errors` or
+# `from resolutionflow_core import InvalidInput` loads what it names, not every module of
+# the core (the services, the aggregate and its events), which a command that only lists
+# sessions does not wait for.
+_HOMES = {
+    "Actor": "access",
+    "Role": "access",
+    "allowed_actions_for": "access",
+    "ConversationMessage": "chat",
+    "MessageHistory": "chat",
+    "MessageRole": "chat",
+    "ContentTooLarge": "errors",
+    "DomainError": "errors",
+    "InvalidCursor": "errors",
+    "InvalidInput": "errors",
+    "InvalidTransition": "errors",
+    "LLMError": "errors",
+    "LLMRejected": "errors",
+    "LLMResponseInvalid": "errors",
+    "LLMUnavailable": "errors",
+    "NoPendingStep": "errors",
+    "NothingToAnswer": "errors",
+    "PermissionDenied": "errors",
+    "PSAError": "errors",
+    "PSANotConfigured": "errors",
+    "SessionNotFound": "errors",
+    "StaleSession": "errors",
+    "StepAlreadyPending": "errors",
+    "TicketNotFound": "errors",
+    "WrongSessionType": "errors",
+    "ConfidenceTier": "guided",
+    "GuidedStep": "guided",
+    "ProposedStep": "guided",
+    "StepKind": "guided",
+    "StepOption": "guided",
+    "tier_for": "guided",
+    "TRANSITIONS": "lifecycle",
+    "LifecycleAction": "lifecycle",
+    "SessionStatus": "lifecycle",
+    "next_status": "lifecycle",
+    "Cursor": "listing",
+    "Dashboard": "listing",
+    "SessionPage": "listing",
+    "SessionQuery": "listing",
+    "SessionSummary": "listing",
+    "ChatTurn": "services",
+    "SessionService": "services",
+    "IntakeType": "session",
+    "ProblemDomain": "session",
+    "Session": "session",
+    "SessionType": "session",
+    "NoteKind": "tickets",
+    "PSALink": "tickets",
+    "PSANote": "tickets",
+    "Ticket": "tickets",
+    "Audience": "updates",
+    "StatusUpdateDraft": "updates",
+    "UpdateLength": "updates",
+    "TokenUsage": "usage",
+}
+"""Where each name of `__all__` lives: ``resolutionflow_core.MODULE``."""
+
+
+if not TYPE_CHECKING:  # for mypy the imports above are the names, and no other exists
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(f"resolutionflow_core.{home}"), name)
+        globals()[name] = value  # found directly from now on
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __version__ = "0.1.0"
 

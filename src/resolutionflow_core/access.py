@@ -20,10 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from resolutionflow_core.errors import InvalidInput, PermissionDenied, SessionNotFound
 from resolutionflow_core.lifecycle import LifecycleAction, SessionStatus, allowed_actions
-from resolutionflow_core.session import Session
+
+if TYPE_CHECKING:  # the aggregate is only read here: who acts needs not load it
+    from resolutionflow_core.session import Session
 
 
 class Role(StrEnum):

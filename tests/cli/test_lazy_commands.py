@@ -109,3 +109,23 @@ def test_version_loads_neither_the_core_nor_rich_asyncio_or_pydantic(tmp_path: P
     loaded = {name.split(".")[0] for name in modules}
     unneeded = {"resolutionflow_core", "rich", "asyncio", "pydantic", "sqlalchemy"}
     assert loaded & unneeded == set()
+
+
+THE_SESSIONS_MACHINERY = {
+    "resolutionflow_core.session": "the aggregate: a users command reads no session",
+    "resolutionflow_core.events": "the aggregate's events",
+    "resolutionflow_core.services": "the sessions service",
+}
+
+
+@pytest.mark.process
+def test_a_command_that_needs_no_session_loads_neither_the_aggregate_nor_its_service(
+    tmp_path: Path,
+) -> None:
+    """`resolutionflow_core` loads a name's module when it is used, and who acts (`access`)
+    does not load the aggregate it checks: a command about users builds none of it."""
+    code, out, modules = run(["users", "--help"], tmp_path / "none.sqlite3")
+    assert code == 0, out
+    assert "resolutionflow_core.users" in modules
+    loaded = {name: why for name, why in THE_SESSIONS_MACHINERY.items() if name in modules}
+    assert loaded == {}

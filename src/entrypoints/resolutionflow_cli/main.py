@@ -19,6 +19,8 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
+from resolutionflow_cli import startup
+
 # The errors, output and runtime modules are imported where they are used: they load the
 # core, rich and asyncio, which `--version` does not need (and a command loads anyway).
 
@@ -294,4 +296,8 @@ class LazyCommands(MutableMapping[str, Any]):
 
 def main() -> None:
     """The console script ``resolutionflow``."""
-    app()
+    startup.starting()
+    try:
+        app()
+    finally:
+        startup.exiting()

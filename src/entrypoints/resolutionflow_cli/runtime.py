@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import typer
 from rich.text import Text
 
+from resolutionflow_cli import startup
 from resolutionflow_cli.errors import CliError, ExitCode
 from resolutionflow_cli.output import console
 from resolutionflow_core.access import Actor, Role
@@ -167,6 +168,7 @@ class Workbench:
         except BaseException:
             self._runner.close()
             raise
+        startup.started()  # the modules a command needs are loaded
         return self
 
     def __exit__(

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from resolutionflow_cli import startup
 from resolutionflow_cli.errors import CliError, ExitCode
 from resolutionflow_cli.options import JsonOption
 from resolutionflow_cli.output import console, print_json
@@ -89,6 +90,7 @@ def reindex(
         finally:
             await storage.dispose()
 
+    startup.started()  # a rebuild reads every session: collect as usual
     result = asyncio.run(work())
     if json_output:
         print_json(
@@ -217,6 +219,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
     from resolutionflow_sqlalchemy import migrations
 
+    startup.started()  # a migration may rewrite every row: collect as usual
     try:
         return asyncio.run(coroutine)
     except CommandError as error:

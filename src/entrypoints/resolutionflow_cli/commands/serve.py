@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from resolutionflow_cli import startup
 from resolutionflow_cli.errors import CliError, ExitCode
 from resolutionflow_cli.runtime import load_settings
 
@@ -48,6 +49,7 @@ def serve(
     settings = load_settings(ctx, host=host, port=port, workers=workers)
     run = _server()
     check_can_listen(settings.host, settings.port)
+    startup.started()  # the server runs for long: collect as usual
     try:
         run(settings)
     except SystemExit as stopped:

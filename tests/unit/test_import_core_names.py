@@ -1,0 +1,67 @@
+"""`resolutionflow_core`'s names are imported on first use: every name of ``__all__`` is
+there (the same object as in its module), and importing one module of the core loads
+that module, not the services, the aggregate and its events."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import resolutionflow_core
+
+
+def _checked_imports() -> dict[str, str]:
+    """The names the package imports for type checkers, and their modules."""
+    tree = ast.parse(Path(resolutionflow_core.__file__).read_text())
+    checked = next(node for node in tree.body if isinstance(node, ast.If))
+    return {
+        alias.name: node.module.rpartition(".")[2]
+        for node in checked.body
+        if isinstance(node, ast.ImportFrom) and node.module is not None
+        for alias in node.names
+    }
+
+
+def test_every_exported_name_is_its_modules_object() -> None:
+    homes = resolutionflow_core._HOMES
+    assert set(homes) == set(resolutionflow_core.__all__) - {"__version__"}
+    assert _checked_imports() == homes  # type checkers see the same names, from the same modules
+    for name, home in homes.items():
+        module = importlib.import_module(f"resolutionflow_core.{home}")
+        assert getattr(resolutionflow_core, name) is getattr(module, name), name
+    assert set(resolutionflow_core.__all__) <= set(dir(resolutionflow_core))
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        resolutionflow_core.Nothing  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(ImportError):
+        exec("from resolutionflow_core import Nothing")
+
+
+@pytest.mark.process
+def test_importing_the_errors_loads_no_other_module_of_the_core() -> None:
+    probe = (
+        "import json, sys; from resolutionflow_core.errors import InvalidInput;"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('resolutionflow'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == ["resolutionflow_core", "resolutionflow_core.errors"]
+
+
+@pytest.mark.process
+def test_a_name_from_the_package_loads_its_module_and_what_that_imports() -> None:
+    probe = (
+        "import json, sys; from resolutionflow_core import SessionStatus;"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('resolutionflow'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout))
+    assert "resolutionflow_core.lifecycle" in loaded
+    assert loaded.isdisjoint({"resolutionflow_core.services", "resolutionflow_core.session"})
