@@ -46,7 +46,12 @@ REVISIONS = tuple(script.revision for script in SCRIPTS.walk_revisions())[::-1]
 """Every revision, oldest first, as the migrations directory holds them: a new migration is
 tested by every test below without being listed here."""
 HEAD = REVISIONS[-1]
-INDEX_ONLY = {"0012_search_parts", "0013_search_appends", "0015_fts_optimize"}
+INDEX_ONLY = {
+    "0012_search_parts",
+    "0013_search_appends",
+    "0015_fts_optimize",
+    "0016_pg_last_append",
+}
 """Revisions that change only the search index (tests/integration/test_search_migration.py)."""
 TABLES = {
     "ai_sessions",

@@ -216,15 +216,11 @@ async def test_0014_indexes_the_storages_appends_from_last_append_and_its_downgr
         service = SessionService(uow=storage.unit_of_work, llm=OfflineLLM())
         turn = await service.send_message(OWNER, session_id, "the fuser reads empty")
         await found("fuser")
-        written = await on_connection(url, last_append)
-        if url.startswith("sqlite"):  # the new version and the reply the turn appended last
-            version, messages = json.loads(str(written))
-            assert version == turn.session.version
-            assert [m["content"] for m in messages] == [
-                turn.session.conversation_messages[-1].content
-            ]
-        else:
-            assert written is None
+        # The new version and the reply the turn appended last (PostgreSQL's storage writes
+        # it too; its triggers read it from 0016 on).
+        version, messages = json.loads(str(await on_connection(url, last_append)))
+        assert version == turn.session.version
+        assert [m["content"] for m in messages] == [turn.session.conversation_messages[-1].content]
         await append_as_before(url, session_id, "the drum reads empty")  # not declared: parsed
         await found("drum")
 
@@ -270,5 +266,40 @@ async def test_0015_merges_the_sqlite_index_into_one_segment_and_keeps_what_it_f
         await found_alone(storage, session_id, "platen relay")
         await migrations.downgrade(url, "0014_last_append")
         await found_alone(storage, session_id, "drum relay")
+    finally:
+        await storage.dispose()
+
+
+async def test_0016_indexes_postgresqls_appends_from_last_append_and_its_downgrade_compares_again(
+    new_database: NewDatabase,
+) -> None:
+    url, storage, session_id = await chat_at(new_database, "0015_fts_optimize")
+    at_0015 = await on_connection(url, search_objects)
+    try:
+        service = SessionService(uow=storage.unit_of_work, llm=OfflineLLM())
+
+        async def found(word: str) -> None:
+            await found_alone(storage, session_id, f"{word} relay")
+
+        await service.send_message(OWNER, session_id, "the toner reads empty")
+        await found("toner")
+        await migrations.upgrade(url, "0016_pg_last_append")
+        at_0016 = await on_connection(url, search_objects)
+        if url.startswith("sqlite"):
+            assert at_0016 == at_0015
+        else:
+            assert at_0016 == at_0015 | {
+                "ai_sessions_search_messages_append",
+                "rf_search_messages_appended",
+            }
+        await service.send_message(OWNER, session_id, "the fuser reads empty")  # declared
+        await found("fuser")
+        await append_as_before(url, session_id, "the drum reads empty")  # not declared
+        await found("drum")
+
+        await migrations.downgrade(url, "0015_fts_optimize")
+        assert await on_connection(url, search_objects) == at_0015
+        await service.send_message(OWNER, session_id, "the platen reads empty")
+        await found("platen")
     finally:
         await storage.dispose()

@@ -248,3 +248,86 @@ def test_the_storage_writes_histories_compactly_and_declares_its_appends(
         last, version = raw.execute("SELECT last_append, version FROM ai_sessions").fetchone()
     assert "Reconnect it." in bodies
     assert json.loads(last) == [version, [json.loads(second)[-1]]]  # the version, what it added
+
+
+@pytest.mark.postgres
+async def test_every_change_of_the_history_leaves_the_postgres_index_equal_to_a_rebuild(
+    postgres_server: object,
+) -> None:
+    """PostgreSQL's triggers (0016 on): an append the storage declares in ``last_append`` is
+    indexed from there, any other change of the history from the new history."""
+    from resolutionflow_sqlalchemy import create_engine
+    from tests.databases import drop_postgres, start_postgres
+
+    server = start_postgres()
+    engine = create_engine(server.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+
+        async def run(statement: str, **params: object) -> None:
+            async with engine.begin() as connection:
+                await connection.execute(sa.text(statement), params)
+
+        async def clean_words() -> list[str]:
+            async with engine.begin() as connection:
+                assert (await connection.run_sync(check_index)).clean
+                rows = await connection.execute(
+                    sa.text(
+                        "SELECT body FROM ai_sessions_search_parts WHERE part BETWEEN 1 "
+                        "AND 524286 ORDER BY part"
+                    )
+                )
+                return [str(row[0]) for row in rows]
+
+        session_id = uuid4()
+        await run(
+            "INSERT INTO ai_sessions (id, account_id, user_id, session_type, intake_type, "
+            "intake_content, conversation_messages, status, created_at, updated_at, "
+            "last_activity_at, version) VALUES (:id, 'acme', 'alice', 'chat', 'free_text', "
+            "'{}', CAST(:m AS jsonb), 'active', now(), now(), now(), 1)",
+            id=session_id,
+            m=json.dumps([_message("first words")]),
+        )
+        append = (  # every write bumps the version, as the storage's compare-and-set needs
+            "UPDATE ai_sessions SET version = version + 1, conversation_messages = "
+            "conversation_messages || CAST(:m AS jsonb) WHERE id = :id"
+        )
+        declared = (  # as the storage appends: the same messages to last_append too
+            "UPDATE ai_sessions SET version = version + 1, conversation_messages = "
+            "conversation_messages || CAST(:m AS jsonb), last_append = CAST(jsonb_build_array("
+            "version + 1, CAST(:m AS jsonb)) AS text) WHERE id = :id"
+        )
+        replace = (
+            "UPDATE ai_sessions SET version = version + 1, conversation_messages = "
+            "CAST(:m AS jsonb) WHERE id = :id"
+        )
+
+        def two(a: str, b: str) -> str:
+            return json.dumps([_message(a), _message(b)])
+
+        for statement, words in [
+            (append, ("second", "third")),
+            (declared, ("fourth", "fifth")),
+            (append, ("sixth", "seventh")),
+            (declared, ("eighth", "ninth")),
+        ]:
+            await run(statement, m=two(*words), id=session_id)
+            await clean_words()
+        assert await clean_words() == [
+            "first words",
+            *("second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"),
+        ]
+
+        shorter = [_message("first words"), _message("second"), _message("third, edited")]
+        await run(replace, m=json.dumps(shorter), id=session_id)
+        assert await clean_words() == ["first words", "second", "third, edited"]
+        await run(replace, m="[]", id=session_id)
+        assert await clean_words() == []
+        await run(declared, m=two("again", "more"), id=session_id)
+        await run(append, m=two("and", "more"), id=session_id)
+        await run(declared, m=two("once", "more"), id=session_id)
+        assert await clean_words() == ["again", "more", "and", "more", "once", "more"]
+    finally:
+        await engine.dispose()
+        drop_postgres(server)

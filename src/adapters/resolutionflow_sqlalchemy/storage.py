@@ -501,8 +501,12 @@ def _update_statement(dialect: str, added: int) -> sa.Update:
     if added < 0:
         values["conversation_messages"] = sa.bindparam("all_messages", type_=column.type)
     elif added > 0 and dialect == "postgresql":
-        values["conversation_messages"] = column.op("||")(
-            sa.bindparam("added", type_=column.type)  # JSONB
+        appended = sa.bindparam("added", type_=column.type)  # JSONB
+        values["conversation_messages"] = column.op("||")(appended)
+        # As on SQLite, the messages with the new version go to last_append (text), which
+        # the search index's trigger reads (`search_schema.postgres_messages_triggers`).
+        values[LAST_APPEND] = sa.cast(
+            sa.func.jsonb_build_array(sa.bindparam("version"), appended), sa.Text
         )
     elif added > 0:
         # SQLite applies json_insert's path/value pairs left to right: each lands at the end.
