@@ -141,14 +141,29 @@ class DriverStatement:
         processors = compiled._bind_processors
         self._binds = tuple((name, processors.get(name)) for name in compiled.positiontup or ())
         columns = list(statement.selected_columns) if isinstance(statement, sa.Select) else []
-        self._results = tuple(
-            column.type._cached_result_processor(dialect, None) for column in columns
-        )
+        self._columns = columns
+        self._dialect = dialect
+        self._results: tuple[Any, ...] | None = None
+        """The result processors of the columns; on asyncpg, known once the driver said the
+        columns' types (`with_column_types`), as SQLAlchemy passes them too."""
+        if dialect.driver == "pysqlite":
+            self.with_column_types([None] * len(columns))
         self.row: Any = (
-            namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
+            namedtuple("Row", [str(column.key) for column in columns], rename=True)
             if columns
             else None
         )
+
+    def with_column_types(self, types: list[Any]) -> None:
+        """Take the result processors for the columns' types as the driver gives them."""
+        self._results = tuple(
+            column.type._cached_result_processor(self._dialect, coltype)
+            for column, coltype in zip(self._columns, types, strict=True)
+        )
+
+    @property
+    def knows_column_types(self) -> bool:
+        return self._results is not None
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         return tuple(
@@ -170,10 +185,15 @@ class DriverStatement:
 
     def first(self, conn: sa.Connection, values: Mapping[str, Any]) -> Any:
         """The first row (a named tuple, its values through the columns' types), or None."""
-        assert self.row is not None, "not a SELECT"
         parameters = self.parameters(values)
         with _as_sqlalchemy_errors(conn, self.sql, parameters):
             found = _driver(conn).execute(self.sql, parameters).fetchone()
+        return self.row_of(found)
+
+    def row_of(self, found: Any) -> Any:
+        """A driver's row as a named tuple of the columns' values (None stays None)."""
+        assert self.row is not None, "not a SELECT"
+        assert self._results is not None, "the columns' types are not known yet"
         if found is None:
             return None
         return self.row._make(
@@ -187,14 +207,8 @@ _DRIVER_STATEMENTS: weakref.WeakKeyDictionary[sa.Dialect, dict[object, DriverSta
 )
 
 
-def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> DriverStatement | None:
-    """``statement`` compiled once for ``conn``'s dialect, if it runs on the blocking
-    ``sqlite3`` driver (the threaded SQLite engine); None elsewhere (run it with
-    ``conn.execute``). Compiled once per statement object and dialect: pass statements
-    built once (module constants, cached builders), never one built per call."""
-    dialect = conn.dialect
-    if dialect.driver != "pysqlite":
-        return None
+def compiled_once(dialect: sa.Dialect, statement: sa.ClauseElement) -> DriverStatement:
+    """``statement`` compiled for ``dialect`` the first time it is asked for."""
     compiled = _DRIVER_STATEMENTS.get(dialect)
     if compiled is None:
         compiled = _DRIVER_STATEMENTS[dialect] = {}
@@ -202,6 +216,16 @@ def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> Driver
     if found is None:
         found = compiled[statement] = DriverStatement(statement, dialect)
     return found
+
+
+def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> DriverStatement | None:
+    """``statement`` compiled once for ``conn``'s dialect, if it runs on the blocking
+    ``sqlite3`` driver (the threaded SQLite engine); None elsewhere (run it with
+    ``conn.execute``). Compiled once per statement object and dialect: pass statements
+    built once (module constants, cached builders), never one built per call."""
+    if conn.dialect.driver != "pysqlite":
+        return None
+    return compiled_once(conn.dialect, statement)
 
 
 def first_row(conn: sa.Connection, statement: sa.Select[Any], values: Mapping[str, Any]) -> Any:
@@ -293,6 +317,14 @@ class Database(Protocol):
         autocommit, one round trip instead of three."""
         ...
 
+    async def row(
+        self, statement: sa.Select[Any], values: Mapping[str, Any], *, write: bool = False
+    ) -> Any:
+        """The first row of one statement (a named tuple) or None, read (or, with ``write``,
+        written: a statement atomic by itself) as `read` and `write` with ``one_statement``
+        would run it. Pass statements built once (see `driver_statement`)."""
+        ...
+
     def busy(self) -> bool:
         """Whether writes are waiting for their turn (the database answers, slowly)."""
         ...
@@ -342,6 +374,12 @@ class ThreadedDatabase:
             with self._lock:
                 self._waiting.pop(ticket, None)
 
+    async def row(
+        self, statement: sa.Select[Any], values: Mapping[str, Any], *, write: bool = False
+    ) -> Any:
+        run = self.write if write else self.read
+        return await run(lambda conn: first_row(conn, statement, values))
+
     def busy(self) -> bool:
         with self._lock:
             oldest = min(self._waiting.values(), default=None)
@@ -380,6 +418,7 @@ class AsyncDatabase:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect
+        self._renames_tables = bool(engine.get_execution_options().get("schema_translate_map"))
 
     async def read(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
         if one_statement:
@@ -414,11 +453,71 @@ class AsyncDatabase:
         WITH_NEXT_WRITE.set(())
         return result
 
+    async def row(
+        self, statement: sa.Select[Any], values: Mapping[str, Any], *, write: bool = False
+    ) -> Any:
+        if write and WITH_NEXT_WRITE.get():  # with what waits for it, in one transaction
+            return await self.write(lambda conn: first_row(conn, statement, values))
+        if self._renames_tables:  # the SQL depends on execution options: SQLAlchemy's path
+            run = self.write if write else self.read
+            return await run(lambda conn: first_row(conn, statement, values), one_statement=True)
+        # In autocommit, straight on the asyncpg connection: SQLAlchemy's execution path
+        # (the greenlet bridge, an execution context, a result object) costs more client
+        # CPU than the round trip itself. Compiled once, with SQLAlchemy's own bind and
+        # result processors, as `DriverStatement` does on SQLite.
+        driver = compiled_once(self.dialect, statement)
+        parameters = driver.parameters(values)
+        try:
+            async with self.engine.connect() as conn:
+                adapted: Any = (await conn.get_raw_connection()).dbapi_connection
+                driven = adapted.driver_connection
+                try:
+                    if not driver.knows_column_types:  # once per statement: their type OIDs
+                        prepared = await driven.prepare(driver.sql)
+                        driver.with_column_types([a.type.oid for a in prepared.get_attributes()])
+                    found = await driven.fetchrow(driver.sql, *parameters)
+                except Exception as error:
+                    wrapped = await _driver_error(conn, adapted, driver.sql, parameters, error)
+                    if wrapped is error:
+                        raise
+                    raise wrapped from error
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
+        return driver.row_of(found)
+
     def busy(self) -> bool:
         return False
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _driver_error(
+    conn: Any, adapted: Any, sql: str, parameters: Any, error: Exception
+) -> Exception:
+    """``error`` of the asyncpg driver as SQLAlchemy raises it (a `sa.exc.DBAPIError`, the
+    translated driver error as ``orig``); the connection is dropped from the pool when the
+    error says it is unusable, or is no database error at all (a client-side timeout)."""
+    dialect = conn.dialect
+    try:
+        adapted._handle_exception(error)  # raises the error as the DBAPI adapter's
+    except dialect.loaded_dbapi.Error as translated:
+        invalidated = dialect.is_disconnect(translated, adapted, None)
+        if invalidated:
+            await conn.invalidate()
+        wrapped: Exception = sa.exc.DBAPIError.instance(
+            sql,
+            parameters,
+            translated,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=invalidated,
+        )
+        return wrapped
+    except Exception as untranslated:
+        await conn.invalidate()
+        return untranslated
+    raise AssertionError("unreachable: _handle_exception always raises")
 
 
 _SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
