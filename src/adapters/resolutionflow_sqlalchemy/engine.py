@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import sqlite3
 import sys
 import threading
@@ -139,7 +140,20 @@ class DriverStatement:
         compiled: Any = statement.compile(dialect=dialect)
         self.sql: str = compiled.string
         processors = compiled._bind_processors
-        self._binds = tuple((name, processors.get(name)) for name in compiled.positiontup or ())
+        names = list(compiled.positiontup or ())
+        self._binds = tuple((name, processors.get(name)) for name in names)
+        # The values in order at C speed, then the few that have a processor (a datetime, a
+        # JSON value): a Python loop over ~40 parameters cost more than the statement.
+        self._take: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            operator.itemgetter(*names)
+            if len(names) > 1
+            else (lambda values: (values[names[0]],))
+            if names
+            else (lambda values: ())
+        )
+        self._processed = tuple(
+            (index, process) for index, (_, process) in enumerate(self._binds) if process
+        )
         columns = list(statement.selected_columns) if isinstance(statement, sa.Select) else []
         self._columns = columns
         self._dialect = dialect
@@ -166,10 +180,13 @@ class DriverStatement:
         return self._results is not None
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            values[name] if process is None else process(values[name])
-            for name, process in self._binds
-        )
+        taken = self._take(values)
+        if not self._processed:
+            return taken
+        parameters = list(taken)
+        for index, process in self._processed:
+            parameters[index] = process(parameters[index])
+        return tuple(parameters)
 
     def execute(self, conn: sa.Connection, values: Mapping[str, Any]) -> int:
         """Run it once; the number of rows it changed."""
