@@ -436,6 +436,9 @@ class AsyncDatabase:
         self.engine = engine
         self.dialect = engine.dialect
         self._renames_tables = bool(engine.get_execution_options().get("schema_translate_map"))
+        from sqlalchemy.util import greenlet_spawn  # loaded with the asyncio extension
+
+        self._spawn = greenlet_spawn
 
     async def read(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
         if one_statement:
@@ -485,56 +488,58 @@ class AsyncDatabase:
         driver = compiled_once(self.dialect, statement)
         parameters = driver.parameters(values)
         try:
-            async with self.engine.connect() as conn:
-                adapted: Any = (await conn.get_raw_connection()).dbapi_connection
+            # A pooled connection as the engine hands it out (its connect errors wrapped as
+            # SQLAlchemy's), without an engine Connection around it: nothing runs through it.
+            pooled = await self._spawn(self.engine.sync_engine.raw_connection)
+            try:
+                adapted: Any = pooled.dbapi_connection
                 driven = adapted.driver_connection
-                try:
-                    if not driver.knows_column_types:  # once per statement: their type OIDs
-                        prepared = await driven.prepare(driver.sql)
-                        driver.with_column_types([a.type.oid for a in prepared.get_attributes()])
-                    found = await driven.fetchrow(driver.sql, *parameters)
-                except Exception as error:
-                    wrapped = await _driver_error(conn, adapted, driver.sql, parameters, error)
-                    if wrapped is error:
-                        raise
-                    raise wrapped from error
+                if not driver.knows_column_types:  # once per statement: their type OIDs
+                    prepared = await driven.prepare(driver.sql)
+                    driver.with_column_types([a.type.oid for a in prepared.get_attributes()])
+                found = await driven.fetchrow(driver.sql, *parameters)
+            except Exception as error:
+                wrapped = await self._driver_error(pooled, driver.sql, parameters, error)
+                if wrapped is error:
+                    raise
+                raise wrapped from error
+            finally:
+                # Back to the pool: its reset is a ROLLBACK only of a transaction the
+                # adapter began, and none was, so nothing here awaits (no greenlet needed).
+                pooled.close()
         except Exception as error:
             _raise_unavailable(error)
             raise
         return driver.row_of(found)
+
+    async def _driver_error(
+        self, pooled: Any, sql: str, parameters: Any, error: Exception
+    ) -> Exception:
+        """``error`` of the asyncpg driver as SQLAlchemy raises it (a `sa.exc.DBAPIError`,
+        the translated driver error as ``orig``); the connection leaves the pool when the
+        error says it is unusable, or is no database error at all (a client-side timeout)."""
+        dbapi_error = self.dialect.loaded_dbapi.Error
+        adapted = pooled.dbapi_connection
+        try:
+            adapted._handle_exception(error)  # raises the error as the DBAPI adapter's
+        except dbapi_error as translated:
+            invalidated = self.dialect.is_disconnect(translated, adapted, None)
+            if invalidated:
+                await self._spawn(pooled.invalidate, translated)
+            wrapped: Exception = sa.exc.DBAPIError.instance(
+                sql, parameters, translated, dbapi_error, connection_invalidated=invalidated
+            )
+            return wrapped
+        except Exception as untranslated:
+            await self._spawn(pooled.invalidate, untranslated)
+            return untranslated
+        raise AssertionError("unreachable: _handle_exception always raises")
 
     def busy(self) -> bool:
         return False
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-async def _driver_error(
-    conn: Any, adapted: Any, sql: str, parameters: Any, error: Exception
-) -> Exception:
-    """``error`` of the asyncpg driver as SQLAlchemy raises it (a `sa.exc.DBAPIError`, the
-    translated driver error as ``orig``); the connection is dropped from the pool when the
-    error says it is unusable, or is no database error at all (a client-side timeout)."""
-    dialect = conn.dialect
-    try:
-        adapted._handle_exception(error)  # raises the error as the DBAPI adapter's
-    except dialect.loaded_dbapi.Error as translated:
-        invalidated = dialect.is_disconnect(translated, adapted, None)
-        if invalidated:
-            await conn.invalidate()
-        wrapped: Exception = sa.exc.DBAPIError.instance(
-            sql,
-            parameters,
-            translated,
-            dialect.loaded_dbapi.Error,
-            connection_invalidated=invalidated,
-        )
-        return wrapped
-    except Exception as untranslated:
-        await conn.invalidate()
-        return untranslated
-    raise AssertionError("unreachable: _handle_exception always raises")
 
 
 _SQLITE_BUSY = ("database is locked", "database table is locked", "database is busy")
