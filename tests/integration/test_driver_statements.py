@@ -4,6 +4,7 @@ one-statement reads and writes), compiled once from Core, behave as through
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,5 +130,23 @@ async def test_a_postgresql_statement_past_the_timeout_is_storage_unavailable(
         with pytest.raises(StorageUnavailable):
             await database.row(_SLEEP, {"seconds": 2.0})
         assert await database.row(_AS_INTEGER, {"text": "7"}) == (7,)
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_cancelled_postgresql_statement_leaves_a_pool_that_still_serves(
+    postgres_server: PostgresServer,
+) -> None:
+    database = open_database(postgres_server.database_url, pool_size=1, max_overflow=0)
+    assert isinstance(database, AsyncDatabase)
+    try:
+        for _ in range(3):
+            sleeping = asyncio.ensure_future(database.row(_SLEEP, {"seconds": 5.0}))
+            await asyncio.sleep(0.2)
+            sleeping.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await sleeping
+            assert await asyncio.wait_for(database.row(_AS_INTEGER, {"text": "5"}), 3) == (5,)
     finally:
         await database.dispose()
