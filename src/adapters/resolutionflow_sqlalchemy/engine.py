@@ -13,7 +13,10 @@
 
 Either way the adapter's SQL is written once, as plain functions of a `sqlalchemy.Connection`,
 and a database that is down, unreachable, frozen or locked past the deadline is reported as
-`StorageUnavailable`, never as a driver's exception.
+`StorageUnavailable`, never as a driver's exception. The hottest statements (a chat turn's)
+are Core statements compiled once and run on the driver itself (`DriverStatement`: the
+sqlite3 cursor inside a SQLAlchemy transaction; on PostgreSQL `Database.row`, one statement
+in autocommit on the asyncpg connection), with SQLAlchemy's own type processing and errors.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ leaves the history column out of its ``SET``.
   `first_row`, `rowcount` and `execute_many`).
 - PostgreSQL: a chat session's change is an autocommit ``SELECT`` and then one statement,
   the compare-and-set ``UPDATE`` with the outbox ``INSERT`` in a CTE, in autocommit (two
-  round trips); a write with more to it (steps, former owners, PSA notes due, a statement
-  waiting for the next write) is one transaction as before.
+  round trips), both run on the asyncpg connection (`Database.row`); a write with more to it
+  (steps, former owners, PSA notes due, a statement waiting for the next write) is one
+  transaction as before.
 """
 
 from __future__ import annotations
