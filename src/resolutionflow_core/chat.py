@@ -45,12 +45,14 @@ class MessageHistory(Sequence[ConversationMessage]):
     re-validates) the whole history.
     """
 
-    __slots__ = ("_decode", "_items", "_stored")
+    __slots__ = ("_decode", "_items", "_missing", "_stored")
 
     def __init__(self, messages: Iterable[ConversationMessage] = ()) -> None:
         self._items: list[ConversationMessage | None] = list(messages)
         self._stored: Sequence[Any] = ()
         self._decode: Callable[[Any], ConversationMessage] | None = None
+        self._missing = 0
+        """How many stored messages are not decoded yet (0: ``_items`` is complete)."""
 
     @classmethod
     def decoded_lazily(
@@ -61,6 +63,7 @@ class MessageHistory(Sequence[ConversationMessage]):
         history._items = [None] * len(stored)
         history._stored = stored
         history._decode = decode
+        history._missing = len(stored)
         return history
 
     def append(self, message: ConversationMessage) -> None:
@@ -72,6 +75,7 @@ class MessageHistory(Sequence[ConversationMessage]):
         history._items = list(self._items)
         history._stored = self._stored
         history._decode = self._decode
+        history._missing = self._missing
         return history
 
     def __len__(self) -> int:
@@ -93,8 +97,22 @@ class MessageHistory(Sequence[ConversationMessage]):
         return self._at(index)
 
     def __iter__(self) -> Iterator[ConversationMessage]:
-        for index in range(len(self._items)):
-            yield self._at(index)
+        return iter(self._decoded())
+
+    def __reversed__(self) -> Iterator[ConversationMessage]:
+        return reversed(self._decoded())
+
+    def _decoded(self) -> list[ConversationMessage]:
+        """Every message, decoded in one pass the first time the whole history is read
+        (a reader that walks it once walks it again: the offline LLM, the caller)."""
+        if self._missing:
+            decode, stored, items = self._decode, self._stored, self._items
+            assert decode is not None  # only stored messages are missing
+            for index, item in enumerate(items):
+                if item is None:
+                    items[index] = decode(stored[index])
+            self._missing = 0
+        return self._items  # type: ignore[return-value]  # complete: no None left
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str):
@@ -111,6 +129,7 @@ class MessageHistory(Sequence[ConversationMessage]):
         if item is None:
             assert self._decode is not None  # only stored messages are missing
             item = self._items[index] = self._decode(self._stored[index])
+            self._missing -= 1
         return item
 
 

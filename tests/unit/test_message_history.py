@@ -69,3 +69,25 @@ def test_reading_past_the_end_is_an_index_error() -> None:
         history[1]
     with pytest.raises(IndexError):
         history[-2]
+
+
+def test_walking_the_whole_history_decodes_each_stored_message_once() -> None:
+    decoder = CountingDecoder()
+    history = MessageHistory.decoded_lazily(list(range(6)), decoder)
+    assert history[4] == message(4)
+    history.append(message(6))
+    assert [m.content for m in reversed(history)] == [f"m{n}" for n in range(6, -1, -1)]
+    assert list(history) == [message(n) for n in range(7)]
+    assert sorted(decoder.decoded) == [0, 1, 2, 3, 4, 5]
+    copy = history.copy()
+    assert list(copy) == list(history)
+    assert len(decoder.decoded) == 6
+
+
+def test_a_copy_taken_before_the_walk_still_decodes_what_it_lacks() -> None:
+    decoder = CountingDecoder()
+    history = MessageHistory.decoded_lazily([0, 1, 2], decoder)
+    copy = history.copy()
+    assert list(history) == [message(0), message(1), message(2)]
+    assert list(reversed(copy)) == [message(2), message(1), message(0)]
+    assert copy[1] == message(1)

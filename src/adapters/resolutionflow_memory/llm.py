@@ -416,10 +416,17 @@ def _chat_offers(session: Session) -> list[Offer]:
         if message.role is MessageRole.USER:
             answer = message.content
         elif message.role is MessageRole.ASSISTANT:
-            kind, questions, titles, labels = _offered(message.content)
-            offers.append(Offer(kind, questions, titles, labels, answer))
+            offers.append(_offer(message.content, answer))
     offers.reverse()
     return offers
+
+
+@lru_cache(maxsize=8192)
+def _offer(reply: str, answer: str | None) -> Offer:
+    """The offer of ``reply`` answered by ``answer`` (an `Offer` is immutable: cached, as a
+    turn rebuilds the offers of every earlier reply)."""
+    kind, questions, titles, labels = _offered(reply)
+    return Offer(kind, questions, titles, labels, answer)
 
 
 @lru_cache(maxsize=4096)

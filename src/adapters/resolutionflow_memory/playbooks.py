@@ -192,7 +192,14 @@ class Probe:
     settled_by: re.Pattern[str] | None = None
 
     def settled_in(self, text: str) -> bool:
-        return self.settled_by is not None and bool(self.settled_by.search(text.lower()))
+        return self.settled_by is not None and _mentions(self.settled_by, text)
+
+
+@lru_cache(maxsize=16384)
+def _mentions(pattern: re.Pattern[str], text: str) -> bool:
+    """Whether ``pattern`` finds ``text`` (lowered). Cached: every chat turn of the offline
+    LLM reads the problem and all earlier answers against each open probe again."""
+    return bool(pattern.search(text.lower()))
 
 
 Branch: TypeAlias = tuple[Action, Action]

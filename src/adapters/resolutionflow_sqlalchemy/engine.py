@@ -13,13 +13,17 @@
 
 Either way the adapter's SQL is written once, as plain functions of a `sqlalchemy.Connection`,
 and a database that is down, unreachable, frozen or locked past the deadline is reported as
-`StorageUnavailable`, never as a driver's exception.
+`StorageUnavailable`, never as a driver's exception. The hottest statements (a chat turn's)
+are Core statements compiled once and run on the driver itself (`DriverStatement`: the
+sqlite3 cursor inside a SQLAlchemy transaction; on PostgreSQL `Database.row`, one statement
+in autocommit on the asyncpg connection), with SQLAlchemy's own type processing and errors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import sqlite3
 import sys
 import threading
@@ -153,22 +157,53 @@ class DriverStatement:
         compiled: Any = statement.compile(dialect=dialect)
         self.sql: str = compiled.string
         processors = compiled._bind_processors
-        self._binds = tuple((name, processors.get(name)) for name in compiled.positiontup or ())
-        columns = list(statement.selected_columns) if isinstance(statement, sa.Select) else []
-        self._results = tuple(
-            column.type._cached_result_processor(dialect, None) for column in columns
+        names = list(compiled.positiontup or ())
+        self._binds = tuple((name, processors.get(name)) for name in names)
+        # The values in order at C speed, then the few that have a processor (a datetime, a
+        # JSON value): a Python loop over ~40 parameters cost more than the statement.
+        self._take: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            operator.itemgetter(*names)
+            if len(names) > 1
+            else (lambda values: (values[names[0]],))
+            if names
+            else (lambda values: ())
         )
+        self._processed = tuple(
+            (index, process) for index, (_, process) in enumerate(self._binds) if process
+        )
+        columns = list(statement.selected_columns) if isinstance(statement, sa.Select) else []
+        self._columns = columns
+        self._dialect = dialect
+        self._results: tuple[Any, ...] | None = None
+        """The result processors of the columns; on asyncpg, known once the driver said the
+        columns' types (`with_column_types`), as SQLAlchemy passes them too."""
+        if dialect.driver == "pysqlite":
+            self.with_column_types([None] * len(columns))
         self.row: Any = (
-            namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
+            namedtuple("Row", [str(column.key) for column in columns], rename=True)
             if columns
             else None
         )
 
-    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            values[name] if process is None else process(values[name])
-            for name, process in self._binds
+    def with_column_types(self, types: list[Any]) -> None:
+        """Take the result processors for the columns' types as the driver gives them."""
+        self._results = tuple(
+            column.type._cached_result_processor(self._dialect, coltype)
+            for column, coltype in zip(self._columns, types, strict=True)
         )
+
+    @property
+    def knows_column_types(self) -> bool:
+        return self._results is not None
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        taken = self._take(values)
+        if not self._processed:
+            return taken
+        parameters = list(taken)
+        for index, process in self._processed:
+            parameters[index] = process(parameters[index])
+        return tuple(parameters)
 
     def execute(self, conn: sa.Connection, values: Mapping[str, Any]) -> int:
         """Run it once; the number of rows it changed."""
@@ -184,10 +219,15 @@ class DriverStatement:
 
     def first(self, conn: sa.Connection, values: Mapping[str, Any]) -> Any:
         """The first row (a named tuple, its values through the columns' types), or None."""
-        assert self.row is not None, "not a SELECT"
         parameters = self.parameters(values)
         with _as_sqlalchemy_errors(conn, self.sql, parameters):
             found = _driver(conn).execute(self.sql, parameters).fetchone()
+        return self.row_of(found)
+
+    def row_of(self, found: Any) -> Any:
+        """A driver's row as a named tuple of the columns' values (None stays None)."""
+        assert self.row is not None, "not a SELECT"
+        assert self._results is not None, "the columns' types are not known yet"
         if found is None:
             return None
         return self.row._make(
@@ -201,14 +241,8 @@ _DRIVER_STATEMENTS: weakref.WeakKeyDictionary[sa.Dialect, dict[object, DriverSta
 )
 
 
-def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> DriverStatement | None:
-    """``statement`` compiled once for ``conn``'s dialect, if it runs on the blocking
-    ``sqlite3`` driver (the threaded SQLite engine); None elsewhere (run it with
-    ``conn.execute``). Compiled once per statement object and dialect: pass statements
-    built once (module constants, cached builders), never one built per call."""
-    dialect = conn.dialect
-    if dialect.driver != "pysqlite":
-        return None
+def compiled_once(dialect: sa.Dialect, statement: sa.ClauseElement) -> DriverStatement:
+    """``statement`` compiled for ``dialect`` the first time it is asked for."""
     compiled = _DRIVER_STATEMENTS.get(dialect)
     if compiled is None:
         compiled = _DRIVER_STATEMENTS[dialect] = {}
@@ -216,6 +250,16 @@ def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> Driver
     if found is None:
         found = compiled[statement] = DriverStatement(statement, dialect)
     return found
+
+
+def driver_statement(conn: sa.Connection, statement: sa.ClauseElement) -> DriverStatement | None:
+    """``statement`` compiled once for ``conn``'s dialect, if it runs on the blocking
+    ``sqlite3`` driver (the threaded SQLite engine); None elsewhere (run it with
+    ``conn.execute``). Compiled once per statement object and dialect: pass statements
+    built once (module constants, cached builders), never one built per call."""
+    if conn.dialect.driver != "pysqlite":
+        return None
+    return compiled_once(conn.dialect, statement)
 
 
 def first_row(conn: sa.Connection, statement: sa.Select[Any], values: Mapping[str, Any]) -> Any:
@@ -307,6 +351,14 @@ class Database(Protocol):
         autocommit, one round trip instead of three."""
         ...
 
+    async def row(
+        self, statement: sa.Select[Any], values: Mapping[str, Any], *, write: bool = False
+    ) -> Any:
+        """The first row of one statement (a named tuple) or None, read (or, with ``write``,
+        written: a statement atomic by itself) as `read` and `write` with ``one_statement``
+        would run it. Pass statements built once (see `driver_statement`)."""
+        ...
+
     def busy(self) -> bool:
         """Whether writes are waiting for their turn (the database answers, slowly)."""
         ...
@@ -356,6 +408,12 @@ class ThreadedDatabase:
             with self._lock:
                 self._waiting.pop(ticket, None)
 
+    async def row(
+        self, statement: sa.Select[Any], values: Mapping[str, Any], *, write: bool = False
+    ) -> Any:
+        run = self.write if write else self.read
+        return await run(lambda conn: first_row(conn, statement, values))
+
     def busy(self) -> bool:
         with self._lock:
             oldest = min(self._waiting.values(), default=None)
@@ -394,6 +452,10 @@ class AsyncDatabase:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect
+        self._renames_tables = bool(engine.get_execution_options().get("schema_translate_map"))
+        from sqlalchemy.util import greenlet_spawn  # loaded with the asyncio extension
+
+        self._spawn = greenlet_spawn
 
     async def read(self, work: Callable[[sa.Connection], T], *, one_statement: bool = False) -> T:
         if one_statement:
@@ -427,6 +489,68 @@ class AsyncDatabase:
             raise
         WITH_NEXT_WRITE.set(())
         return result
+
+    async def row(
+        self, statement: sa.Select[Any], values: Mapping[str, Any], *, write: bool = False
+    ) -> Any:
+        if write and WITH_NEXT_WRITE.get():  # with what waits for it, in one transaction
+            return await self.write(lambda conn: first_row(conn, statement, values))
+        if self._renames_tables:  # the SQL depends on execution options: SQLAlchemy's path
+            run = self.write if write else self.read
+            return await run(lambda conn: first_row(conn, statement, values), one_statement=True)
+        # In autocommit, straight on the asyncpg connection: SQLAlchemy's execution path
+        # (the greenlet bridge, an execution context, a result object) costs more client
+        # CPU than the round trip itself. Compiled once, with SQLAlchemy's own bind and
+        # result processors, as `DriverStatement` does on SQLite.
+        driver = compiled_once(self.dialect, statement)
+        parameters = driver.parameters(values)
+        try:
+            # A pooled connection as the engine hands it out (its connect errors wrapped as
+            # SQLAlchemy's), without an engine Connection around it: nothing runs through it.
+            pooled = await self._spawn(self.engine.sync_engine.raw_connection)
+            try:
+                adapted: Any = pooled.dbapi_connection
+                driven = adapted.driver_connection
+                if not driver.knows_column_types:  # once per statement: their type OIDs
+                    prepared = await driven.prepare(driver.sql)
+                    driver.with_column_types([a.type.oid for a in prepared.get_attributes()])
+                found = await driven.fetchrow(driver.sql, *parameters)
+            except Exception as error:
+                wrapped = await self._driver_error(pooled, driver.sql, parameters, error)
+                if wrapped is error:
+                    raise
+                raise wrapped from error
+            finally:
+                # Back to the pool: its reset is a ROLLBACK only of a transaction the
+                # adapter began, and none was, so nothing here awaits (no greenlet needed).
+                pooled.close()
+        except Exception as error:
+            _raise_unavailable(error)
+            raise
+        return driver.row_of(found)
+
+    async def _driver_error(
+        self, pooled: Any, sql: str, parameters: Any, error: Exception
+    ) -> Exception:
+        """``error`` of the asyncpg driver as SQLAlchemy raises it (a `sa.exc.DBAPIError`,
+        the translated driver error as ``orig``); the connection leaves the pool when the
+        error says it is unusable, or is no database error at all (a client-side timeout)."""
+        dbapi_error = self.dialect.loaded_dbapi.Error
+        adapted = pooled.dbapi_connection
+        try:
+            adapted._handle_exception(error)  # raises the error as the DBAPI adapter's
+        except dbapi_error as translated:
+            invalidated = self.dialect.is_disconnect(translated, adapted, None)
+            if invalidated:
+                await self._spawn(pooled.invalidate, translated)
+            wrapped: Exception = sa.exc.DBAPIError.instance(
+                sql, parameters, translated, dbapi_error, connection_invalidated=invalidated
+            )
+            return wrapped
+        except Exception as untranslated:
+            await self._spawn(pooled.invalidate, untranslated)
+            return untranslated
+        raise AssertionError("unreachable: _handle_exception always raises")
 
     def busy(self) -> bool:
         return False

@@ -16,8 +16,9 @@ leaves the history column out of its ``SET``.
   `first_row`, `rowcount` and `execute_many`).
 - PostgreSQL: a chat session's change is an autocommit ``SELECT`` and then one statement,
   the compare-and-set ``UPDATE`` with the outbox ``INSERT`` in a CTE, in autocommit (two
-  round trips); a write with more to it (steps, former owners, PSA notes due, a statement
-  waiting for the next write) is one transaction as before.
+  round trips), both run on the asyncpg connection (`Database.row`); a write with more to it
+  (steps, former owners, PSA notes due, a statement waiting for the next write) is one
+  transaction as before.
 """
 
 from __future__ import annotations
@@ -160,9 +161,7 @@ class SqlSessionRepository:
         if self._database.dialect.name == "postgresql":
             # A chat session is its one row: one autocommit SELECT, one round trip (a read
             # transaction is three: BEGIN, SELECT, COMMIT).
-            found = await self._database.read(
-                lambda conn: _load_row_only(conn, session_id, account_id), one_statement=True
-            )
+            found = await _read_row_only(self._database, session_id, account_id)
             if not isinstance(found, _More):
                 return found
         # SQLite (where a transaction costs no round trip), or a session with rows in other
@@ -207,9 +206,10 @@ class SqlUnitOfWork:
         if _one_statement(changed, self._database.dialect.name):
             session, loaded = changed[0]
             assert loaded is not None
-            await self._database.write(
-                lambda conn: _update_with_outbox(conn, session, loaded), one_statement=True
-            )
+            statement, params = _update_with_outbox(session, loaded)
+            (written,) = await self._database.row(statement, params, write=True)
+            if written != 1:
+                raise StaleSession(session.id, loaded.version)
         else:
             await self._database.write(lambda conn: _write(conn, changed))
         self._committed(changed)
@@ -235,9 +235,7 @@ class SqlUnitOfWork:
             # A chat session: one autocommit SELECT, then (usually) one statement that
             # writes it under the compare-and-set with its outbox rows: two round trips
             # where a transaction around both takes five.
-            found = await self._database.read(
-                lambda conn: _load_row_only(conn, session_id, account_id), one_statement=True
-            )
+            found = await _read_row_only(self._database, session_id, account_id)
             if found is None:
                 raise SessionNotFound(session_id)
             if not isinstance(found, _More):
@@ -322,11 +320,11 @@ class _More:
 _MORE = _More()
 
 
-def _load_row_only(
-    conn: sa.Connection, session_id: UUID, account_id: str
+async def _read_row_only(
+    database: Database, session_id: UUID, account_id: str
 ) -> Session | _More | None:
     """The session from its one row (one statement), or `_MORE` if it has rows elsewhere."""
-    row = _session_row(conn, session_id, account_id)
+    row = await database.row(_SESSION_BY_ID, {"id": session_id, "account": account_id})
     if row is None:
         return None
     if row.session_type == SessionType.GUIDED or row.escalated_by is not None:
@@ -399,8 +397,9 @@ def _one_statement(changed: list[tuple[Session, _Loaded | None]], dialect: str) 
     )
 
 
-def _update_with_outbox(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
-    """The compare-and-set UPDATE and the outbox INSERT as one statement (PostgreSQL)."""
+def _update_with_outbox(session: Session, loaded: _Loaded) -> tuple[sa.Select[Any], dict[str, Any]]:
+    """The compare-and-set UPDATE and the outbox INSERT as one statement (PostgreSQL), and
+    its parameters; its one value is 1 if the compare-and-set held, else 0."""
     params, added = _update_params(session, loaded, "postgresql")
     params["events"] = [  # the rest of each row comes from the updated row
         {
@@ -411,9 +410,7 @@ def _update_with_outbox(conn: sa.Connection, session: Session, loaded: _Loaded) 
         }
         for event in session.events
     ]
-    written: int = conn.execute(_update_with_outbox_statement(added), params).scalar_one()
-    if written != 1:
-        raise StaleSession(session.id, loaded.version)
+    return _update_with_outbox_statement(added), params
 
 
 def _insert(conn: sa.Connection, session: Session) -> None:
