@@ -2,8 +2,12 @@
 
 The observable result: the two new messages appended to the session's history, the version
 bumped once per message under a compare-and-set on the version the caller holds, one outbox
-row per message, and the whole history read back and decoded (what the caller renders).
-Nothing else: no scalar column rewritten by hand, no separate read transaction.
+row per message, the messages in the search index (the database's triggers do it), and the
+whole history read back and decoded (what the caller renders). Nothing else: no scalar column
+rewritten by hand, no separate read transaction. The appended messages also go to
+``last_append`` with the new version, as the storage writes them (migrations 0014 and 0016):
+that is the least work for the index's triggers, which otherwise parse the whole history to
+find what was added.
 
 - SQLite (``sqlite3``): one transaction, ``BEGIN IMMEDIATE``; ``UPDATE … SET
   conversation_messages = json_insert(…), version = version + 2, … WHERE id AND account AND
@@ -30,9 +34,10 @@ EVENT = "session.message_added"
 
 SQLITE_FLOOR_UPDATE = (
     "UPDATE ai_sessions SET conversation_messages = "
-    "json_insert(conversation_messages, '$[#]', json(?), '$[#]', json(?)), "
-    "version = version + 2, step_count = step_count + 2, updated_at = ?, last_activity_at = ? "
-    "WHERE id = ? AND account_id = ? AND version = ? RETURNING conversation_messages"
+    "json_insert(conversation_messages, '$[#]', json(?1), '$[#]', json(?2)), "
+    "last_append = json_array(version + 2, json_array(json(?1), json(?2))), "
+    "version = version + 2, step_count = step_count + 2, updated_at = ?3, last_activity_at = ?3 "
+    "WHERE id = ?4 AND account_id = ?5 AND version = ?6 RETURNING conversation_messages"
 )
 SQLITE_FLOOR_OUTBOX = (
     "INSERT INTO session_outbox (session_id, account_id, version, event_name, payload, "
@@ -43,6 +48,7 @@ PG_FLOOR = """
 WITH u AS (
     UPDATE ai_sessions
     SET conversation_messages = conversation_messages || $1::jsonb,
+        last_append = jsonb_build_array(version + 2, $1::jsonb)::text,
         version = version + 2, step_count = step_count + 2,
         updated_at = $2, last_activity_at = $2
     WHERE id = $3 AND account_id = $4 AND version = $5
@@ -82,7 +88,6 @@ def sqlite_floor(
             (
                 json.dumps(added[0]),
                 json.dumps(added[1]),
-                sqlite_time(times[-1]),
                 sqlite_time(times[-1]),
                 session_id.hex,
                 account_id,

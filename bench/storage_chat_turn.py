@@ -79,6 +79,7 @@ from resolutionflow_core.chat import MessageRole
 from resolutionflow_core.session import Session
 from resolutionflow_core.usage import TokenUsage
 from resolutionflow_sqlalchemy import SqlStorage
+from resolutionflow_sqlalchemy.engine import sqlite_pragmas
 
 SIZES = (10, 100, 500)
 
@@ -194,6 +195,7 @@ def _sqlite_update() -> str:
             )
         else:
             sets.append(f"{name}=?")
+    sets.append("last_append=json_array(?, json_array(json(?), json(?)))")  # as the adapter
     return (
         f"UPDATE ai_sessions SET {', '.join(sets)} "
         "WHERE ai_sessions.id = ? AND ai_sessions.version = ?"
@@ -208,9 +210,10 @@ def _postgres_update() -> str:
             sets.append(f"conversation_messages=(ai_sessions.conversation_messages || ${n}::JSONB)")
         else:
             sets.append(f"{name}=${n}::{cast}")
+    sets.append(f"last_append=jsonb_build_array(${n + 1}::INTEGER, ${n + 2}::JSONB)::TEXT")
     return (
         f"UPDATE ai_sessions SET {', '.join(sets)} "
-        f"WHERE ai_sessions.id = ${n + 1}::UUID AND ai_sessions.version = ${n + 2}::INTEGER"
+        f"WHERE ai_sessions.id = ${n + 3}::UUID AND ai_sessions.version = ${n + 4}::INTEGER"
     )
 
 
@@ -326,12 +329,10 @@ def floor_messages(turn: Turn) -> tuple[list[dict[str, Any]], list[datetime]]:
 
 
 def open_sqlite(path: Path, *, any_thread: bool = False) -> sqlite3.Connection:
-    """A sqlite3 connection set up as the adapter sets up its own (see its ``engine.py``)."""
+    """A sqlite3 connection set up as the adapter sets up its own (`sqlite_pragmas`)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=not any_thread)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    for pragma in sqlite_pragmas():
+        conn.execute(pragma)
     return conn
 
 
@@ -361,6 +362,7 @@ def sqlite_write(conn: sqlite3.Connection, session_id: uuid.UUID, write: RawWrit
         elif isinstance(value, datetime):
             value = sqlite_time(value)
         params.append(value)
+    params += [record["version"], *(json.dumps(message) for message in write.added)]
     params += [session_id.hex, loaded_version]
     outbox = [
         (session_id.hex, ACCOUNT, version, "session.message_added", payload, sqlite_time(when))
@@ -406,6 +408,7 @@ async def postgres_turn(conn: asyncpg.Connection, session_id: uuid.UUID, turn: T
             params.append(json.dumps(record[name]))
         else:
             params.append(record[name])
+    params += [record["version"], json.dumps(write.added)]
     params += [session_id, loaded_version]
     outbox = [
         (session_id, ACCOUNT, version, "session.message_added", payload, when)
