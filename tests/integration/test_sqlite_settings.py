@@ -58,3 +58,24 @@ async def test_write_transactions_take_the_write_lock_at_begin(tmp_path: Path) -
         assert locked == "database is locked"
     finally:
         await storage.dispose()
+
+
+async def test_bulk_work_keeps_sqlite_temporary_data_in_files(tmp_path: Path) -> None:
+    """A migration or ``db reindex`` may rewrite every row: its temporary data (statement
+    journals, sorts) goes to files, not memory (`sqlite_pragmas`)."""
+    from resolutionflow_sqlalchemy.migrations.connection import open_engine
+
+    url = f"sqlite:///{tmp_path / 'bulk.db'}"
+    storage = SqlStorage.from_url(url, bulk=True)
+    migrating = open_engine(url)
+
+    def temp_store(conn: sa.Connection) -> object:
+        return conn.exec_driver_sql("PRAGMA temp_store").scalar()
+
+    try:
+        assert await storage.database.read(temp_store) == 0
+        async with migrating.connect() as connection:
+            assert await connection.run_sync(temp_store) == 0
+    finally:
+        await storage.dispose()
+        await migrating.dispose()

@@ -88,44 +88,50 @@ them back, so an append leaves the old text as it was. One encoder for every val
 (``json.dumps`` with options would build one per call)."""
 
 
-def create_engine(url: str, **options: Any) -> AsyncEngine:
+def create_engine(url: str, *, bulk: bool = False, **options: Any) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite:///file.db`` or ``postgresql://…``), configured
-    like the adapter's own (used by the migrations)."""
+    like the adapter's own (used by the migrations, with ``bulk``: `sqlite_pragmas`)."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     if make_url(url).get_backend_name() == "sqlite":
         options.setdefault("json_serializer", compact_json)
     engine = create_async_engine(async_url(url), **options)
     if engine.dialect.name == "sqlite":
-        configure_sqlite(engine.sync_engine)
+        configure_sqlite(engine.sync_engine, bulk=bulk)
     return engine
 
 
-def sqlite_pragmas(busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> list[str]:
-    """The settings of every SQLite connection (benchmarks' raw connections use them too)."""
+def sqlite_pragmas(
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, *, bulk: bool = False
+) -> list[str]:
+    """The settings of every SQLite connection (benchmarks' raw connections use them too).
+
+    Temporary storage is in memory, so statement journals are: an UPDATE of a session that
+    fires the search index's triggers journals every page it rewrites (a 1,000-message
+    history is ~50 pages), and past 64 KiB SQLite spilled that journal to a temporary file,
+    which cost a turn ~0.15 ms of system calls at 1,000 messages. Not for ``bulk`` work (a
+    migration, ``db reindex``), whose temporary data grows with the database: rebuilding the
+    index of 100,000 sessions peaked at 432 MiB in memory, 47 MiB with files."""
     return [
         "PRAGMA journal_mode=WAL",
         f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
         "PRAGMA foreign_keys=ON",
         "PRAGMA synchronous=NORMAL",
-        # Statement journals in memory. An UPDATE of a session that fires the search index's
-        # triggers journals every page it rewrites (a 1,000-message history is ~50 pages);
-        # past 64 KiB SQLite spilled that journal to a temporary file, which cost a turn
-        # ~0.15 ms of system calls at 1,000 messages.
-        "PRAGMA temp_store=MEMORY",
+        f"PRAGMA temp_store={'DEFAULT' if bulk else 'MEMORY'}",
     ]
 
 
-def configure_sqlite(engine: sa.Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
-    """WAL, busy timeout, foreign keys, temporary files in memory; BEGIN IMMEDIATE for write
-    transactions."""
+def configure_sqlite(
+    engine: sa.Engine, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, bulk: bool = False
+) -> None:
+    """`sqlite_pragmas` on every connection; BEGIN IMMEDIATE for write transactions."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in sqlite_pragmas(busy_timeout_ms):
+        for pragma in sqlite_pragmas(busy_timeout_ms, bulk=bulk):
             cursor.execute(pragma)
         cursor.close()
 
@@ -631,17 +637,21 @@ def _down(error: BaseException | None) -> str:
     return "the database cannot be reached" + (f": {reason}" if reason else "")
 
 
-def open_database(url: str, *, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> Database:
+def open_database(
+    url: str, *, timeout: float = DEFAULT_TIMEOUT, bulk: bool = False, **options: Any
+) -> Database:
     """The `Database` for ``url``: SQLite in threads, PostgreSQL on asyncpg.
 
     ``timeout`` (seconds) bounds a connect, a statement and the wait for a pooled
     connection (PostgreSQL), and a writer's wait for its turn and for the lock (SQLite).
+    ``bulk``: for work that rewrites much of the database (``db reindex``): SQLite keeps its
+    temporary data in files (`sqlite_pragmas`).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         options.setdefault("json_serializer", compact_json)
         engine = sa.create_engine(parsed.set(drivername="sqlite"), **options)
-        configure_sqlite(engine, busy_timeout_ms=int(timeout * 1000))
+        configure_sqlite(engine, busy_timeout_ms=int(timeout * 1000), bulk=bulk)
         return ThreadedDatabase(engine, timeout=timeout)
     if parsed.get_backend_name() == "postgresql":
         options.setdefault("pool_timeout", timeout)

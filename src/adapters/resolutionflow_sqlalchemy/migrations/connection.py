@@ -34,8 +34,9 @@ ADVISORY_LOCK_KEY = 0x7266_6D69_6772_6174  # "rfmigrat"; advisory locks are per 
 
 
 def open_engine(url: str) -> AsyncEngine:
-    """A short-lived engine for migrations: no pool; on SQLite, foreign keys off."""
-    engine = create_engine(url, poolclass=NullPool)
+    """A short-lived engine for migrations: no pool; on SQLite, foreign keys off and
+    temporary data in files (a migration may rewrite every row)."""
+    engine = create_engine(url, bulk=True, poolclass=NullPool)
     if engine.dialect.name == "sqlite":
         # Registered after the adapter's own connect hook (which turns them on), so runs last.
         event.listen(engine.sync_engine, "connect", _foreign_keys_off)

@@ -82,7 +82,7 @@ def reindex(
         raise CliError(f"no database at {shown_url(url)}: run 'resolutionflow db upgrade'")
 
     async def work() -> IndexCheck:
-        storage = SqlStorage.from_url(url)
+        storage = SqlStorage.from_url(url, bulk=not check)  # a rebuild rewrites the index
         try:
             if check:
                 return await storage.database.read(check_index)
