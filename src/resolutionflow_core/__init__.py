@@ -126,11 +126,25 @@ if not TYPE_CHECKING:  # for mypy the imports above are the names, and no other 
 
     def __getattr__(name: str) -> Any:
         home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(import_module(f"resolutionflow_core.{home}"), name)
+        if home is not None:
+            value = getattr(import_module(f"resolutionflow_core.{home}"), name)
+        else:
+            value = _module(name)
         globals()[name] = value  # found directly from now on
         return value
+
+    def _module(name: str) -> Any:
+        """A module of the core as an attribute (``resolutionflow_core.errors.InvalidInput``
+        after ``import resolutionflow_core``), as when the package imported them all."""
+        missing = AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        if name.startswith("_"):
+            raise missing
+        try:
+            return import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise  # the module exists and lacks one of its own imports
+            raise missing from None
 
 
 def __dir__() -> list[str]:

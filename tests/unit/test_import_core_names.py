@@ -65,3 +65,21 @@ def test_a_name_from_the_package_loads_its_module_and_what_that_imports() -> Non
     loaded = set(json.loads(done.stdout))
     assert "resolutionflow_core.lifecycle" in loaded
     assert loaded.isdisjoint({"resolutionflow_core.services", "resolutionflow_core.session"})
+
+
+@pytest.mark.process
+def test_a_module_of_the_core_is_an_attribute_of_the_package_as_before() -> None:
+    """``import resolutionflow_core`` then ``resolutionflow_core.errors.X`` worked while the
+    package imported every module; it still does, loading that module on first use."""
+    probe = (
+        "import json, sys, resolutionflow_core as core;"
+        "assert core.errors.InvalidInput is core.InvalidInput;"
+        "assert core.lifecycle is sys.modules['resolutionflow_core.lifecycle'];"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('resolutionflow'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout))
+    assert {"resolutionflow_core.errors", "resolutionflow_core.lifecycle"} <= loaded
+    assert "resolutionflow_core.services" not in loaded
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        resolutionflow_core.nothing_here  # type: ignore[attr-defined]  # noqa: B018

@@ -1,11 +1,12 @@
 """SQLite: merge the search index into one FTS5 segment.
 
-The fills of migrations 0012–0014 (an FTS5 ``rebuild``) left the index in many segments, and
-FTS5's automerge merges them a little on every later write, so chat turns paid for that
-backlog long after the upgrade. ``install`` now ends with an ``optimize``
-(`search_schema.SQLITE_OPTIMIZE`); this revision runs it once on databases filled before.
-Nothing about the index's contents changes. PostgreSQL's GIN index has no such backlog: the
-revision does nothing there, and its downgrade does nothing on either.
+The fill of migration 0012 and of ``resolutionflow db reindex`` (an FTS5 ``rebuild``) left
+the index in many segments (0013 and 0014 change triggers only), and FTS5's automerge merges
+them a little on every later write, so chat turns paid for that backlog long after.
+``install`` now ends with an ``optimize`` (`search_schema.SQLITE_OPTIMIZE`); this revision
+runs it once on databases filled before. Nothing about the index's contents changes.
+PostgreSQL's GIN index has no such backlog: the revision does nothing there, and its
+downgrade does nothing on either.
 
 Revision ID: 0015_fts_optimize
 Revises: 0014_last_append
