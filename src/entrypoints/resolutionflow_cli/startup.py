@@ -11,6 +11,12 @@ once it has started (its application open, its server about to run, a migration 
 reindex about to begin) the objects made so far are frozen (`gc.freeze`: kept out of
 every later walk) and collection is back to normal. At exit they are frozen again: the
 process is ending, its memory goes with it.
+
+Two consequences: objects left in reference cycles at exit are not collected, so their
+finalizers (``__del__``) do not run (nothing of the command relies on one: connections are
+closed explicitly); and `resolutionflow_cli.main.main` is the console script's entry, not
+an API: a program that calls it in-process has its whole heap frozen (use Typer's
+``CliRunner`` with ``resolutionflow_cli.main.app``, as the tests do).
 """
 
 from __future__ import annotations
