@@ -20,8 +20,9 @@ before this one). Then:
    with 0009's index and on the copy without an index; each repetition uses another session,
    the variants interleaved. Then the same for **a whole chat turn through the service**
    (``SessionService.send_message`` with the offline LLM: the engineer's message committed,
-   the reply asked for and committed: two writes), on sessions of their own. Goal: indexed
-   <= 1.25x the turn without an index.
+   the reply asked for and committed: two writes), each variant on sessions of its own (the
+   offline assistant's caches would favour the second variant on a shared one). Goal:
+   indexed <= 1.25x the turn without an index.
 
     uv run python bench/search.py [--sessions 100000] [--runs 30] [--quick]
         [--engines sqlite,postgresql] [--no-before]
@@ -623,8 +624,18 @@ async def measure_turns(
     try:
         for (size, targets), kind in itertools.product(chats.items(), TURN_KINDS):
             # the first half of a size's chats for the unit of work, the second for the service
-            half = targets[: len(targets) // 2] if kind == "uow" else targets[len(targets) // 2 :]
-            queues = {variant: [c.id for c in half] for variant in storages}
+            # The unit of work's turns: the first ``per`` chats, the same ones on every variant.
+            # The service's: chats of each variant's own, since the offline assistant caches
+            # what it read of a text (module-level): had two variants turned the same chat,
+            # the second would have found the first one's work cached.
+            per = len(targets) // (1 + len(storages))
+            queues = {
+                variant: [
+                    c.id
+                    for c in (targets[:per] if kind == "uow" else targets[per * (1 + n) :][:per])
+                ]
+                for n, variant in enumerate(storages)
+            }
 
             def turn(variant: str, queue: list[uuid.UUID], kind: str = kind) -> Any:
                 async def run() -> None:
@@ -783,7 +794,8 @@ async def main() -> None:
     args = parser.parse_args()
     count, runs, warmup = (2_000, 10, 2) if args.quick else (args.sessions, args.runs, 3)
     engines = args.engines.split(",")
-    chats = turn_chats(TURN_SIZES, 2 * (runs + warmup))  # half per kind of turn
+    # runs + warmup chats per size for the unit of work, as many per variant for the service
+    chats = turn_chats(TURN_SIZES, (runs + warmup) * (4 if not args.no_before else 3))
     print(f"Search benchmark: {count:,} sessions; {machine_summary()}")
     search_rows: list[list[object]] = []
     turn_rows: list[list[object]] = []
