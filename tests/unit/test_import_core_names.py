@@ -28,6 +28,16 @@ def _checked_imports() -> dict[str, str]:
     }
 
 
+def loaded_by(statements: str) -> set[str]:
+    """The project's modules a fresh interpreter has loaded after running ``statements``."""
+    probe = (
+        f"import json, sys; {statements};"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('resolutionflow'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout))
+
+
 def test_every_exported_name_is_its_modules_object() -> None:
     homes = resolutionflow_core._HOMES
     assert set(homes) == set(resolutionflow_core.__all__) - {"__version__"}
@@ -47,22 +57,13 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 @pytest.mark.process
 def test_importing_the_errors_loads_no_other_module_of_the_core() -> None:
-    probe = (
-        "import json, sys; from resolutionflow_core.errors import InvalidInput;"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('resolutionflow'))))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert json.loads(done.stdout) == ["resolutionflow_core", "resolutionflow_core.errors"]
+    loaded = loaded_by("from resolutionflow_core.errors import InvalidInput")
+    assert loaded == {"resolutionflow_core", "resolutionflow_core.errors"}
 
 
 @pytest.mark.process
 def test_a_name_from_the_package_loads_its_module_and_what_that_imports() -> None:
-    probe = (
-        "import json, sys; from resolutionflow_core import SessionStatus;"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('resolutionflow'))))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    loaded = set(json.loads(done.stdout))
+    loaded = loaded_by("from resolutionflow_core import SessionStatus")
     assert "resolutionflow_core.lifecycle" in loaded
     assert loaded.isdisjoint({"resolutionflow_core.services", "resolutionflow_core.session"})
 
@@ -71,14 +72,11 @@ def test_a_name_from_the_package_loads_its_module_and_what_that_imports() -> Non
 def test_a_module_of_the_core_is_an_attribute_of_the_package_as_before() -> None:
     """``import resolutionflow_core`` then ``resolutionflow_core.errors.X`` worked while the
     package imported every module; it still does, loading that module on first use."""
-    probe = (
-        "import json, sys, resolutionflow_core as core;"
+    loaded = loaded_by(
+        "import resolutionflow_core as core;"
         "assert core.errors.InvalidInput is core.InvalidInput;"
-        "assert core.lifecycle is sys.modules['resolutionflow_core.lifecycle'];"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('resolutionflow'))))"
+        "assert core.lifecycle is sys.modules['resolutionflow_core.lifecycle']"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    loaded = set(json.loads(done.stdout))
     assert {"resolutionflow_core.errors", "resolutionflow_core.lifecycle"} <= loaded
     assert "resolutionflow_core.services" not in loaded
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
