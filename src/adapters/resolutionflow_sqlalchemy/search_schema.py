@@ -641,11 +641,11 @@ def postgres_messages_triggers(design: MessagesDesign) -> list[str]:
     - ``declared`` (migration 0016 on): as on SQLite, the storage's append writes the
       messages it adds, with the new version, to ``last_append``, and
       ``ai_sessions_search_messages_append`` indexes them from that small value, numbered after
-      the index's last message part. Any other update that sets the history is indexed again
-      from the new one (`rf_search_messages_changed`). Neither reads the old history, nor
-      compares the two: before 0016 every update that set the history detoasted and compared
-      both (the trigger's ``WHEN``), then expanded the new one (~1 ms a write at 1,000
-      messages, 200 KB).
+      the index's last message part, reading neither history. Any other update that sets the
+      history is indexed again from the new one (`rf_search_messages_changed`, which looks at
+      the old history's last message only, to tell an append from a rewrite). Before 0016
+      every update that set the history detoasted and compared both whole (the trigger's
+      ``WHEN``), then expanded the new one (~1 ms a write at 1,000 messages, 200 KB).
     - ``parsed``, ``bytes`` (0012–0015): the ``WHEN`` compares the old and new histories, and
       the function indexes the messages after the old ones.
     """

@@ -5,10 +5,11 @@ session's row, runs in autocommit: one round trip). `commit` writes, for every t
 session whose version moved, with a compare-and-set on the version it was loaded with: a
 concurrent writer is detected (`StaleSession`) and nothing is written. A chat turn appends
 only the new messages to ``conversation_messages`` (``||`` on PostgreSQL, ``json_insert``
-on SQLite): the history is never re-serialised on a turn. On SQLite the same messages, with
-the new version, go to ``last_append``, from which the search index's trigger indexes them
-(migration 0014, `search_schema.sqlite_messages_triggers`); a write that adds no message
-leaves the history column out of its ``SET``.
+on SQLite): the history is never re-serialised on a turn. The same messages, with the new
+version, go to ``last_append``, from which the search index's trigger indexes them
+(migrations 0014 and 0016, `search_schema.sqlite_messages_triggers` and
+`postgres_messages_triggers`); a write that adds no message leaves the history column out
+of its ``SET``.
 
 - SQLite: `change` loads, applies and writes in one write transaction (one thread hop);
   the hot statements (the session's row, the append, the outbox rows) run on the sqlite3
