@@ -21,7 +21,9 @@ before this one). Then:
    the variants interleaved. Then the same for **a whole chat turn through the service**
    (``SessionService.send_message`` with the offline LLM: the engineer's message committed,
    the reply asked for and committed: two writes), each variant on sessions of its own (the
-   offline assistant's caches would favour the second variant on a shared one). Goal:
+   offline assistant's caches would favour the second variant on a shared one). Each is
+   measured on chats whose timed turn is their first since the index was built (the worst
+   case: see `CHAT_STATES`) and on chats in use (an untimed turn moments before). Goal:
    indexed <= 1.25x the turn without an index.
 
     uv run python bench/search.py [--sessions 100000] [--runs 30] [--quick]
@@ -242,6 +244,16 @@ TURN_SIZES = (10, 200, 1_000)
 TURN_KINDS = {"uow": "unit of work", "service": "service"}
 """The turns measured: two messages appended in one unit of work (`chat_turn`), and a whole
 turn through ``SessionService.send_message`` (`service_turn`)."""
+CHAT_STATES = {"first": "first since fill", "in use": "in use"}
+"""Which turn of a chat is timed: its first since the index was built, or one on a chat in
+use (each had an untimed turn of the same kind moments before, as a chat an engineer is
+working has).
+
+The first is the worst case, and it is the state every chat of a database indexed by a fill
+(migration 0012, ``db reindex``) is in until its next turn: the fill writes the parts table
+and FTS5's ``docsize`` in rowid order, which leaves their b-tree leaves full, so the first
+new part of a chat splits a leaf of each (measured: ~12 pages more into the WAL per commit
+than without the index, against ~7 on a chat in use)."""
 
 
 def turn_chats(sizes: tuple[int, ...], per_size: int) -> dict[int, list[Session]]:
@@ -622,12 +634,16 @@ async def measure_turns(
     counter = iter(range(10**6))
     rows: list[list[object]] = []
     try:
-        for (size, targets), kind in itertools.product(chats.items(), TURN_KINDS):
-            # the first half of a size's chats for the unit of work, the second for the service
-            # The unit of work's turns: the first ``per`` chats, the same ones on every variant.
-            # The service's: chats of each variant's own, since the offline assistant caches
+        for (size, chats_of_size), state, kind in itertools.product(
+            chats.items(), CHAT_STATES, TURN_KINDS
+        ):
+            # Half of a size's chats for each state (`CHAT_STATES`). Of those, the unit of
+            # work's turns: the first ``per`` chats, the same ones on every variant. The
+            # service's: chats of each variant's own, since the offline assistant caches
             # what it read of a text (module-level): had two variants turned the same chat,
             # the second would have found the first one's work cached.
+            half = len(chats_of_size) // len(CHAT_STATES)
+            targets = chats_of_size[half * list(CHAT_STATES).index(state) :][:half]
             per = len(targets) // (1 + len(storages))
             queues = {
                 variant: [
@@ -636,6 +652,13 @@ async def measure_turns(
                 ]
                 for n, variant in enumerate(storages)
             }
+            if state == "in use":
+                for variant, queue in queues.items():
+                    for session_id in queue:
+                        if kind == "uow":
+                            await chat_turn(storages[variant], session_id, next(counter))
+                        else:
+                            await service_turn(services[variant], session_id, next(counter))
 
             def turn(variant: str, queue: list[uuid.UUID], kind: str = kind) -> Any:
                 async def run() -> None:
@@ -655,6 +678,7 @@ async def measure_turns(
                 [
                     name,
                     TURN_KINDS[kind],
+                    CHAT_STATES[state],
                     size,
                     parts.wall.median,
                     parts.wall.p95,
@@ -794,8 +818,11 @@ async def main() -> None:
     args = parser.parse_args()
     count, runs, warmup = (2_000, 10, 2) if args.quick else (args.sessions, args.runs, 3)
     engines = args.engines.split(",")
-    # runs + warmup chats per size for the unit of work, as many per variant for the service
-    chats = turn_chats(TURN_SIZES, (runs + warmup) * (4 if not args.no_before else 3))
+    # runs + warmup chats per size and chat state for the unit of work, as many per variant
+    # for the service
+    chats = turn_chats(
+        TURN_SIZES, (runs + warmup) * (4 if not args.no_before else 3) * len(CHAT_STATES)
+    )
     print(f"Search benchmark: {count:,} sessions; {machine_summary()}")
     search_rows: list[list[object]] = []
     turn_rows: list[list[object]] = []
@@ -833,6 +860,7 @@ async def main() -> None:
         [
             "engine",
             "turn",
+            "chat",
             "messages",
             "index p50",
             "index p95",
