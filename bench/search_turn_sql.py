@@ -7,7 +7,9 @@ messages of migrations 0012 (``parsed``), 0013 (``bytes``) and 0014 (``declared`
 (`search_schema.install_statements(messages=…)`), the copies interleaved, each turn
 committed, 15 chats per history size (10, 200 and 1,000 messages, minified JSON as turns
 leave it). CPU time of the ``UPDATE`` (the triggers run inside it) and of the ``COMMIT``,
-medians; then `check_index` on the indexed copies.
+medians. Then the pages each commit writes into the WAL, by table (``dbstat``), without the
+index and with it (``declared``): on a chat's first turn since the index was filled, and on
+its next. Last, `check_index` on the indexed copies.
 
     uv run python bench/search_turn_sql.py [--chats 15]
 """
@@ -23,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -45,10 +48,51 @@ DECLARED = (
     "json_array(version + 1, json_array(json(?1), json(?2))) WHERE id = ?3"
 )
 DESIGNS: tuple[search_schema.MessagesDesign, ...] = ("parsed", "bytes", "declared")
+WAL_HEADER, WAL_FRAME = 32, 24 + 4096
+"""A WAL file's header, and one frame (its header and a page: the databases' 4 KiB pages)."""
 
 
 def _message(text: str) -> str:
     return json.dumps({"role": "user", "content": text, "created_at": "2026-06-30T17:00:00+00:00"})
+
+
+def wal_pages(path: Path, chats: list[str]) -> tuple[Counter[str], Counter[str]]:
+    """Pages written into the WAL per commit, by table (``dbstat``), over one declared turn on
+    each chat and then a second one: the first since the index was filled, the next."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for pragma in sqlite_pragmas():
+        db.execute(pragma)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    tables = dict(db.execute("SELECT pageno, name FROM dbstat").fetchall())
+    wal = Path(f"{path}-wal")
+    results: list[Counter[str]] = []
+    for turn in range(2):
+        start = wal.stat().st_size if wal.exists() else 0
+        for n, chat in enumerate(chats):
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                DECLARED,
+                [_message(f"WAL turn {turn} on pc-{n:03d}"), _message("Reboot it."), chat],
+            )
+            db.execute("COMMIT")
+        counts: Counter[str] = Counter()
+        with wal.open("rb") as file:
+            file.seek(max(start, WAL_HEADER))
+            while frame := file.read(WAL_FRAME):
+                if len(frame) < WAL_FRAME:
+                    break
+                page = int.from_bytes(frame[:4], "big")
+                counts[tables.get(page, "new pages")] += 1
+        results.append(Counter({k: v / len(chats) for k, v in counts.items()}))
+    db.execute("PRAGMA wal_autocheckpoint=1000")
+    db.close()
+    return results[0], results[1]
+
+
+def _pages(counts: Counter[str]) -> str:
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in counts.most_common())
+    return f"{sum(counts.values()):.1f} ({parts})"
 
 
 def main() -> None:
@@ -120,6 +164,12 @@ def main() -> None:
         )
     for db in conns.values():
         db.close()
+    for name in ("none", "declared"):
+        first, again = wal_pages(paths[name], [c.id.hex for c in chats[TURN_SIZES[0]]])
+        print(
+            f"{name}: WAL pages per commit, {TURN_SIZES[0]} messages: "
+            f"{_pages(first)} on a chat's first turn since the fill; {_pages(again)} on its next"
+        )
     for name in DESIGNS:
         engine = sa.create_engine(f"sqlite:///{paths[name]}")
         with engine.connect() as connection:
