@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Collection
 from dataclasses import fields
 from datetime import datetime
@@ -54,6 +55,8 @@ _PLAIN_COLUMNS = tuple(
 )
 """Columns holding the session attribute of the same name (a field, or a property such as
 ``step_count`` that is stored for queries and not read back), enumerations by value."""
+_plain_values = operator.attrgetter(*_PLAIN_COLUMNS)
+"""The plain columns' attributes of a session, at C speed (a write and its diff read them)."""
 _SESSION_READERS = _readers(Session, [n for n in _PLAIN_COLUMNS if n in _SESSION_FIELDS])
 _SUMMARY_READERS = _readers(SessionSummary, SUMMARY_COLUMNS)
 
@@ -133,7 +136,10 @@ def outbox_values(event: DomainEvent) -> dict[str, Any]:
 
 def session_values(session: Session) -> dict[str, Any]:
     """The ``ai_sessions`` columns of a session, but for ``conversation_messages``."""
-    values = {name: _stored(getattr(session, name)) for name in _PLAIN_COLUMNS}
+    values = {
+        name: value.value if isinstance(value, Enum) else value
+        for name, value in zip(_PLAIN_COLUMNS, _plain_values(session), strict=True)
+    }
     link = session.psa_link
     values["psa_provider"] = link.provider if link else None
     values["psa_ticket_id"] = link.ticket_id if link else None

@@ -9,7 +9,8 @@ on SQLite): the history is never re-serialised on a turn. The same messages, wit
 version, go to ``last_append``, from which the search index's trigger indexes them
 (migrations 0014 and 0016, `search_schema.sqlite_messages_triggers` and
 `postgres_messages_triggers`); a write that adds no message leaves the history column out
-of its ``SET``.
+of its ``SET``, and a write sets only the scalar columns whose values changed since the
+session was loaded (`_Loaded.columns`).
 
 - SQLite: `change` loads, applies and writes in one write transaction (one thread hop);
   the hot statements (the session's row, the append, the outbox rows) run on the sqlite3
@@ -94,6 +95,10 @@ _INSERT_FORMER_OWNER = sa.insert(ai_session_former_owners)
 _SCALARS = [
     c.name for c in ai_sessions.c if c.name not in ("id", "conversation_messages", LAST_APPEND)
 ]
+_JSON_SCALARS = [
+    c.name for c in ai_sessions.c if c.name in _SCALARS and c.type._type_affinity is sa.JSON
+]
+"""The scalar columns holding JSON (dicts, lists): `_Loaded.columns` keeps copies of them."""
 _INSERT_OUTBOX = sa.insert(session_outbox).values(
     {c.name: sa.bindparam(c.name) for c in session_outbox.c if not c.primary_key}
 )
@@ -118,6 +123,9 @@ class _Loaded:
     message_count: int
     steps: tuple[GuidedStep, ...]
     former_owner_count: int
+    columns: dict[str, Any]
+    """The ``ai_sessions`` scalar columns' values (`_SCALARS`): a write sets only those that
+    differ from these."""
 
     @classmethod
     def of(cls, session: Session) -> _Loaded:
@@ -128,7 +136,27 @@ class _Loaded:
             len(history),
             tuple(session.steps),
             len(session.former_owner_ids),
+            _scalar_columns(session),
         )
+
+
+def _scalar_columns(session: Session) -> dict[str, Any]:
+    """`_SCALARS`' values of ``session`` as a write would store them. A JSON value (a dict or
+    list) is copied, so that a change made to it in place still shows as a change."""
+    values = session_values(session)
+    del values["id"]
+    for name in _JSON_SCALARS:
+        values[name] = _copied(values[name])
+    return values
+
+
+def _copied(value: Any) -> Any:
+    """A JSON value's copy (`copy.deepcopy` costs ~10 µs for a one-key dict; this ~1 µs)."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
 
 
 _Tracked = dict[UUID, tuple[Session, _Loaded | None]]
@@ -401,7 +429,7 @@ def _one_statement(changed: list[tuple[Session, _Loaded | None]], dialect: str) 
 def _update_with_outbox(session: Session, loaded: _Loaded) -> tuple[sa.Select[Any], dict[str, Any]]:
     """The compare-and-set UPDATE and the outbox INSERT as one statement (PostgreSQL), and
     its parameters; its one value is 1 if the compare-and-set held, else 0."""
-    params, added = _update_params(session, loaded, "postgresql")
+    params, added, columns = _update_params(session, loaded, "postgresql")
     params["events"] = [  # the rest of each row comes from the updated row
         {
             "version": event.version,
@@ -411,7 +439,7 @@ def _update_with_outbox(session: Session, loaded: _Loaded) -> tuple[sa.Select[An
         }
         for event in session.events
     ]
-    return _update_with_outbox_statement(added), params
+    return _update_with_outbox_statement(added, columns), params
 
 
 def _insert(conn: sa.Connection, session: Session) -> None:
@@ -427,11 +455,16 @@ def _insert(conn: sa.Connection, session: Session) -> None:
     _write_former_owners(conn, session, 0)
 
 
-def _update_params(session: Session, loaded: _Loaded, dialect: str) -> tuple[dict[str, Any], int]:
+def _update_params(
+    session: Session, loaded: _Loaded, dialect: str
+) -> tuple[dict[str, Any], int, tuple[str, ...]]:
     """The parameters of `_update_statement`, and its shape: how many messages it appends
-    (-1: it replaces the whole history)."""
+    (-1: it replaces the whole history) and which scalar columns it sets (those whose value
+    changed since ``loaded``, and always the version)."""
     values = session_values(session)
-    params = {name: values[name] for name in _SCALARS}
+    before = loaded.columns
+    columns = tuple(name for name in _SCALARS if name == "version" or values[name] != before[name])
+    params = {name: values[name] for name in columns}
     params["b_id"] = session.id
     params["b_version"] = loaded.version
     messages = session.conversation_messages
@@ -439,18 +472,18 @@ def _update_params(session: Session, loaded: _Loaded, dialect: str) -> tuple[dic
     # A MessageHistory only grows; only a history replaced wholesale needs rewriting.
     if messages is not loaded.history or len(messages) < known:
         params["all_messages"] = [message_to_json(m) for m in messages]
-        return params, -1
+        return params, -1, columns
     added = [message_to_json(m) for m in messages[known:]]
     if dialect != "postgresql":
         params.update({f"added_{i}": message for i, message in enumerate(added)})
     elif added:
         params["added"] = added
-    return params, len(added)
+    return params, len(added), columns
 
 
 def _update(conn: sa.Connection, session: Session, loaded: _Loaded) -> None:
-    params, added = _update_params(session, loaded, conn.dialect.name)
-    if rowcount(conn, _update_statement(conn.dialect.name, added), params) != 1:
+    params, added, columns = _update_params(session, loaded, conn.dialect.name)
+    if rowcount(conn, _update_statement(conn.dialect.name, added, columns), params) != 1:
         raise StaleSession(session.id, loaded.version)
     _write_steps(conn, session, loaded)
     _write_former_owners(conn, session, loaded.former_owner_count)
@@ -490,12 +523,16 @@ def _step_params(session: Session, step: GuidedStep) -> dict[str, Any]:
 
 
 @cache
-def _update_statement(dialect: str, added: int) -> sa.Update:
-    """UPDATE … WHERE id = :b_id AND version = :b_version, appending ``added`` messages
-    (``-1``: replacing the whole history). Built once per shape, so SQLAlchemy's compiled
-    cache always hits."""
+def _update_statement(dialect: str, added: int, columns: tuple[str, ...]) -> sa.Update:
+    """UPDATE … WHERE id = :b_id AND version = :b_version, setting ``columns`` (of
+    `_SCALARS`) and appending ``added`` messages (``-1``: replacing the whole history). Built
+    once per shape, so SQLAlchemy's compiled cache (and `engine.compiled_once`) always hits.
+
+    Only the columns that changed are set: an unchanged column written again still costs
+    its parameter's processing and, on SQLite, ~50 µs of a chat turn's UPDATE (measured
+    with 33 columns set against 5)."""
     column = _C.conversation_messages
-    values: dict[str, Any] = {name: sa.bindparam(name) for name in _SCALARS}
+    values: dict[str, Any] = {name: sa.bindparam(name) for name in columns}
     if added < 0:
         values["conversation_messages"] = sa.bindparam("all_messages", type_=column.type)
     elif added > 0 and dialect == "postgresql":
@@ -525,14 +562,18 @@ def _update_statement(dialect: str, added: int) -> sa.Update:
 
 
 @cache
-def _update_with_outbox_statement(added: int) -> sa.Select[Any]:
+def _update_with_outbox_statement(added: int, columns: tuple[str, ...]) -> sa.Select[Any]:
     """PostgreSQL: ``WITH updated AS (UPDATE … RETURNING id, account_id), outbox AS (INSERT
     INTO session_outbox SELECT … FROM updated, jsonb_to_recordset(:events)) SELECT count(*)
     FROM updated``: 1 if the compare-and-set held (and the events were written), else 0
     (nothing written). One statement, so atomic without a transaction around it."""
     from sqlalchemy.dialects.postgresql import JSONB  # here: SQLite commands never load it
 
-    updated = _update_statement("postgresql", added).returning(_C.id, _C.account_id).cte("updated")
+    updated = (
+        _update_statement("postgresql", added, columns)
+        .returning(_C.id, _C.account_id)
+        .cte("updated")
+    )
     events = (
         sa.func.jsonb_to_recordset(sa.bindparam("events", type_=JSONB))
         .table_valued(
@@ -543,11 +584,11 @@ def _update_with_outbox_statement(added: int) -> sa.Select[Any]:
         )
         .render_derived(name="events", with_types=True)
     )
-    columns = ["session_id", "account_id", "version", "event_name", "payload", "occurred_at"]
+    outbox_columns = ["session_id", "account_id", "version", "event_name", "payload", "occurred_at"]
     outbox = (
         sa.insert(session_outbox)
         .from_select(
-            columns,
+            outbox_columns,
             sa.select(
                 updated.c.id,
                 updated.c.account_id,
