@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from resolutionflow_core.session import Session, SessionType
     from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
     from resolutionflow_core.users import BrowserSessionStore, UserStore
-    from resolutionflow_sqlalchemy.engine import Database
 
 T = TypeVar("T")
 
@@ -72,35 +71,25 @@ class Application:
     @property
     def keys(self) -> KeyStore:
         """The API keys, remembered for ``key_cache_seconds`` once checked."""
-        from resolutionflow_app.keycache import CachedKeyStore
-        from resolutionflow_sqlalchemy.keys import SqlKeyStore
-
-        ttl = self.settings.key_cache_seconds
-        return self._once("keys", lambda database: CachedKeyStore(SqlKeyStore(database), ttl=ttl))
+        return self._once("keys", _key_store)
 
     @property
     def idempotency(self) -> IdempotencyStore:
-        from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
-
-        return self._once("idempotency", SqlIdempotencyStore)
+        return self._once("idempotency", _idempotency_store)
 
     @property
     def users(self) -> UserStore:
-        from resolutionflow_sqlalchemy.users import SqlUserStore
-
-        return self._once("users", SqlUserStore)
+        return self._once("users", _user_store)
 
     @property
     def browser_sessions(self) -> BrowserSessionStore:
-        from resolutionflow_sqlalchemy.users import SqlBrowserSessionStore
+        return self._once("browser_sessions", _browser_session_store)
 
-        return self._once("browser_sessions", SqlBrowserSessionStore)
-
-    def _once(self, name: str, store: Callable[[Database], T]) -> T:
-        """The store ``name``, made over the application's database the first time."""
+    def _once(self, name: str, make: Callable[[Application], T]) -> T:
+        """The store ``name``, made (its module imported) the first time it is asked for."""
         made = self.made.get(name)
         if made is None:
-            made = self.made[name] = store(self.storage.database)
+            made = self.made[name] = make(self)
         return made  # type: ignore[return-value]
 
     @property
@@ -140,6 +129,31 @@ class Application:
             if close is not None:
                 await close()
         await self.storage.dispose()
+
+
+def _key_store(app: Application) -> KeyStore:
+    from resolutionflow_app.keycache import CachedKeyStore
+    from resolutionflow_sqlalchemy.keys import SqlKeyStore
+
+    return CachedKeyStore(SqlKeyStore(app.storage.database), ttl=app.settings.key_cache_seconds)
+
+
+def _idempotency_store(app: Application) -> IdempotencyStore:
+    from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
+
+    return SqlIdempotencyStore(app.storage.database)
+
+
+def _user_store(app: Application) -> UserStore:
+    from resolutionflow_sqlalchemy.users import SqlUserStore
+
+    return SqlUserStore(app.storage.database)
+
+
+def _browser_session_store(app: Application) -> BrowserSessionStore:
+    from resolutionflow_sqlalchemy.users import SqlBrowserSessionStore
+
+    return SqlBrowserSessionStore(app.storage.database)
 
 
 class OfflineOnFirstUse:
@@ -201,6 +215,11 @@ async def prepare_database(settings: Settings) -> None:
     await migrations.upgrade(settings.database_url)
 
 
+def open_storage(settings: Settings) -> SqlStorage:
+    """The storage on the configured database (nothing connects until it is used)."""
+    return SqlStorage.from_url(settings.database_url, timeout=settings.database_timeout)
+
+
 def open_application(
     settings: Settings | None = None,
     *,
@@ -217,9 +236,7 @@ def open_application(
     scripted LLM, an in-memory PSA, a fixed clock), and everything that needs it is built
     over it: the sessions service, the delivery relay, the use cases."""
     settings = settings or Settings()
-    storage = storage or SqlStorage.from_url(
-        settings.database_url, timeout=settings.database_timeout
-    )
+    storage = storage or open_storage(settings)
     llm = llm or build_llm(settings)
     clock = clock or SystemClock()
     psa = psa or ConfiguredPSAConnections(
