@@ -11,7 +11,8 @@ SQLite database in a temporary directory holding a few sessions:
   its SQLite dialect, Typer with the pydantic adapters it builds for every option,
   pydantic-settings, rich's console and table, asyncio), once as a plain process and once
   with the garbage collector handled as the CLI handles it (`resolutionflow_cli.startup`):
-  what ``sessions list`` takes above the latter is this project's own code and work.
+  what ``sessions list`` takes above the latter is this project's own code and work; and
+  a third time without the pydantic stack (`PYDANTIC_STACK`), to show what it costs.
 
 The cases run in interleaved rounds (a busy machine slows them alike); medians and bests
 of wall time, and the median CPU time (user + system) of each process beside it.
@@ -50,6 +51,9 @@ LIBRARIES = (
     "asyncio",
 )
 """What ``sessions list`` imports from other projects and cannot do without."""
+
+PYDANTIC_STACK = ("typer._adapters", "pydantic_settings")
+"""The `LIBRARIES` that load pydantic (the core itself does not at import time)."""
 
 
 def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -132,6 +136,11 @@ def main() -> None:
             # the command's own code and work stand on.
             paused = f"import gc; gc.set_threshold(100_000, 10, 10); {code}; gc.freeze()"
             cases["libraries only, collector as the CLI"] = [sys.executable, "-c", paused]
+            # And without the pydantic stack (Typer's adapters, pydantic-settings and the
+            # pydantic they load): what the floor would be if the command did not need it.
+            rest = ", ".join(name for name in LIBRARIES if name not in PYDANTIC_STACK)
+            bare = f"import gc; gc.set_threshold(100_000, 10, 10); import {rest}; gc.freeze()"
+            cases["libraries but pydantic, collector as the CLI"] = [sys.executable, "-c", bare]
         envs = dict.fromkeys(cases, env)
         if args.before is not None:
             src = args.before.resolve() / "src"

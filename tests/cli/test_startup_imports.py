@@ -106,3 +106,23 @@ def test_only_the_newest_revision_counts_as_current(tmp_path: Path) -> None:
 
     (head,) = migrations.heads()
     assert asyncio.run(states()) == ((None, False), ("0001_baseline", False), (head, True))
+
+
+def test_listing_sessions_loads_no_store_it_does_not_use(tmp_path: Path) -> None:
+    """The composition root makes the API keys', users' and idempotency keys' stores, and
+    the PSA connections' management, when first asked for: `sessions list` asks for none."""
+    database = tmp_path / "current.sqlite3"
+    asyncio.run(migrations.upgrade(f"sqlite:///{database}"))
+    code, out, modules = loaded_modules(["sessions", "list"], database)
+    assert (code, out.strip()) == (0, "No sessions match.")
+    assert "resolutionflow_app.bootstrap" in modules
+    unused = {
+        "resolutionflow_core.keys",
+        "resolutionflow_core.users",
+        "resolutionflow_app.keycache",
+        "resolutionflow_app.connections",
+        "resolutionflow_sqlalchemy.keys",
+        "resolutionflow_sqlalchemy.users",
+        "resolutionflow_sqlalchemy.idempotency",
+    }
+    assert modules.isdisjoint(unused), sorted(modules & unused)

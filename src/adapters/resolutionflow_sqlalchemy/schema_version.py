@@ -15,7 +15,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from resolutionflow_sqlalchemy.engine import open_database
+from resolutionflow_sqlalchemy.engine import Database, open_database
 
 VERSIONS_DIR = Path(__file__).resolve().parent / "migrations" / "versions"
 
@@ -42,9 +42,12 @@ def shipped_heads() -> frozenset[str] | None:
     return heads or None
 
 
-async def current_revision(url: str) -> str | None:
+async def current_revision(url: str, database: Database | None = None) -> str | None:
     """The one revision recorded in the database at ``url``; None if there is none (or more
-    than one: branches are for Alembic to judge)."""
+    than one: branches are for Alembic to judge). Read through ``database`` when given (the
+    caller's, left open), else through one opened for the question."""
+    if database is not None:
+        return await database.read(_recorded_revision)
     # The adapter's own engine kind (on SQLite the blocking driver in a thread, which does
     # not import SQLAlchemy's asyncio extension and ORM), not Alembic's async one.
     database = open_database(url)  # disposed below: its pool closes with it
@@ -61,7 +64,8 @@ def _recorded_revision(connection: sa.Connection) -> str | None:
     return str(rows[0][0]) if len(rows) == 1 else None
 
 
-async def is_current(url: str) -> bool:
-    """True only when the database at ``url`` is at the newest shipped revision."""
+async def is_current(url: str, database: Database | None = None) -> bool:
+    """True only when the database at ``url`` is at the newest shipped revision (read
+    through ``database`` when given, as `current_revision`)."""
     heads = shipped_heads()
-    return heads is not None and len(heads) == 1 and await current_revision(url) in heads
+    return heads is not None and len(heads) == 1 and await current_revision(url, database) in heads

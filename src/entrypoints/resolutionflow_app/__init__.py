@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         StartupError,
         build_llm,
         open_application,
+        open_storage,
         prepare_database,
     )
     from resolutionflow_app.settings import Settings
@@ -24,6 +25,7 @@ _HOMES = {
     "StartupError": "bootstrap",
     "build_llm": "bootstrap",
     "open_application": "bootstrap",
+    "open_storage": "bootstrap",
     "prepare_database": "bootstrap",
     "Settings": "settings",
 }
@@ -44,5 +46,6 @@ __all__ = [
     "StartupError",
     "build_llm",
     "open_application",
+    "open_storage",
     "prepare_database",
 ]

@@ -6,51 +6,41 @@ need; `Application.close` releases the database and the LLM client.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
-from resolutionflow_app.connections import ConnectionManagement, ManagedConnections, managed
-from resolutionflow_app.keycache import CachedKeyStore
 from resolutionflow_app.psa import ConfiguredPSAConnections, Sealer
 from resolutionflow_app.settings import Settings
 from resolutionflow_core.delivery import DeliveryRelay, SessionDeliveries
-from resolutionflow_core.idempotency import IdempotencyStore
-from resolutionflow_core.keys import KeyManagement, KeyStore
-from resolutionflow_core.ports import (
-    LLM,
-    AssistantReply,
-    Clock,
-    PSAConnections,
-    ReplyEvent,
-    SessionDescription,
-    SessionSearch,
-    StepProposal,
-)
+from resolutionflow_core.ports import LLM, Clock, PSAConnections
 from resolutionflow_core.services import SessionService
-from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.system import SystemClock
-from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
-from resolutionflow_core.users import BrowserSessionStore, UserStore
 from resolutionflow_sqlalchemy import SqlStorage
 from resolutionflow_sqlalchemy.connections import SqlPSAConnectionStore
 from resolutionflow_sqlalchemy.delivery import SqlDeliveryQueue
-from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
-from resolutionflow_sqlalchemy.keys import SqlKeyStore
 from resolutionflow_sqlalchemy.search import SqlSessionSearch
-from resolutionflow_sqlalchemy.users import SqlBrowserSessionStore, SqlUserStore
 
+if TYPE_CHECKING:
+    from resolutionflow_app.connections import ConnectionManagement, ManagedConnections
+    from resolutionflow_core.idempotency import IdempotencyStore
+    from resolutionflow_core.keys import KeyManagement, KeyStore
+    from resolutionflow_core.ports import (
+        AssistantReply,
+        ReplyEvent,
+        SessionDescription,
+        SessionSearch,
+        StepProposal,
+    )
+    from resolutionflow_core.session import Session, SessionType
+    from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
+    from resolutionflow_core.users import BrowserSessionStore, UserStore
 
-def _users_in_memory() -> UserStore:
-    # Imported when used: the memory package loads the offline assistant and its playbooks.
-    from resolutionflow_memory.users import InMemoryUserStore
+T = TypeVar("T")
 
-    return InMemoryUserStore()
-
-
-def _browser_sessions_in_memory() -> BrowserSessionStore:
-    from resolutionflow_memory.users import InMemoryBrowserSessionStore
-
-    return InMemoryBrowserSessionStore()
+# The stores a use case needs only now and then (API keys, users and their browser sessions,
+# idempotency keys) and the PSA connections' management are imported and built the first
+# time they are asked for: `resolutionflow sessions list` loads none of them.
 
 
 class StartupError(Exception):
@@ -62,7 +52,8 @@ class Application:
     """Everything an entrypoint needs, built from one `Settings` (`open_application`).
 
     Each object is held once: the services are built over these ports, and the use cases
-    below are views over them."""
+    below are views over them. The stores only some use cases need (`keys`, `idempotency`,
+    `users`, `browser_sessions`) are made on first use, over the same database."""
 
     settings: Settings
     storage: SqlStorage
@@ -70,28 +61,57 @@ class Application:
     psa: PSAConnections
     """The accounts' PSA connections: the stored, configurable ones (`ManagedConnections`)
     unless a test gave a fixed set."""
-    keys: KeyStore
-    idempotency: IdempotencyStore
     sessions: SessionService
     deliveries: SqlDeliveryQueue
     clock: Clock = field(default_factory=SystemClock)
-    users: UserStore = field(default_factory=_users_in_memory)
-    browser_sessions: BrowserSessionStore = field(default_factory=_browser_sessions_in_memory)
+    made: dict[str, object] = field(default_factory=dict, repr=False)
+    """The stores made so far (or given to `open_application`), by name. Its type names
+    no store: Litestar reads these annotations, and they would load every store's module."""
+
+    @property
+    def keys(self) -> KeyStore:
+        """The API keys, remembered for ``key_cache_seconds`` once checked."""
+        return self._once("keys", _key_store)
+
+    @property
+    def idempotency(self) -> IdempotencyStore:
+        return self._once("idempotency", _idempotency_store)
+
+    @property
+    def users(self) -> UserStore:
+        return self._once("users", _user_store)
+
+    @property
+    def browser_sessions(self) -> BrowserSessionStore:
+        return self._once("browser_sessions", _browser_session_store)
+
+    def _once(self, name: str, make: Callable[[Application], T]) -> T:
+        """The store ``name``, made (its module imported) the first time it is asked for."""
+        made = self.made.get(name)
+        if made is None:
+            made = self.made[name] = make(self)
+        return made  # type: ignore[return-value]
 
     @property
     def key_management(self) -> KeyManagement:
         """The account's API keys as its owners and admins may manage them."""
+        from resolutionflow_core.keys import KeyManagement
+
         return KeyManagement(self.keys, self.clock)
 
     @property
     def connections(self) -> ManagedConnections:
         """The PSA connections as configured and sealed (`ConnectionsNotManaged` when the
         application was given a fixed set)."""
+        from resolutionflow_app.connections import managed
+
         return managed(self.psa)
 
     @property
     def connection_management(self) -> ConnectionManagement:
         """The account's PSA connection as its owners and admins may manage it."""
+        from resolutionflow_app.connections import ConnectionManagement
+
         return ConnectionManagement(self.psa, self.clock)
 
     @property
@@ -109,6 +129,31 @@ class Application:
             if close is not None:
                 await close()
         await self.storage.dispose()
+
+
+def _key_store(app: Application) -> KeyStore:
+    from resolutionflow_app.keycache import CachedKeyStore
+    from resolutionflow_sqlalchemy.keys import SqlKeyStore
+
+    return CachedKeyStore(SqlKeyStore(app.storage.database), ttl=app.settings.key_cache_seconds)
+
+
+def _idempotency_store(app: Application) -> IdempotencyStore:
+    from resolutionflow_sqlalchemy.idempotency import SqlIdempotencyStore
+
+    return SqlIdempotencyStore(app.storage.database)
+
+
+def _user_store(app: Application) -> UserStore:
+    from resolutionflow_sqlalchemy.users import SqlUserStore
+
+    return SqlUserStore(app.storage.database)
+
+
+def _browser_session_store(app: Application) -> BrowserSessionStore:
+    from resolutionflow_sqlalchemy.users import SqlBrowserSessionStore
+
+    return SqlBrowserSessionStore(app.storage.database)
 
 
 class OfflineOnFirstUse:
@@ -170,6 +215,11 @@ async def prepare_database(settings: Settings) -> None:
     await migrations.upgrade(settings.database_url)
 
 
+def open_storage(settings: Settings) -> SqlStorage:
+    """The storage on the configured database (nothing connects until it is used)."""
+    return SqlStorage.from_url(settings.database_url, timeout=settings.database_timeout)
+
+
 def open_application(
     settings: Settings | None = None,
     *,
@@ -186,9 +236,7 @@ def open_application(
     scripted LLM, an in-memory PSA, a fixed clock), and everything that needs it is built
     over it: the sessions service, the delivery relay, the use cases."""
     settings = settings or Settings()
-    storage = storage or SqlStorage.from_url(
-        settings.database_url, timeout=settings.database_timeout
-    )
+    storage = storage or open_storage(settings)
     llm = llm or build_llm(settings)
     clock = clock or SystemClock()
     psa = psa or ConfiguredPSAConnections(
@@ -199,8 +247,6 @@ def open_application(
         storage=storage,
         llm=llm,
         psa=psa,
-        keys=keys or CachedKeyStore(SqlKeyStore(storage.database), ttl=settings.key_cache_seconds),
-        idempotency=SqlIdempotencyStore(storage.database),
         sessions=SessionService(
             uow=storage.unit_of_work,
             llm=llm,
@@ -210,6 +256,5 @@ def open_application(
         ),
         deliveries=SqlDeliveryQueue(storage.database),
         clock=clock,
-        users=SqlUserStore(storage.database),
-        browser_sessions=SqlBrowserSessionStore(storage.database),
+        made={} if keys is None else {"keys": keys},
     )

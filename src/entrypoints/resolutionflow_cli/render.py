@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
@@ -21,12 +22,14 @@ from resolutionflow_cli.output import clean
 from resolutionflow_core.chat import ConversationMessage, MessageRole
 from resolutionflow_core.delivery import Delivery, DeliveryState
 from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind, tier_for
-from resolutionflow_core.keys import ApiKey
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import SessionSummary
 from resolutionflow_core.markers import ParsedReply, parse_markers
 from resolutionflow_core.session import Session, SessionType
 from resolutionflow_core.updates import StatusUpdateDraft
+
+if TYPE_CHECKING:
+    from resolutionflow_core.keys import ApiKey
 
 TYPE_BADGES: dict[SessionType, tuple[str, str]] = {
     SessionType.GUIDED: ("◆ Guided", "bold cyan"),
@@ -117,7 +120,7 @@ def sessions_table(rows: Iterable[SessionSummary], width: int) -> Table:
     table = Table(header_style="bold", box=None, pad_edge=False)
     for header in headers:
         table.add_column(
-            header,
+            Text(header),  # not a str: rich would look it over for markup and :emoji: codes
             no_wrap=True,
             overflow="ellipsis",
             style="dim" if header == "ID" else "",

@@ -28,6 +28,7 @@ from resolutionflow_core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from resolutionflow_app import Application, Settings
+    from resolutionflow_sqlalchemy.engine import Database
 
 T = TypeVar("T")
 
@@ -163,13 +164,30 @@ class Workbench:
 
     def __enter__(self) -> Self:
         try:
-            self.run(ensure_schema(self.settings))
-            self._app = _opener()(self.settings)
+            self._app = self._open()
         except BaseException:
             self._runner.close()
             raise
         startup.started()  # the modules a command needs are loaded
         return self
+
+    def _open(self) -> Application:
+        """The application, on a database whose schema is this version's (`ensure_schema`)."""
+        factory = _OPEN_APPLICATION.get()
+        if factory is not None:  # a test's or an embedding program's: its own database
+            self.run(ensure_schema(self.settings))
+            return factory(self.settings)
+        from resolutionflow_app import open_application, open_storage
+
+        # The schema is checked on the storage the application then works on: one engine
+        # and one connection set up, not a second pair for the check.
+        storage = open_storage(self.settings)
+        try:
+            self.run(ensure_schema(self.settings, storage.database))
+            return open_application(self.settings, storage=storage)
+        except BaseException:
+            self.run(storage.dispose())
+            raise
 
     def __exit__(
         self,
@@ -200,26 +218,18 @@ def opened_by(factory: Callable[[Settings], Application] | None) -> Iterator[Non
         _OPEN_APPLICATION.reset(token)
 
 
-def _opener() -> Callable[[Settings], Application]:
-    factory = _OPEN_APPLICATION.get()
-    if factory is not None:
-        return factory
-    from resolutionflow_app import open_application
-
-    return open_application
-
-
 def call(settings: Settings, work: Callable[[Application], Coroutine[Any, Any, T]]) -> T:
     """Open the application, run ``work`` with it, close it."""
     with Workbench(settings) as bench:
         return bench.run(work(bench.app))
 
 
-async def ensure_schema(settings: Settings) -> None:
+async def ensure_schema(settings: Settings, database: Database | None = None) -> None:
     """Refuse to work on a database whose schema is not this version's.
 
     A new SQLite file (the embedded default) gets the schema on first use: zero set-up on
-    one machine. Anything else is left to ``resolutionflow db upgrade``.
+    one machine. Anything else is left to ``resolutionflow db upgrade``. The common case
+    is read through ``database`` when given (the application's, left open).
     """
     from resolutionflow_sqlalchemy.schema_version import is_current
 
@@ -227,7 +237,7 @@ async def ensure_schema(settings: Settings) -> None:
     new_file = _is_new_sqlite_file(url)  # before `current`, which creates the file
     # The common case without Alembic (half a second to import); any other answer is
     # Alembic's to give.
-    if not new_file and await is_current(url):
+    if not new_file and await is_current(url, database):
         return
     from resolutionflow_sqlalchemy import migrations
 
