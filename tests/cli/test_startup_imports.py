@@ -70,15 +70,21 @@ def test_a_command_on_a_current_database_imports_no_alembic_server_or_sdk(
     assert modules.isdisjoint(SERVER_AND_SDK), sorted(modules & set(SERVER_AND_SDK))
 
 
+def sessions_list_modules(tmp_path: Path) -> set[str]:
+    """The modules `sessions list` loads, run on an empty database at the newest schema."""
+    database = tmp_path / "current.sqlite3"
+    asyncio.run(migrations.upgrade(f"sqlite:///{database}"))
+    code, out, modules = loaded_modules(["sessions", "list"], database)
+    assert (code, out.strip()) == (0, "No sessions match.")
+    return modules
+
+
 def test_a_command_on_sqlite_imports_no_asyncio_extension_orm_or_legacy_migration(
     tmp_path: Path,
 ) -> None:
     """SQLite runs on the blocking engine in threads: SQLAlchemy's asyncio extension (which
     pulls in the ORM), aiosqlite and the legacy-chat migration are not needed to answer."""
-    database = tmp_path / "current.sqlite3"
-    asyncio.run(migrations.upgrade(f"sqlite:///{database}"))
-    code, out, modules = loaded_modules(["sessions", "list"], database)
-    assert (code, out.strip()) == (0, "No sessions match.")
+    modules = sessions_list_modules(tmp_path)
     assert "sqlalchemy.engine" in modules
     unneeded = {
         "sqlalchemy.ext.asyncio",
@@ -111,10 +117,7 @@ def test_only_the_newest_revision_counts_as_current(tmp_path: Path) -> None:
 def test_listing_sessions_loads_no_store_it_does_not_use(tmp_path: Path) -> None:
     """The composition root makes the API keys', users' and idempotency keys' stores, and
     the PSA connections' management, when first asked for: `sessions list` asks for none."""
-    database = tmp_path / "current.sqlite3"
-    asyncio.run(migrations.upgrade(f"sqlite:///{database}"))
-    code, out, modules = loaded_modules(["sessions", "list"], database)
-    assert (code, out.strip()) == (0, "No sessions match.")
+    modules = sessions_list_modules(tmp_path)
     assert "resolutionflow_app.bootstrap" in modules
     unused = {
         "resolutionflow_core.keys",
