@@ -114,3 +114,18 @@ async def test_a_chat_turn_sets_only_what_it_changed_and_every_change_is_stored(
     assert session_values(again) == session_values(resolved)
     assert again.problem_summary == "Outlook cannot reach the mail server"
     await storage.dispose()
+
+
+def test_the_update_shapes_kept_built_are_bounded() -> None:
+    """The shape of an UPDATE depends on the data (messages appended × columns changed):
+    a long-running server must not keep every shape it was ever sent."""
+    from resolutionflow_sqlalchemy import storage as module
+
+    module._update_statement.cache_clear()
+    shapes = module.STATEMENT_SHAPES + 20
+    for added in range(shapes):
+        module._update_statement("sqlite", added, ("version",))
+    info = module._update_statement.cache_info()
+    assert info.maxsize == module.STATEMENT_SHAPES
+    assert info.currsize == module.STATEMENT_SHAPES
+    assert module._update_with_outbox_statement.cache_info().maxsize == module.STATEMENT_SHAPES

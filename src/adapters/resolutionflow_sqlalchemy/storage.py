@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 from uuid import UUID
@@ -99,6 +99,10 @@ _JSON_SCALARS = [
     c.name for c in ai_sessions.c if c.name in _SCALARS and c.type._type_affinity is sa.JSON
 ]
 """The scalar columns holding JSON (dicts, lists): `_Loaded.columns` keeps copies of them."""
+STATEMENT_SHAPES = 512
+"""How many UPDATE shapes (messages appended × columns set) are kept built: a server meets a
+few dozen (a turn, a pause, a resolution, …), but the shape depends on the data, so the
+cache is bounded rather than growing with whatever a long-running process is sent."""
 _INSERT_OUTBOX = sa.insert(session_outbox).values(
     {c.name: sa.bindparam(c.name) for c in session_outbox.c if not c.primary_key}
 )
@@ -522,7 +526,7 @@ def _step_params(session: Session, step: GuidedStep) -> dict[str, Any]:
     return {name: values[name] for name in _STEP_COLUMNS}
 
 
-@cache
+@lru_cache(maxsize=STATEMENT_SHAPES)
 def _update_statement(dialect: str, added: int, columns: tuple[str, ...]) -> sa.Update:
     """UPDATE … WHERE id = :b_id AND version = :b_version, setting ``columns`` (of
     `_SCALARS`) and appending ``added`` messages (``-1``: replacing the whole history). Built
@@ -561,7 +565,7 @@ def _update_statement(dialect: str, added: int, columns: tuple[str, ...]) -> sa.
     )
 
 
-@cache
+@lru_cache(maxsize=STATEMENT_SHAPES)
 def _update_with_outbox_statement(added: int, columns: tuple[str, ...]) -> sa.Select[Any]:
     """PostgreSQL: ``WITH updated AS (UPDATE … RETURNING id, account_id), outbox AS (INSERT
     INTO session_outbox SELECT … FROM updated, jsonb_to_recordset(:events)) SELECT count(*)
