@@ -652,20 +652,21 @@ async def measure_turns(
                 ]
                 for n, variant in enumerate(storages)
             }
+
+            async def one_turn(variant: str, session_id: uuid.UUID, kind: str = kind) -> None:
+                if kind == "uow":
+                    await chat_turn(storages[variant], session_id, next(counter))
+                else:
+                    await service_turn(services[variant], session_id, next(counter))
+
             if state == "in use":
                 for variant, queue in queues.items():
                     for session_id in queue:
-                        if kind == "uow":
-                            await chat_turn(storages[variant], session_id, next(counter))
-                        else:
-                            await service_turn(services[variant], session_id, next(counter))
+                        await one_turn(variant, session_id)
 
-            def turn(variant: str, queue: list[uuid.UUID], kind: str = kind) -> Any:
+            def turn(variant: str, queue: list[uuid.UUID]) -> Any:
                 async def run() -> None:
-                    if kind == "uow":
-                        await chat_turn(storages[variant], queue.pop(), next(counter))
-                    else:
-                        await service_turn(services[variant], queue.pop(), next(counter))
+                    await one_turn(variant, queue.pop())
 
                 return run
 

@@ -137,7 +137,7 @@ def outbox_values(event: DomainEvent) -> dict[str, Any]:
 def session_values(session: Session) -> dict[str, Any]:
     """The ``ai_sessions`` columns of a session, but for ``conversation_messages``."""
     values = {
-        name: value.value if isinstance(value, Enum) else value
+        name: _stored(value)
         for name, value in zip(_PLAIN_COLUMNS, _plain_values(session), strict=True)
     }
     link = session.psa_link
