@@ -17,11 +17,20 @@ find what was added.
 - PostgreSQL (``asyncpg``): the same in one autocommit statement, the outbox ``INSERT`` in a
   CTE fed by the ``UPDATE … RETURNING``: one round trip.
 
+That floor is one transaction, as issue 13 defines it. The product's rule (PRODUCT.md: "the
+user's message is stored before the LLM is called, so an LLM failure loses nothing") makes
+the least work for a turn's observable result *two* transactions: the engineer's message
+committed first (its outbox row with it, the history not read back: the caller holds its
+length), then the reply appended and the history read back and decoded.
+:func:`sqlite_floor_store` / :func:`postgres_floor_store` are that first step; the second is
+the one-message `sqlite_floor` / `postgres_floor`. `service_turn.py` reports both floors.
+
 Not a benchmark itself; ``storage_chat_turn.py`` and ``service_turn.py`` use it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import uuid
@@ -32,38 +41,61 @@ import asyncpg  # type: ignore[import-untyped]
 
 EVENT = "session.message_added"
 
-SQLITE_FLOOR_UPDATE = (
-    "UPDATE ai_sessions SET conversation_messages = "
-    "json_insert(conversation_messages, '$[#]', json(?1), '$[#]', json(?2)), "
-    "last_append = json_array(version + 2, json_array(json(?1), json(?2))), "
-    "version = version + 2, step_count = step_count + 2, updated_at = ?3, last_activity_at = ?3 "
-    "WHERE id = ?4 AND account_id = ?5 AND version = ?6 RETURNING conversation_messages"
-)
+
+def sqlite_floor_update(count: int, *, read_back: bool = True) -> str:
+    """The floor's ``UPDATE`` appending ``count`` messages (parameters ``?1``..``?count``,
+    then the time, id, account and version), returning the history or, without
+    ``read_back``, only the version (the compare-and-set still needs to see the row)."""
+    appended = ", ".join(f"json(?{i})" for i in range(1, count + 1))
+    inserts = ", ".join(f"'$[#]', json(?{i})" for i in range(1, count + 1))
+    at, sid, account, version = (f"?{count + i}" for i in range(1, 5))
+    returned = "conversation_messages" if read_back else "version"
+    return (
+        f"UPDATE ai_sessions SET conversation_messages = "
+        f"json_insert(conversation_messages, {inserts}), "
+        f"last_append = json_array(version + {count}, json_array({appended})), "
+        f"version = version + {count}, step_count = step_count + {count}, "
+        f"updated_at = {at}, last_activity_at = {at} "
+        f"WHERE id = {sid} AND account_id = {account} AND version = {version} "
+        f"RETURNING {returned}"
+    )
+
+
+SQLITE_FLOOR_UPDATE = sqlite_floor_update(2)
 SQLITE_FLOOR_OUTBOX = (
     "INSERT INTO session_outbox (session_id, account_id, version, event_name, payload, "
     "occurred_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
 
-PG_FLOOR = """
+
+def pg_floor_statement(count: int, *, read_back: bool = True) -> str:
+    """The PostgreSQL floor's one statement appending ``count`` messages (``$1``, a JSON
+    array), returning the history or, without ``read_back``, only the version."""
+    returned = "conversation_messages" if read_back else "version"
+    return f"""
 WITH u AS (
     UPDATE ai_sessions
     SET conversation_messages = conversation_messages || $1::jsonb,
-        last_append = jsonb_build_array(version + 2, $1::jsonb)::text,
-        version = version + 2, step_count = step_count + 2,
+        last_append = jsonb_build_array(version + {count}, $1::jsonb)::text,
+        version = version + {count}, step_count = step_count + {count},
         updated_at = $2, last_activity_at = $2
     WHERE id = $3 AND account_id = $4 AND version = $5
     RETURNING id, account_id, version, conversation_messages
 ), o AS (
     INSERT INTO session_outbox (session_id, account_id, version, event_name, payload,
                                 occurred_at)
-    SELECT u.id, u.account_id, u.version - 2 + e.n::int, $6,
+    SELECT u.id, u.account_id, u.version - {count} + e.n::int, $6,
            jsonb_build_object('role', e.role,
-                              'index', jsonb_array_length(u.conversation_messages) - 3 + e.n),
+                              'index',
+                              jsonb_array_length(u.conversation_messages) - {count + 1} + e.n),
            e.at
     FROM u CROSS JOIN unnest($7::text[], $8::timestamptz[]) WITH ORDINALITY AS e(role, at, n)
 )
-SELECT conversation_messages FROM u
+SELECT {returned} FROM u
 """
+
+
+PG_FLOOR = pg_floor_statement(2)
 
 
 def sqlite_time(value: datetime) -> str:
@@ -79,15 +111,52 @@ def sqlite_floor(
     added: list[dict[str, Any]],
     times: list[datetime],
 ) -> list[dict[str, Any]]:
-    """Append ``added`` (two messages) under a compare-and-set on ``version``, write their
-    outbox rows, and return the whole history decoded. Blocking: one transaction."""
+    """Append ``added`` (the turn's two messages; one, in the two-transaction floor) under a
+    compare-and-set on ``version``, write their outbox rows, and return the whole history
+    decoded. Blocking: one transaction."""
+    history = _sqlite_append(conn, session_id, account_id, version, added, times, None)
+    assert history is not None
+    return history
+
+
+def sqlite_floor_store(
+    conn: sqlite3.Connection,
+    session_id: uuid.UUID,
+    account_id: str,
+    version: int,
+    added: list[dict[str, Any]],
+    times: list[datetime],
+    length: int,
+) -> None:
+    """Like `sqlite_floor`, but the history is not read back: ``length`` is its length
+    before the append, as the caller holds it (for the outbox rows' index). The first
+    transaction of the two-transaction floor (the engineer's message, committed before the
+    assistant is asked)."""
+    _sqlite_append(conn, session_id, account_id, version, added, times, length)
+
+
+@functools.cache
+def _sqlite_statement(count: int, read_back: bool) -> str:
+    return sqlite_floor_update(count, read_back=read_back)
+
+
+def _sqlite_append(
+    conn: sqlite3.Connection,
+    session_id: uuid.UUID,
+    account_id: str,
+    version: int,
+    added: list[dict[str, Any]],
+    times: list[datetime],
+    length: int | None,
+) -> list[dict[str, Any]] | None:
+    """One transaction; the history decoded if it is read back (``length`` None)."""
+    statement = _sqlite_statement(len(added), length is None)
     conn.execute("BEGIN IMMEDIATE")
     try:
         rows = conn.execute(
-            SQLITE_FLOOR_UPDATE,
+            statement,
             (
-                json.dumps(added[0]),
-                json.dumps(added[1]),
+                *(json.dumps(message) for message in added),
                 sqlite_time(times[-1]),
                 session_id.hex,
                 account_id,
@@ -96,8 +165,13 @@ def sqlite_floor(
         ).fetchall()
         if len(rows) != 1:
             raise RuntimeError(f"stale session {session_id}")
-        history: list[dict[str, Any]] = json.loads(rows[0][0])
-        first = len(history) - len(added)
+        history: list[dict[str, Any]] | None = None
+        if length is None:
+            history = json.loads(rows[0][0])
+            assert history is not None
+            first = len(history) - len(added)
+        else:
+            first = length
         conn.executemany(
             SQLITE_FLOOR_OUTBOX,
             [
@@ -128,8 +202,36 @@ async def postgres_floor(
     times: list[datetime],
 ) -> list[dict[str, Any]]:
     """The same on asyncpg: one autocommit statement, one round trip."""
+    row = await _pg_append(conn, session_id, account_id, version, added, times, read_back=True)
+    history: list[dict[str, Any]] = json.loads(row[0])
+    return history
+
+
+async def postgres_floor_store(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID,
+    account_id: str,
+    version: int,
+    added: list[dict[str, Any]],
+    times: list[datetime],
+) -> None:
+    """Like `postgres_floor`, the history not read back (the first statement of the
+    two-transaction floor)."""
+    await _pg_append(conn, session_id, account_id, version, added, times, read_back=False)
+
+
+async def _pg_append(
+    conn: asyncpg.Connection,
+    session_id: uuid.UUID,
+    account_id: str,
+    version: int,
+    added: list[dict[str, Any]],
+    times: list[datetime],
+    *,
+    read_back: bool,
+) -> Any:
     row = await conn.fetchrow(
-        PG_FLOOR,
+        _pg_statement(len(added), read_back),
         json.dumps(added),
         times[-1],
         session_id,
@@ -141,5 +243,9 @@ async def postgres_floor(
     )
     if row is None:
         raise RuntimeError(f"stale session {session_id}")
-    history: list[dict[str, Any]] = json.loads(row[0])
-    return history
+    return row
+
+
+@functools.cache
+def _pg_statement(count: int, read_back: bool) -> str:
+    return pg_floor_statement(count, read_back=read_back)
