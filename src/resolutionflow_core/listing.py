@@ -15,14 +15,17 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 from uuid import UUID
 
 from resolutionflow_core.access import Actor
 from resolutionflow_core.errors import CursorMismatch, E, InvalidCursor, InvalidInput, enum_value
 from resolutionflow_core.guided import ConfidenceTier
+from resolutionflow_core.kinds import ProblemDomain, SessionType
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.session import ProblemDomain, Session, SessionType
+
+if TYPE_CHECKING:  # a summary is made from a session; listing needs not load the aggregate
+    from resolutionflow_core.session import Session
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

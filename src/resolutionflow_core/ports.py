@@ -11,17 +11,21 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 from uuid import UUID
 
 from resolutionflow_core.errors import InvalidInput
-from resolutionflow_core.guided import ProposedStep
-from resolutionflow_core.listing import SessionPage, SessionQuery
-from resolutionflow_core.search import SearchPage, SearchQuery
-from resolutionflow_core.session import ProblemDomain, Session, SessionType
-from resolutionflow_core.tickets import PSANote, Ticket
-from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
-from resolutionflow_core.usage import TokenUsage
+from resolutionflow_core.kinds import ProblemDomain
+
+if TYPE_CHECKING:  # what crosses the ports, named for type checkers: none is needed to run
+    from resolutionflow_core.guided import ProposedStep
+    from resolutionflow_core.kinds import SessionType
+    from resolutionflow_core.listing import SessionPage, SessionQuery
+    from resolutionflow_core.search import SearchPage, SearchQuery
+    from resolutionflow_core.session import Session
+    from resolutionflow_core.tickets import PSANote, Ticket
+    from resolutionflow_core.updates import Audience, StatusUpdateDraft, UpdateLength
+    from resolutionflow_core.usage import TokenUsage
 
 # -- storage ----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 from uuid import UUID
 
 from resolutionflow_core.access import Actor
@@ -35,8 +35,10 @@ from resolutionflow_core.listing import (
     SessionSummary,
     history_query,
 )
-from resolutionflow_core.session import Session
 from resolutionflow_core.similar import SimilarSession
+
+if TYPE_CHECKING:  # a session is only read here (its document, its similar sessions)
+    from resolutionflow_core.session import Session
 
 MAX_QUERY_CHARS = 500
 MAX_QUERY_TERMS = 32

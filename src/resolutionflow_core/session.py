@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -50,6 +49,8 @@ from resolutionflow_core.events import (
     TicketLinked,
 )
 from resolutionflow_core.guided import ConfidenceTier, GuidedStep, ProposedStep, tier_for
+from resolutionflow_core.kinds import IntakeType as IntakeType
+from resolutionflow_core.kinds import ProblemDomain as ProblemDomain
 from resolutionflow_core.kinds import SessionType as SessionType
 from resolutionflow_core.lifecycle import (
     TERMINAL_STATUSES,
@@ -64,26 +65,6 @@ from resolutionflow_core.usage import TokenUsage
 
 MAX_INTAKE_BYTES = 64_000
 MAX_SUMMARY_CHARS = 8_000
-
-
-class IntakeType(StrEnum):
-    FREE_TEXT = "free_text"
-    PSA_TICKET = "psa_ticket"
-    SCREENSHOT = "screenshot"
-    LOG_PASTE = "log_paste"
-    COMBINED = "combined"
-
-
-class ProblemDomain(StrEnum):
-    NETWORK = "network"
-    EMAIL = "email"
-    IDENTITY = "identity"
-    ENDPOINT = "endpoint"
-    PRINTING = "printing"
-    SERVER = "server"
-    SECURITY = "security"
-    CLOUD = "cloud"
-    OTHER = "other"
 
 
 _A = LifecycleAction

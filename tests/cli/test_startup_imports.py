@@ -129,3 +129,24 @@ def test_listing_sessions_loads_no_store_it_does_not_use(tmp_path: Path) -> None
         "resolutionflow_sqlalchemy.idempotency",
     }
     assert modules.isdisjoint(unused), sorted(modules & unused)
+
+
+def test_the_sessions_commands_module_loads_neither_the_aggregate_nor_the_services() -> None:
+    """`resolutionflow_cli.commands.sessions` and the table it draws name the session, the
+    services' `ChatTurn` and a delivery for type checkers only (the enums come from the
+    leaf module `kinds`): what `sessions list` loads of the aggregate comes from the storage
+    (`resolutionflow_sqlalchemy.storage` and `.mapping`), not from the command's side."""
+    probe = (
+        "import json, sys; import resolutionflow_cli.commands.sessions;"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = set(json.loads(done.stdout))
+    assert "resolutionflow_cli.render" in modules
+    aggregate = {
+        "resolutionflow_core.session",
+        "resolutionflow_core.services",
+        "resolutionflow_core.documentation",
+        "resolutionflow_sqlalchemy",
+    }
+    assert modules.isdisjoint(aggregate), sorted(modules & aggregate)

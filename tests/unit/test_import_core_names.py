@@ -81,3 +81,39 @@ def test_a_module_of_the_core_is_an_attribute_of_the_package_as_before() -> None
     assert "resolutionflow_core.services" not in loaded
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
         resolutionflow_core.nothing_here  # type: ignore[attr-defined]  # noqa: B018
+
+
+AGGREGATE = (
+    "resolutionflow_core.session",
+    "resolutionflow_core.events",
+    "resolutionflow_core.documentation",
+    "resolutionflow_core.markers",
+)
+"""The aggregate, the events it records and the notes it writes: what a read needs not load."""
+
+
+@pytest.mark.process
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "from resolutionflow_core.listing import SessionPage, SessionSummary, history_query",
+        "from resolutionflow_core.ports import SessionRepository, UnitOfWork, LLM",
+        "from resolutionflow_core.search import SearchPage, search_query",
+        "from resolutionflow_core.kinds import IntakeType, ProblemDomain, SessionType",
+    ],
+)
+def test_the_read_models_ports_and_kinds_load_without_the_aggregate(statement: str) -> None:
+    """The history's rows, the search's hits, the ports and the enums name the aggregate for
+    type checkers only: a read that imports them does not build the session's classes."""
+    loaded = loaded_by(statement)
+    assert loaded.isdisjoint(AGGREGATE), sorted(loaded.intersection(AGGREGATE))
+
+
+def test_the_kinds_are_the_aggregates_own() -> None:
+    """`IntakeType` and `ProblemDomain` moved to the leaf module `kinds`, as `SessionType`
+    did: the aggregate's names for them are the same objects."""
+    from resolutionflow_core import kinds, session
+
+    assert session.IntakeType is kinds.IntakeType
+    assert session.ProblemDomain is kinds.ProblemDomain
+    assert session.SessionType is kinds.SessionType

@@ -19,17 +19,22 @@ from rich.table import Table
 from rich.text import Text
 
 from resolutionflow_cli.output import clean
-from resolutionflow_core.chat import ConversationMessage, MessageRole
-from resolutionflow_core.delivery import Delivery, DeliveryState
-from resolutionflow_core.guided import ConfidenceTier, GuidedStep, StepKind, tier_for
+from resolutionflow_core.chat import MessageRole
+from resolutionflow_core.delivery import DeliveryState
+from resolutionflow_core.guided import ConfidenceTier, StepKind, tier_for
+from resolutionflow_core.kinds import SessionType
 from resolutionflow_core.lifecycle import SessionStatus
-from resolutionflow_core.listing import SessionSummary
-from resolutionflow_core.markers import ParsedReply, parse_markers
-from resolutionflow_core.session import Session, SessionType
-from resolutionflow_core.updates import StatusUpdateDraft
+from resolutionflow_core.markers import parse_markers
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # what is drawn, named for type checkers (the aggregate is only read)
+    from resolutionflow_core.chat import ConversationMessage
+    from resolutionflow_core.delivery import Delivery
+    from resolutionflow_core.guided import GuidedStep
     from resolutionflow_core.keys import ApiKey
+    from resolutionflow_core.listing import SessionSummary
+    from resolutionflow_core.markers import ParsedReply
+    from resolutionflow_core.session import Session
+    from resolutionflow_core.updates import StatusUpdateDraft
 
 TYPE_BADGES: dict[SessionType, tuple[str, str]] = {
     SessionType.GUIDED: ("◆ Guided", "bold cyan"),

@@ -19,8 +19,8 @@ from resolutionflow_cli.options import AS_DEFAULT, ActorOption, JsonOption, Sess
 from resolutionflow_cli.output import console, print_json, print_table, table_width
 from resolutionflow_cli.runtime import DEFAULT_ACTOR, call, load_settings, parse_actor
 from resolutionflow_core.access import Actor, allowed_actions_for
-from resolutionflow_core.delivery import Delivery
 from resolutionflow_core.errors import InvalidInput
+from resolutionflow_core.kinds import IntakeType, SessionType
 from resolutionflow_core.lifecycle import SessionStatus
 from resolutionflow_core.listing import (
     DEFAULT_PAGE_SIZE,
@@ -30,11 +30,12 @@ from resolutionflow_core.listing import (
     parse_moment,
 )
 from resolutionflow_core.search import SearchPage, similar_for
-from resolutionflow_core.services import ChatTurn
-from resolutionflow_core.session import IntakeType, Session, SessionType
 
 if TYPE_CHECKING:
     from resolutionflow_app import Application
+    from resolutionflow_core.delivery import Delivery
+    from resolutionflow_core.services import ChatTurn
+    from resolutionflow_core.session import Session
 
 # `--json` prints the read models, the HTTP API's documents. Imported where printed: the
 # composition root's package loads SQLAlchemy, which `--help` must not wait for.
