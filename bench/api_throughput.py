@@ -166,6 +166,24 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float:
+    """User + system CPU time so far of the PostgreSQL server's processes on this machine
+    (the backends that live through the measurement: the server's pool keeps them; a
+    backend that exits meanwhile takes its CPU time with it)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != "postgres":
+                    continue
+            except OSError:
+                continue
+            seconds = process_cpu_seconds(int(entry.name))
+            if seconds == seconds:  # not NaN: the process may have gone meanwhile
+                total += seconds
+    return total
+
+
 @dataclass(frozen=True)
 class Result:
     latencies_ms: list[float]
@@ -175,6 +193,8 @@ class Result:
     """The server process's CPU seconds during the measurement."""
     generator_cpu: float
     """This process's (the load generator's) CPU seconds during the measurement."""
+    postgres_cpu: float = 0.0
+    """The PostgreSQL server processes' CPU seconds during the measurement (0 on SQLite)."""
 
     @property
     def requests(self) -> int:
@@ -199,6 +219,7 @@ class Result:
             self.errors + other.errors,
             self.server_cpu + other.server_cpu,
             self.generator_cpu + other.generator_cpu,
+            self.postgres_cpu + other.postgres_cpu,
         )
 
     @property
@@ -216,6 +237,7 @@ async def load(
     seconds: float,
     server_pid: int,
     warmup: float = 0.5,
+    postgres: bool = False,
 ) -> Result:
     """``connections`` workers, each sending ``request(client, worker, n)`` back to back."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -244,11 +266,13 @@ async def load(
         await asyncio.sleep(warmup)
         measuring, began = True, time.monotonic()
         server_began, generator_began = process_cpu_seconds(server_pid), time.process_time()
+        postgres_began = postgres_cpu_seconds() if postgres else 0.0
         await asyncio.gather(*tasks)
         took = time.monotonic() - began
         server_cpu = process_cpu_seconds(server_pid) - server_began
         generator_cpu = time.process_time() - generator_began
-    return Result(latencies, took, errors, server_cpu, generator_cpu)
+        postgres_cpu = postgres_cpu_seconds() - postgres_began if postgres else 0.0
+    return Result(latencies, took, errors, server_cpu, generator_cpu, postgres_cpu)
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -318,6 +342,7 @@ def measure_backend(
                                 connections=args.connections,
                                 seconds=args.seconds / args.rounds,
                                 server_pid=server.process.pid,
+                                postgres=backend == "postgresql",
                             )
                         )
                         results[name] = results[name] + result if name in results else result
@@ -337,6 +362,9 @@ def measure_backend(
                         f"{library.server_cpu_ms:.2f}/{base.server_cpu_ms:.2f}",
                         f"{library.generator_cpu * 1000 / library.requests:.2f}"
                         f"/{base.generator_cpu * 1000 / base.requests:.2f}",
+                        f"{library.postgres_cpu * 1000 / library.requests:.2f}"
+                        if backend == "postgresql"
+                        else "-",
                     ]
                 )
     return rows
@@ -430,13 +458,15 @@ def main() -> None:
             "baseline p50/p95 ms",
             "server CPU ms/req lib/base",
             "generator CPU ms/req lib/base",
+            "postgres CPU ms/req lib",
         ],
         rows,
     )
     print(
         "\nratio = library / baseline req/s. Server CPU: the server process's user + system"
         "\nCPU time per request (x base: library / baseline); generator CPU: this process's"
-        "\n(the load generator's). PostgreSQL's own processes are not in the server CPU."
+        "\n(the load generator's). PostgreSQL's own processes are not in the server CPU:"
+        "\npostgres CPU is theirs (all of the machine's postgres processes) per library request."
         f"\nWhole run {time.monotonic() - started:.0f} s."
     )
 

@@ -55,6 +55,8 @@ DEFAULT_TIMEOUT = 5.0
 SQLITE_BUSY_TIMEOUT_MS = int(DEFAULT_TIMEOUT * 1000)
 """How long a SQLite writer waits for another one to finish before giving up."""
 SQLITE_READ_THREADS = 4
+POSTGRES_POOL_SIZE = 15
+"""Connections a process keeps to PostgreSQL, and opens at most (no overflow)."""
 BUSY_AFTER = 1.0
 """A write waiting this long (seconds; at most half the timeout) for its turn or the lock
 makes the database "busy"."""
@@ -549,9 +551,11 @@ class AsyncDatabase:
                     raise
                 raise wrapped from error
             finally:
-                # Back to the pool: its reset is a ROLLBACK only of a transaction the
-                # adapter began, and none was, so nothing here awaits (no greenlet needed).
-                pooled.close()
+                # Back to the pool, in a greenlet: the reset awaits nothing (no transaction
+                # was begun), but a connection the pool has no room for is closed, and that
+                # awaits (outside a greenlet it failed, `MissingGreenlet` logged, and the
+                # connection was left to be aborted by the garbage collector).
+                await self._spawn(pooled.close)
         except Exception as error:
             _raise_unavailable(error)
             raise
@@ -677,6 +681,12 @@ def open_database(
         return ThreadedDatabase(engine, timeout=timeout)
     if parsed.get_backend_name() == "postgresql":
         options.setdefault("pool_timeout", timeout)
+        # As many connections as before at most (SQLAlchemy's 5 + 10 overflow), but all
+        # kept: an overflow connection is closed when it is returned, so a server with more
+        # than 5 statements in flight opened (a PostgreSQL backend each) and closed a
+        # connection for most of its statements.
+        options.setdefault("pool_size", POSTGRES_POOL_SIZE)
+        options.setdefault("max_overflow", 0)
         connect_args = dict(options.pop("connect_args", {}))
         connect_args.setdefault("timeout", timeout)
         connect_args.setdefault("command_timeout", timeout)

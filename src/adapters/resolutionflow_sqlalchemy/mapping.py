@@ -196,8 +196,13 @@ def step_from_row(row: Any) -> GuidedStep:
 
 
 def session_from_row(
-    row: Any, steps: list[GuidedStep], former_owner_ids: list[str] | None = None
+    row: Any,
+    steps: list[GuidedStep],
+    former_owner_ids: list[str] | None = None,
+    history: MessageHistory | None = None,
 ) -> Session:
+    """The session of an ``ai_sessions`` row; its history decoded from the row's, or
+    ``history`` (a copy of one already decoded at this version, `storage.HistoryCache`)."""
     link = None
     if row.psa_provider is not None and row.psa_ticket_id is not None:
         link = PSALink(
@@ -208,7 +213,9 @@ def session_from_row(
         )
     return Session(
         **_read(row, _SESSION_READERS),
-        conversation_messages=history_from_json(row.conversation_messages, row.created_at),
+        conversation_messages=history_from_json(row.conversation_messages, row.created_at)
+        if history is None
+        else history,
         steps=steps,
         former_owner_ids=former_owner_ids or [],
         psa_link=link,

@@ -25,8 +25,11 @@ session was loaded (`_Loaded.columns`).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -78,9 +81,25 @@ T = TypeVar("T")
 
 _C = ai_sessions.c
 _SUMMARY = [_C[name] for name in SUMMARY_COLUMNS]
-_SESSION_BY_ID = sa.select(ai_sessions).where(
-    _C.id == sa.bindparam("id"), _C.account_id == sa.bindparam("account")
-)
+_HISTORY_UNLESS_KNOWN = sa.type_coerce(
+    sa.case(
+        (
+            sa.and_(
+                _C.version == sa.bindparam("known_version", type_=sa.Integer),
+                _C.updated_at == sa.bindparam("known_updated_at", type_=_C.updated_at.type),
+            ),
+            sa.null(),
+        ),
+        else_=_C.conversation_messages,
+    ),
+    _C.conversation_messages.type,
+).label("conversation_messages")
+"""The history, or NULL (the column is NOT NULL) when the row is still at the version and
+update time of the copy this process holds (`HistoryCache`): decided by the database in the
+statement that reads the row, so an unchanged history is neither sent nor decoded again."""
+_SESSION_BY_ID = sa.select(
+    *(_HISTORY_UNLESS_KNOWN if c.name == "conversation_messages" else c for c in ai_sessions.c)
+).where(_C.id == sa.bindparam("id"), _C.account_id == sa.bindparam("account"))
 _STEPS_OF = (
     sa.select(ai_session_steps)
     .where(ai_session_steps.c.session_id == sa.bindparam("id"))
@@ -165,10 +184,127 @@ def _copied(value: Any) -> Any:
 
 _Tracked = dict[UUID, tuple[Session, _Loaded | None]]
 
+HISTORY_CACHE_SESSIONS = 512
+"""How many sessions' histories a process keeps decoded (the most recently used)."""
+HISTORY_CACHE_MESSAGES = 20_000
+"""How many messages those histories may hold in all (20,000 assistant messages of ~1 KB with
+their usage, held raw and decoded: 47 MB measured with tracemalloc); a longer history is not
+kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A session's history as stored at ``version`` and ``updated_at``; never handed out
+    (each load gets a `MessageHistory.copy`, so nothing an aggregate does reaches it)."""
+
+    version: int
+    updated_at: datetime
+    history: MessageHistory
+
+    def params(self) -> dict[str, Any]:
+        return {"known_version": self.version, "known_updated_at": self.updated_at}
+
+
+_UNKNOWN = {"known_version": -1, "known_updated_at": None}
+
+
+class HistoryCache:
+    """Per process (per `SqlStorage`): each recently read or written session's decoded
+    history, by id, with the version and update time it was stored at.
+
+    Only ever used after the database confirmed it: the read of the session's row returns
+    the history column unless the row still has that version and update time, in the same
+    statement (`_HISTORY_UNLESS_KNOWN`); every write that changes a session moves its
+    version (the compare-and-set). A write by another process, or by this one through
+    another engine, therefore makes the next read fetch and decode the history anew. Bounded
+    by sessions and by messages held (least recently used go first). Thread-safe: SQLite's
+    loads run on the write thread, commits on the event loop.
+    """
+
+    def __init__(
+        self, sessions: int = HISTORY_CACHE_SESSIONS, messages: int = HISTORY_CACHE_MESSAGES
+    ) -> None:
+        self.max_sessions = sessions
+        self.max_messages = messages
+        self._entries: OrderedDict[UUID, _Known] = OrderedDict()
+        self._messages = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        """Loads that used a copy held here (for tests and benchmarks)."""
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def messages(self) -> int:
+        """The messages held, in all."""
+        return self._messages
+
+    def entry(self, session_id: UUID) -> _Known | None:
+        with self._lock:
+            known = self._entries.get(session_id)
+            if known is not None:
+                self._entries.move_to_end(session_id)
+            return known
+
+    def remember(self, session: Session) -> None:
+        """Keep a copy of ``session``'s history, as stored at its version: call it only
+        with a session just read from, or just written to, the database."""
+        history = session.conversation_messages
+        size = len(history)
+        known = _Known(session.version, session.updated_at, history.copy())
+        with self._lock:
+            self._drop(session.id)
+            if size > self.max_messages or self.max_sessions <= 0:
+                return
+            self._entries[session.id] = known
+            self._messages += size
+            while len(self._entries) > self.max_sessions or self._messages > self.max_messages:
+                self._drop(next(iter(self._entries)))
+
+    def forget(self, session_id: UUID) -> None:
+        with self._lock:
+            self._drop(session_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._messages = 0
+
+    def _drop(self, session_id: UUID) -> None:
+        known = self._entries.pop(session_id, None)
+        if known is not None:
+            self._messages -= len(known.history)
+
+    def session_of(
+        self,
+        row: Any,
+        known: _Known | None,
+        steps: list[GuidedStep],
+        former_owner_ids: list[str],
+    ) -> Session:
+        """The session of a row read with ``known``'s parameters (`_UNKNOWN` without)."""
+        if row.conversation_messages is None and known is not None:
+            # The database said the row is still at the version and time of ``known``.
+            self.hits += 1
+            return session_from_row(row, steps, former_owner_ids, known.history.copy())
+        session = session_from_row(row, steps, former_owner_ids)
+        self.remember(session)
+        return session
+
+
+def _row_params(session_id: UUID, account_id: str, known: _Known | None) -> dict[str, Any]:
+    return {
+        "id": session_id,
+        "account": account_id,
+        **(_UNKNOWN if known is None else known.params()),
+    }
+
 
 class SqlSessionRepository:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, histories: HistoryCache | None = None) -> None:
         self._database = database
+        self._histories = HistoryCache(0) if histories is None else histories
         self.tracked: _Tracked = {}
 
     async def add(self, session: Session) -> None:
@@ -194,12 +330,15 @@ class SqlSessionRepository:
         if self._database.dialect.name == "postgresql":
             # A chat session is its one row: one autocommit SELECT, one round trip (a read
             # transaction is three: BEGIN, SELECT, COMMIT).
-            found = await _read_row_only(self._database, session_id, account_id)
+            found = await _read_row_only(self._database, session_id, account_id, self._histories)
             if not isinstance(found, _More):
                 return found
         # SQLite (where a transaction costs no round trip), or a session with rows in other
         # tables (guided, escalated): all of them in one read transaction.
-        return await self._database.read(lambda conn: _load(conn, session_id, account_id))
+        histories = self._histories
+        return await self._database.read(
+            lambda conn: _load(conn, session_id, account_id, histories)
+        )
 
     async def list(self, query: SessionQuery) -> SessionPage:
         rows = await self._database.read(lambda conn: _list(conn, query), one_statement=True)
@@ -209,16 +348,17 @@ class SqlSessionRepository:
 class SqlUnitOfWork:
     """One unit of work: reads as it goes, all writes in one transaction at `commit`."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, histories: HistoryCache | None = None) -> None:
         self._database = database
-        self._sessions = SqlSessionRepository(database)
+        self._histories = HistoryCache(0) if histories is None else histories
+        self._sessions = SqlSessionRepository(database, self._histories)
 
     @property
     def sessions(self) -> SqlSessionRepository:
         return self._sessions
 
     async def __aenter__(self) -> Self:
-        self._sessions = SqlSessionRepository(self._database)
+        self._sessions = SqlSessionRepository(self._database, self._histories)
         return self
 
     async def __aexit__(
@@ -268,7 +408,7 @@ class SqlUnitOfWork:
             # A chat session: one autocommit SELECT, then (usually) one statement that
             # writes it under the compare-and-set with its outbox rows: two round trips
             # where a transaction around both takes five.
-            found = await _read_row_only(self._database, session_id, account_id)
+            found = await _read_row_only(self._database, session_id, account_id, self._histories)
             if found is None:
                 raise SessionNotFound(session_id)
             if not isinstance(found, _More):
@@ -277,8 +417,10 @@ class SqlUnitOfWork:
                 await self.commit()
                 return found, result
 
+        histories = self._histories
+
         def work(conn: sa.Connection) -> tuple[Session, _Loaded, T]:
-            session = _load(conn, session_id, account_id)
+            session = _load(conn, session_id, account_id, histories)
             if session is None:
                 raise SessionNotFound(session_id)
             loaded = _Loaded.of(session)
@@ -301,26 +443,35 @@ class SqlUnitOfWork:
         ]
 
     def _committed(self, changed: list[tuple[Session, _Loaded | None]]) -> None:
-        for session, _ in changed:
+        for session, loaded in changed:
             session.pull_events()
             self._sessions.tracked[session.id] = (session, _Loaded.of(session))
+            if loaded is None or session.version != loaded.version:  # written: as stored now
+                self._histories.remember(session)
 
 
 class SqlStorage:
     """Sessions in SQLite or PostgreSQL; hand `unit_of_work` to the services."""
 
-    def __init__(self, database: Database | AsyncEngine) -> None:
+    def __init__(
+        self, database: Database | AsyncEngine, *, histories: HistoryCache | None = None
+    ) -> None:
         self.database: Database = (
             AsyncDatabase(database) if is_async_engine(database) else cast(Database, database)
         )
+        self.histories = HistoryCache() if histories is None else histories
+        """The decoded histories this process holds (`HistoryCache`); ``HistoryCache(0)``
+        keeps none."""
 
     @classmethod
-    def from_url(cls, url: str, **engine_options: Any) -> SqlStorage:
+    def from_url(
+        cls, url: str, *, histories: HistoryCache | None = None, **engine_options: Any
+    ) -> SqlStorage:
         """``sqlite:///path/to/file.db`` or ``postgresql://user@host/db``."""
-        return cls(open_database(url, **engine_options))
+        return cls(open_database(url, **engine_options), histories=histories)
 
     def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.database)
+        return SqlUnitOfWork(self.database, self.histories)
 
     async def dispose(self) -> None:
         await self.database.dispose()
@@ -329,12 +480,15 @@ class SqlStorage:
 # -- the SQL, as plain functions of a connection inside a transaction -----------------------
 
 
-def _session_row(conn: sa.Connection, session_id: UUID, account_id: str) -> Any:
-    return first_row(conn, _SESSION_BY_ID, {"id": session_id, "account": account_id})
-
-
-def _load(conn: sa.Connection, session_id: UUID, account_id: str) -> Session | None:
-    row = _session_row(conn, session_id, account_id)
+def _load(
+    conn: sa.Connection,
+    session_id: UUID,
+    account_id: str,
+    histories: HistoryCache | None = None,
+) -> Session | None:
+    histories = HistoryCache(0) if histories is None else histories
+    known = histories.entry(session_id)
+    row = first_row(conn, _SESSION_BY_ID, _row_params(session_id, account_id, known))
     if row is None:
         return None
     steps: list[GuidedStep] = []
@@ -343,7 +497,7 @@ def _load(conn: sa.Connection, session_id: UUID, account_id: str) -> Session | N
     former: list[str] = []
     if row.escalated_by is not None:  # only an escalated session was ever claimed
         former = list(conn.execute(_FORMER_OWNERS_OF, {"id": session_id}).scalars())
-    return session_from_row(row, steps, former)
+    return histories.session_of(row, known, steps, former)
 
 
 class _More:
@@ -354,15 +508,16 @@ _MORE = _More()
 
 
 async def _read_row_only(
-    database: Database, session_id: UUID, account_id: str
+    database: Database, session_id: UUID, account_id: str, histories: HistoryCache
 ) -> Session | _More | None:
     """The session from its one row (one statement), or `_MORE` if it has rows elsewhere."""
-    row = await database.row(_SESSION_BY_ID, {"id": session_id, "account": account_id})
+    known = histories.entry(session_id)
+    row = await database.row(_SESSION_BY_ID, _row_params(session_id, account_id, known))
     if row is None:
         return None
     if row.session_type == SessionType.GUIDED or row.escalated_by is not None:
         return _MORE
-    return session_from_row(row, [], [])
+    return histories.session_of(row, known, [], [])
 
 
 def _list(conn: sa.Connection, query: SessionQuery) -> list[SessionSummary]:

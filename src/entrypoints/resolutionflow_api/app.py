@@ -8,7 +8,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.di import Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
@@ -17,7 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.static_files import create_static_files_router
 
 from resolutionflow_api.auth import SECURITY_SCHEME, bearer_authentication, provide_actor
-from resolutionflow_api.controllers.conversation import ConversationController
+from resolutionflow_api.controllers.conversation import ConversationController, TurnContext
 from resolutionflow_api.controllers.dashboard import DashboardController
 from resolutionflow_api.controllers.health import HealthProbe, health
 from resolutionflow_api.controllers.keys import KeyController
@@ -33,6 +33,7 @@ from resolutionflow_api.relay import InProcessRelay
 from resolutionflow_api.schema import refine
 from resolutionflow_api.streaming import ReplyStreams
 from resolutionflow_app import Application
+from resolutionflow_core.access import Actor
 
 API_PREFIX = "/api/v1"
 SCHEMA_PATH = "/schema"
@@ -62,6 +63,9 @@ def create_app(application: Application, *, close_application: bool = False) -> 
     probe = HealthProbe(application.storage.database, application.settings.chosen_llm())
 
     relay = InProcessRelay(application.relay()) if application.settings.relay_in_process else None
+
+    def provide_turn(request: Request[Actor, Any, Any]) -> TurnContext:
+        return TurnContext(request.user, application.sessions, gate)
 
     async def on_startup() -> None:
         if relay is not None:
@@ -102,6 +106,7 @@ def create_app(application: Application, *, close_application: bool = False) -> 
             "sessions": Provide(lambda: application.sessions, sync_to_thread=False),
             "key_management": Provide(lambda: key_management, sync_to_thread=False),
             "idempotency": Provide(lambda: gate, sync_to_thread=False),
+            "turn": Provide(provide_turn, sync_to_thread=False),
             "streams": Provide(lambda: streams, sync_to_thread=False),
             "health_probe": Provide(lambda: probe, sync_to_thread=False),
             # Per request: an application given fixed PSA connections (a test's) has none to

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
@@ -41,6 +42,17 @@ class ChatStreamEvent(msgspec.Struct, kw_only=True):
     details (error)."""
 
 
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    """What a turn's handler works with, as one dependency (``turn``): Litestar resolves two
+    or more dependencies of one depth in an anyio task group, ~0.1–0.2 ms of CPU a request
+    (litestar-org/litestar#4563), against ~5 µs for this one provider."""
+
+    actor: Actor
+    sessions: SessionService
+    idempotency: IdempotencyGate
+
+
 class ConversationController(Controller):
     path = "/ai-sessions/{session_id:uuid}"
     tags = ("Conversation",)
@@ -59,11 +71,11 @@ class ConversationController(Controller):
         request: Request[Actor, None, Any],
         session_id: SessionId,
         data: JSONBody[ChatMessage],
-        actor: NamedDependency[Actor],
-        sessions: NamedDependency[SessionService],
-        idempotency: NamedDependency[IdempotencyGate],
+        turn: NamedDependency[TurnContext],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ChatTurnRead]:
+        actor, sessions, idempotency = turn.actor, turn.sessions, turn.idempotency
+
         async def run() -> ChatTurnRead:
             return chat_turn_read(await sessions.send_message(actor, session_id, data.content))
 
@@ -137,11 +149,11 @@ class ConversationController(Controller):
         request: Request[Actor, None, Any],
         session_id: SessionId,
         data: JSONBody[StepResponse],
-        actor: NamedDependency[Actor],
-        sessions: NamedDependency[SessionService],
-        idempotency: NamedDependency[IdempotencyGate],
+        turn: NamedDependency[TurnContext],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[GuidedTurnRead]:
+        actor, sessions, idempotency = turn.actor, turn.sessions, turn.idempotency
+
         async def run() -> GuidedTurnRead:
             return guided_turn_read(await sessions.answer_step(actor, session_id, data.response))
 
