@@ -7,7 +7,12 @@ managed by the Alembic migrations shipped in this package.
 from typing import TYPE_CHECKING, Any
 
 from resolutionflow_sqlalchemy.engine import async_url, create_engine, open_database
-from resolutionflow_sqlalchemy.storage import SqlSessionRepository, SqlStorage, SqlUnitOfWork
+from resolutionflow_sqlalchemy.storage import (
+    HistoryCache,
+    SqlSessionRepository,
+    SqlStorage,
+    SqlUnitOfWork,
+)
 
 if TYPE_CHECKING:
     from resolutionflow_sqlalchemy.legacy import (
@@ -33,6 +38,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "HistoryCache",
     "MigrationInterrupted",
     "MigrationProgress",
     "MigrationReport",
