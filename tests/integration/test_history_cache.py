@@ -7,8 +7,11 @@ the cache reads them."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID, uuid4
 
 from resolutionflow_core.access import Actor, Role
@@ -136,9 +139,11 @@ async def test_a_change_never_committed_does_not_reach_the_copy(database_url: st
         async with storage.unit_of_work() as uow:  # changed, then refused as stale
             session = await uow.sessions.get(session_id, account_id="acme")
             session.add_message(MessageRole.USER, "refused as stale", now=now, by="alice")
-            await service(SqlStorage.from_url(database_url)).send_message(
-                ALICE, session_id, "Archive policy applied"
-            )
+            other = SqlStorage.from_url(database_url)
+            try:
+                await service(other).send_message(ALICE, session_id, "Archive policy applied")
+            finally:
+                await other.dispose()
             try:
                 await uow.commit()
             except StaleSession:
@@ -185,21 +190,23 @@ async def test_racing_turns_through_this_process_and_others_all_land_exactly_onc
             await storage.dispose()
 
 
-def test_the_cache_is_bounded_by_sessions_and_messages() -> None:
-    def chat(messages: int) -> Session:
-        now = datetime.now(UTC)
-        session = Session.start_chat(
-            session_id=uuid4(),
-            account_id="acme",
-            user_id="alice",
-            first_message="hello",
-            now=now,
-            system_prompt="",
-        )
-        for n in range(messages - 1):
-            session.add_message(MessageRole.USER, f"m{n}", now=now, by="alice")
-        return session
+def chat(messages: int, text: str = "m") -> Session:
+    """A chat of ``messages`` messages (the first "hello"), the others ``text`` and a number."""
+    now = datetime.now(UTC)
+    session = Session.start_chat(
+        session_id=uuid4(),
+        account_id="acme",
+        user_id="alice",
+        first_message="hello",
+        now=now,
+        system_prompt="",
+    )
+    for n in range(messages - 1):
+        session.add_message(MessageRole.USER, f"{text}{n}", now=now, by="alice")
+    return session
 
+
+def test_the_cache_is_bounded_by_sessions_and_messages() -> None:
     cache = HistoryCache(sessions=3, messages=10)
     sessions = [chat(2) for _ in range(5)]
     for session in sessions:
@@ -216,3 +223,52 @@ def test_the_cache_is_bounded_by_sessions_and_messages() -> None:
     disabled = HistoryCache(0)
     disabled.remember(sessions[0])
     assert len(disabled) == 0
+
+
+def test_the_cache_is_bounded_by_the_characters_of_text_it_holds() -> None:
+    """A message may be 32,000 characters: the message count alone does not bound memory."""
+    cache = HistoryCache(sessions=10, messages=1_000, chars=25_000)
+    long_chats = [chat(3, "x" * 5_000) for _ in range(3)]  # ~10,000 characters each
+    for session in long_chats:
+        cache.remember(session)
+    assert len(cache) == 2  # the third pushed the oldest out
+    assert cache.chars == 2 * sum(len(m.content) for m in long_chats[0].conversation_messages)
+    assert cache.chars <= 25_000
+    assert cache.entry(long_chats[0].id) is None
+    cache.remember(chat(7, "y" * 5_000))  # ~30,000 characters: more than the whole cache
+    assert cache.entry(long_chats[2].id) is not None  # nothing was dropped for it
+    assert len(cache) == 2
+    cache.clear()
+    assert (len(cache), cache.messages, cache.chars) == (0, 0, 0)
+
+
+async def test_a_history_another_writer_set_to_json_null_is_read_as_stored(
+    migrated_database: Path, tmp_path: Path
+) -> None:
+    """``history_from_json`` reads a JSON ``null`` history (another writer's) as no
+    messages. The database says whether the copy is current with a flag of its own, not with
+    the history column's NULL, which that ``null`` also reads back as. (SQLite: on
+    PostgreSQL the search index's trigger refuses such a history.)"""
+    path = tmp_path / "sessions.sqlite3"
+    shutil.copyfile(migrated_database, path)
+    url = f"sqlite:///{path}"
+    storage = SqlStorage.from_url(url)
+    try:
+        turn = await service(storage).start_chat(ALICE, "VPN drops every ten minutes")
+        session_id = turn.session.id
+        assert storage.histories.entry(session_id) is not None
+        writer = sqlite3.connect(path)
+        with writer:
+            writer.execute(
+                "UPDATE ai_sessions SET conversation_messages = 'null', version = version + 1, "
+                "updated_at = '2030-01-01 00:00:00.000000' WHERE id = ?",
+                (session_id.hex,),
+            )
+        writer.close()
+        hits = storage.histories.hits
+        session = await read(storage, session_id)
+        assert storage.histories.hits == hits
+        assert contents(session) == [] == await uncached(url, session_id)
+        assert session.version == turn.session.version + 1
+    finally:
+        await storage.dispose()

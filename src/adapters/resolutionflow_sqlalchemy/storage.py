@@ -81,24 +81,27 @@ T = TypeVar("T")
 
 _C = ai_sessions.c
 _SUMMARY = [_C[name] for name in SUMMARY_COLUMNS]
+_AS_KNOWN = sa.and_(
+    _C.version == sa.bindparam("known_version", type_=sa.Integer),
+    _C.updated_at == sa.bindparam("known_updated_at", type_=_C.updated_at.type),
+)
+"""The row is still at the version and update time of the copy this process holds
+(`HistoryCache`)."""
+_HISTORY_KNOWN = sa.case(
+    (_AS_KNOWN, sa.literal_column("1", sa.Integer)), else_=sa.literal_column("0", sa.Integer)
+).label("history_known")
+"""1 when the copy is current, decided by the database in the statement that reads the row.
+A flag of its own, not the history column's NULL: another writer may store a JSON ``null``
+history, which reads back as ``None`` too."""
 _HISTORY_UNLESS_KNOWN = sa.type_coerce(
-    sa.case(
-        (
-            sa.and_(
-                _C.version == sa.bindparam("known_version", type_=sa.Integer),
-                _C.updated_at == sa.bindparam("known_updated_at", type_=_C.updated_at.type),
-            ),
-            sa.null(),
-        ),
-        else_=_C.conversation_messages,
-    ),
+    sa.case((_AS_KNOWN, sa.null()), else_=_C.conversation_messages),
     _C.conversation_messages.type,
 ).label("conversation_messages")
-"""The history, or NULL (the column is NOT NULL) when the row is still at the version and
-update time of the copy this process holds (`HistoryCache`): decided by the database in the
-statement that reads the row, so an unchanged history is neither sent nor decoded again."""
+"""The history, or NULL when the copy is current (`_HISTORY_KNOWN`): an unchanged history is
+neither sent nor decoded again."""
 _SESSION_BY_ID = sa.select(
-    *(_HISTORY_UNLESS_KNOWN if c.name == "conversation_messages" else c for c in ai_sessions.c)
+    *(_HISTORY_UNLESS_KNOWN if c.name == "conversation_messages" else c for c in ai_sessions.c),
+    _HISTORY_KNOWN,
 ).where(_C.id == sa.bindparam("id"), _C.account_id == sa.bindparam("account"))
 _STEPS_OF = (
     sa.select(ai_session_steps)
@@ -190,6 +193,10 @@ HISTORY_CACHE_MESSAGES = 20_000
 """How many messages those histories may hold in all (20,000 assistant messages of ~1 KB with
 their usage, held raw and decoded: 47 MB measured with tracemalloc); a longer history is not
 kept."""
+HISTORY_CACHE_CHARS = 16_000_000
+"""How many characters of message text they may hold in all: a message may be 32,000
+characters, so the message count alone does not bound the memory (20,000 such messages took
+~600 MB)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +207,8 @@ class _Known:
     version: int
     updated_at: datetime
     history: MessageHistory
+    chars: int
+    """The characters of its messages' text, in all."""
 
     def params(self) -> dict[str, Any]:
         return {"known_version": self.version, "known_updated_at": self.updated_at}
@@ -217,17 +226,22 @@ class HistoryCache:
     statement (`_HISTORY_UNLESS_KNOWN`); every write that changes a session moves its
     version (the compare-and-set). A write by another process, or by this one through
     another engine, therefore makes the next read fetch and decode the history anew. Bounded
-    by sessions and by messages held (least recently used go first). Thread-safe: SQLite's
-    loads run on the write thread, commits on the event loop.
+    by sessions, by messages and by characters of text held (least recently used go first).
+    Thread-safe: SQLite's loads run on the write thread, commits on the event loop.
     """
 
     def __init__(
-        self, sessions: int = HISTORY_CACHE_SESSIONS, messages: int = HISTORY_CACHE_MESSAGES
+        self,
+        sessions: int = HISTORY_CACHE_SESSIONS,
+        messages: int = HISTORY_CACHE_MESSAGES,
+        chars: int = HISTORY_CACHE_CHARS,
     ) -> None:
         self.max_sessions = sessions
         self.max_messages = messages
+        self.max_chars = chars
         self._entries: OrderedDict[UUID, _Known] = OrderedDict()
         self._messages = 0
+        self._chars = 0
         self._lock = threading.Lock()
         self.hits = 0
         """Loads that used a copy held here (for tests and benchmarks)."""
@@ -240,6 +254,11 @@ class HistoryCache:
         """The messages held, in all."""
         return self._messages
 
+    @property
+    def chars(self) -> int:
+        """The characters of message text held, in all."""
+        return self._chars
+
     def entry(self, session_id: UUID) -> _Known | None:
         with self._lock:
             known = self._entries.get(session_id)
@@ -249,17 +268,28 @@ class HistoryCache:
 
     def remember(self, session: Session) -> None:
         """Keep a copy of ``session``'s history, as stored at its version: call it only
-        with a session just read from, or just written to, the database."""
+        with a session just read from, or just written to, the database. Its messages are
+        decoded here (the copy then shares them, so a load served from it decodes nothing;
+        a chat turn or a read of the session decodes them all anyway)."""
         history = session.conversation_messages
         size = len(history)
-        known = _Known(session.version, session.updated_at, history.copy())
+        if self.max_sessions <= 0 or size > self.max_messages:
+            self.forget(session.id)
+            return
+        chars = sum(len(message.content) for message in history)
+        known = _Known(session.version, session.updated_at, history.copy(), chars)
         with self._lock:
             self._drop(session.id)
-            if size > self.max_messages or self.max_sessions <= 0:
+            if chars > self.max_chars:
                 return
             self._entries[session.id] = known
             self._messages += size
-            while len(self._entries) > self.max_sessions or self._messages > self.max_messages:
+            self._chars += chars
+            while (
+                len(self._entries) > self.max_sessions
+                or self._messages > self.max_messages
+                or self._chars > self.max_chars
+            ):
                 self._drop(next(iter(self._entries)))
 
     def forget(self, session_id: UUID) -> None:
@@ -270,11 +300,13 @@ class HistoryCache:
         with self._lock:
             self._entries.clear()
             self._messages = 0
+            self._chars = 0
 
     def _drop(self, session_id: UUID) -> None:
         known = self._entries.pop(session_id, None)
         if known is not None:
             self._messages -= len(known.history)
+            self._chars -= known.chars
 
     def session_of(
         self,
@@ -284,7 +316,7 @@ class HistoryCache:
         former_owner_ids: list[str],
     ) -> Session:
         """The session of a row read with ``known``'s parameters (`_UNKNOWN` without)."""
-        if row.conversation_messages is None and known is not None:
+        if known is not None and row.history_known:
             # The database said the row is still at the version and time of ``known``.
             self.hits += 1
             return session_from_row(row, steps, former_owner_ids, known.history.copy())
