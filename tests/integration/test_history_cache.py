@@ -206,22 +206,46 @@ def chat(messages: int, text: str = "m") -> Session:
     return session
 
 
+async def test_the_characters_held_are_counted_as_read_and_as_each_turn_adds_them(
+    database_url: str,
+) -> None:
+    """A commit counts only the messages it appended onto the copy's count, and a read
+    counts the stored messages without decoding them: both equal the text held."""
+
+    def text(messages: list[tuple[MessageRole, str]]) -> int:
+        return sum(len(content) for _, content in messages)
+
+    storage = SqlStorage.from_url(database_url)
+    try:
+        turn = await service(storage).start_chat(ALICE, "Printer offline on floor 2")
+        session_id = turn.session.id
+        for message in ("Only the HP one", "It has an IP but no queue", "Rebooted: same"):
+            await service(storage).send_message(ALICE, session_id, message)
+            assert storage.histories.chars == text(await uncached(database_url, session_id))
+        storage.histories.clear()
+        session = await read(storage, session_id)  # not held: read and counted as stored
+        assert storage.histories.chars == text(contents(session)) > 0
+        assert len(storage.histories) == 1
+    finally:
+        await storage.dispose()
+
+
 def test_the_cache_is_bounded_by_sessions_and_messages() -> None:
     cache = HistoryCache(sessions=3, messages=10)
     sessions = [chat(2) for _ in range(5)]
     for session in sessions:
-        cache.remember(session)
+        cache.written(session, None)
     assert len(cache) == 3
     assert cache.messages == 6
     assert [cache.entry(s.id) is None for s in sessions] == [True, True, False, False, False]
-    cache.remember(chat(11))  # longer than the whole cache: not kept
+    cache.written(chat(11), None)  # longer than the whole cache: not kept
     assert len(cache) == 3
     assert cache.messages == 6
-    cache.remember(chat(9))  # room is made: the least recently used go
+    cache.written(chat(9), None)  # room is made: the least recently used go
     assert cache.messages <= 10
     assert len(cache) == 1
     disabled = HistoryCache(0)
-    disabled.remember(sessions[0])
+    disabled.written(sessions[0], None)
     assert len(disabled) == 0
 
 
@@ -230,12 +254,12 @@ def test_the_cache_is_bounded_by_the_characters_of_text_it_holds() -> None:
     cache = HistoryCache(sessions=10, messages=1_000, chars=25_000)
     long_chats = [chat(3, "x" * 5_000) for _ in range(3)]  # ~10,000 characters each
     for session in long_chats:
-        cache.remember(session)
+        cache.written(session, None)
     assert len(cache) == 2  # the third pushed the oldest out
     assert cache.chars == 2 * sum(len(m.content) for m in long_chats[0].conversation_messages)
     assert cache.chars <= 25_000
     assert cache.entry(long_chats[0].id) is None
-    cache.remember(chat(7, "y" * 5_000))  # ~30,000 characters: more than the whole cache
+    cache.written(chat(7, "y" * 5_000), None)  # ~30,000 characters: more than the whole cache
     assert cache.entry(long_chats[2].id) is not None  # nothing was dropped for it
     assert len(cache) == 2
     cache.clear()

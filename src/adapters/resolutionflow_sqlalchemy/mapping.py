@@ -122,6 +122,15 @@ def history_from_json(
     )
 
 
+def stored_chars(stored: list[dict[str, Any]] | None) -> int:
+    """The characters of the stored messages' text, read without decoding them."""
+    return sum(
+        len(content)
+        for message in stored or ()
+        if isinstance(message, dict) and isinstance(content := message.get("content"), str)
+    )
+
+
 def outbox_values(event: DomainEvent) -> dict[str, Any]:
     """The ``session_outbox`` row of a domain event."""
     return {

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -38,7 +38,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from resolutionflow_core.chat import MessageHistory
+from resolutionflow_core.chat import ConversationMessage, MessageHistory
 from resolutionflow_core.delivery import note_due
 from resolutionflow_core.errors import InvalidInput, SessionNotFound, StaleSession
 from resolutionflow_core.guided import GuidedStep
@@ -62,6 +62,7 @@ from resolutionflow_sqlalchemy.mapping import (
     session_values,
     step_from_row,
     step_values,
+    stored_chars,
     summary_from_row,
 )
 from resolutionflow_sqlalchemy.tables import (
@@ -221,9 +222,9 @@ class HistoryCache:
     """Per process (per `SqlStorage`): each recently read or written session's decoded
     history, by id, with the version and update time it was stored at.
 
-    Only ever used after the database confirmed it: the read of the session's row returns
-    the history column unless the row still has that version and update time, in the same
-    statement (`_HISTORY_UNLESS_KNOWN`); every write that changes a session moves its
+    Only ever used after the database confirmed it: the statement that reads the session's
+    row says whether the row still has that version and update time (`_HISTORY_KNOWN`), and
+    sends the history only when it has not; every write that changes a session moves its
     version (the compare-and-set). A write by another process, or by this one through
     another engine, therefore makes the next read fetch and decode the history anew. Bounded
     by sessions, by messages and by characters of text held (least recently used go first).
@@ -266,21 +267,18 @@ class HistoryCache:
                 self._entries.move_to_end(session_id)
             return known
 
-    def remember(self, session: Session) -> None:
+    def remember(self, session: Session, chars: int) -> None:
         """Keep a copy of ``session``'s history, as stored at its version: call it only
-        with a session just read from, or just written to, the database. Its messages are
-        decoded here (the copy then shares them, so a load served from it decodes nothing;
-        a chat turn or a read of the session decodes them all anyway)."""
+        with a session just read from, or just written to, the database. ``chars``: the
+        characters of its messages' text, counted by the caller without decoding what it
+        need not (`mapping.stored_chars`, `written`)."""
         history = session.conversation_messages
         size = len(history)
-        if self.max_sessions <= 0 or size > self.max_messages:
-            self.forget(session.id)
-            return
-        chars = sum(len(message.content) for message in history)
-        known = _Known(session.version, session.updated_at, history.copy(), chars)
+        keep = self.max_sessions > 0 and size <= self.max_messages and chars <= self.max_chars
+        known = _Known(session.version, session.updated_at, history.copy(), chars) if keep else None
         with self._lock:
             self._drop(session.id)
-            if chars > self.max_chars:
+            if known is None:
                 return
             self._entries[session.id] = known
             self._messages += size
@@ -291,6 +289,27 @@ class HistoryCache:
                 or self._chars > self.max_chars
             ):
                 self._drop(next(iter(self._entries)))
+
+    def written(self, session: Session, loaded: _Loaded | None) -> None:
+        """Keep ``session``'s history as a commit just wrote it (``loaded``: as the session
+        was loaded, None for a new one). Its text is counted from the copy kept of it as
+        loaded plus the messages appended since, so what was stored before is not decoded
+        for it; only without such a copy (a new session, a copy no longer kept) is the whole
+        history counted."""
+        history = session.conversation_messages
+        with self._lock:
+            known = self._entries.get(session.id)
+        if (
+            known is not None
+            and loaded is not None
+            and known.version == loaded.version
+            and history is loaded.history
+            and len(known.history) == loaded.message_count <= len(history)
+        ):
+            chars = known.chars + _text_chars(history[loaded.message_count :])
+        else:
+            chars = _text_chars(history)
+        self.remember(session, chars)
 
     def forget(self, session_id: UUID) -> None:
         with self._lock:
@@ -321,8 +340,16 @@ class HistoryCache:
             self.hits += 1
             return session_from_row(row, steps, former_owner_ids, known.history.copy())
         session = session_from_row(row, steps, former_owner_ids)
-        self.remember(session)
+        self.remember(session, stored_chars(row.conversation_messages))
         return session
+
+
+def _text_chars(messages: Iterable[ConversationMessage]) -> int:
+    return sum(len(message.content) for message in messages)
+
+
+_NO_HISTORIES = HistoryCache(0)
+"""Keeps none: for a repository or unit of work made without a `HistoryCache`."""
 
 
 def _row_params(session_id: UUID, account_id: str, known: _Known | None) -> dict[str, Any]:
@@ -336,7 +363,7 @@ def _row_params(session_id: UUID, account_id: str, known: _Known | None) -> dict
 class SqlSessionRepository:
     def __init__(self, database: Database, histories: HistoryCache | None = None) -> None:
         self._database = database
-        self._histories = HistoryCache(0) if histories is None else histories
+        self._histories = _NO_HISTORIES if histories is None else histories
         self.tracked: _Tracked = {}
 
     async def add(self, session: Session) -> None:
@@ -382,7 +409,7 @@ class SqlUnitOfWork:
 
     def __init__(self, database: Database, histories: HistoryCache | None = None) -> None:
         self._database = database
-        self._histories = HistoryCache(0) if histories is None else histories
+        self._histories = _NO_HISTORIES if histories is None else histories
         self._sessions = SqlSessionRepository(database, self._histories)
 
     @property
@@ -479,7 +506,7 @@ class SqlUnitOfWork:
             session.pull_events()
             self._sessions.tracked[session.id] = (session, _Loaded.of(session))
             if loaded is None or session.version != loaded.version:  # written: as stored now
-                self._histories.remember(session)
+                self._histories.written(session, loaded)
 
 
 class SqlStorage:
@@ -518,7 +545,7 @@ def _load(
     account_id: str,
     histories: HistoryCache | None = None,
 ) -> Session | None:
-    histories = HistoryCache(0) if histories is None else histories
+    histories = _NO_HISTORIES if histories is None else histories
     known = histories.entry(session_id)
     row = first_row(conn, _SESSION_BY_ID, _row_params(session_id, account_id, known))
     if row is None:
