@@ -42,10 +42,12 @@ import asyncpg  # type: ignore[import-untyped]
 EVENT = "session.message_added"
 
 
+@functools.cache
 def sqlite_floor_update(count: int, *, read_back: bool = True) -> str:
     """The floor's ``UPDATE`` appending ``count`` messages (parameters ``?1``..``?count``,
     then the time, id, account and version), returning the history or, without
-    ``read_back``, only the version (the compare-and-set still needs to see the row)."""
+    ``read_back``, only the version (the compare-and-set still needs to see the row). Built
+    once per shape."""
     appended = ", ".join(f"json(?{i})" for i in range(1, count + 1))
     inserts = ", ".join(f"'$[#]', json(?{i})" for i in range(1, count + 1))
     at, sid, account, version = (f"?{count + i}" for i in range(1, 5))
@@ -61,16 +63,17 @@ def sqlite_floor_update(count: int, *, read_back: bool = True) -> str:
     )
 
 
-SQLITE_FLOOR_UPDATE = sqlite_floor_update(2)
 SQLITE_FLOOR_OUTBOX = (
     "INSERT INTO session_outbox (session_id, account_id, version, event_name, payload, "
     "occurred_at) VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
+@functools.cache
 def pg_floor_statement(count: int, *, read_back: bool = True) -> str:
     """The PostgreSQL floor's one statement appending ``count`` messages (``$1``, a JSON
-    array), returning the history or, without ``read_back``, only the version."""
+    array), returning the history or, without ``read_back``, only the version. Built once
+    per shape."""
     returned = "conversation_messages" if read_back else "version"
     return f"""
 WITH u AS (
@@ -93,9 +96,6 @@ WITH u AS (
 )
 SELECT {returned} FROM u
 """
-
-
-PG_FLOOR = pg_floor_statement(2)
 
 
 def sqlite_time(value: datetime) -> str:
@@ -135,11 +135,6 @@ def sqlite_floor_store(
     _sqlite_append(conn, session_id, account_id, version, added, times, length)
 
 
-@functools.cache
-def _sqlite_statement(count: int, read_back: bool) -> str:
-    return sqlite_floor_update(count, read_back=read_back)
-
-
 def _sqlite_append(
     conn: sqlite3.Connection,
     session_id: uuid.UUID,
@@ -150,7 +145,7 @@ def _sqlite_append(
     length: int | None,
 ) -> list[dict[str, Any]] | None:
     """One transaction; the history decoded if it is read back (``length`` None)."""
-    statement = _sqlite_statement(len(added), length is None)
+    statement = sqlite_floor_update(len(added), read_back=length is None)
     conn.execute("BEGIN IMMEDIATE")
     try:
         rows = conn.execute(
@@ -231,7 +226,7 @@ async def _pg_append(
     read_back: bool,
 ) -> Any:
     row = await conn.fetchrow(
-        _pg_statement(len(added), read_back),
+        pg_floor_statement(len(added), read_back=read_back),
         json.dumps(added),
         times[-1],
         session_id,
@@ -244,8 +239,3 @@ async def _pg_append(
     if row is None:
         raise RuntimeError(f"stale session {session_id}")
     return row
-
-
-@functools.cache
-def _pg_statement(count: int, read_back: bool) -> str:
-    return pg_floor_statement(count, read_back=read_back)

@@ -15,6 +15,7 @@ import pytest
 
 from resolutionflow_sqlalchemy import migrations
 from resolutionflow_sqlalchemy.schema_version import current_revision, is_current, shipped_heads
+from tests.unit.test_import_core_names import loaded_by
 
 pytestmark = pytest.mark.process  # starts processes: `pytest -m "not process"` skips it
 
@@ -136,12 +137,7 @@ def test_the_sessions_commands_module_loads_neither_the_aggregate_nor_the_servic
     services' `ChatTurn` and a delivery for type checkers only (the enums come from the
     leaf module `kinds`): what `sessions list` loads of the aggregate comes from the storage
     (`resolutionflow_sqlalchemy.storage` and `.mapping`), not from the command's side."""
-    probe = (
-        "import json, sys; import resolutionflow_cli.commands.sessions;"
-        "print(json.dumps(sorted(sys.modules)))"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    modules = set(json.loads(done.stdout))
+    modules = loaded_by("import resolutionflow_cli.commands.sessions")
     assert "resolutionflow_cli.render" in modules
     aggregate = {
         "resolutionflow_core.session",

@@ -543,9 +543,8 @@ def _load(
     conn: sa.Connection,
     session_id: UUID,
     account_id: str,
-    histories: HistoryCache | None = None,
+    histories: HistoryCache = _NO_HISTORIES,
 ) -> Session | None:
-    histories = _NO_HISTORIES if histories is None else histories
     known = histories.entry(session_id)
     row = first_row(conn, _SESSION_BY_ID, _row_params(session_id, account_id, known))
     if row is None:
